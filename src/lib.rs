@@ -1,0 +1,12 @@
+//! dynstress: a stress tester for a priority-based conflict-resolution
+//! engine over a versioned entity store.
+
+pub mod check;
+pub mod config;
+pub mod ecs;
+pub mod events;
+pub mod harness;
+pub mod metrics;
+pub mod ops;
+pub mod report;
+pub mod resolve;

@@ -1,0 +1,1 @@
+//! Retry backoff. (skeleton: to be implemented)

@@ -1,0 +1,1 @@
+//! The six operation types executed as store transactions.

@@ -1,0 +1,311 @@
+//! Operations: what the workload asks the engine to do, and the rules of
+//! their lives.
+//!
+//! An [`Op`] is one request to do one real thing to one target entity. Its
+//! [`OpId`] is assigned at submission, never changes, and doubles as the
+//! submission sequence number (ids are handed out in submission order, so
+//! "earliest submission" is "smallest id"). Every random value the op needs
+//! is drawn at submission and carried in its [`OpKind`], so the effect of a
+//! committed op is known exactly and can be replayed (see `check`).
+//!
+//! * [`lifecycle`] — the state machine of §3 with checked transitions.
+//! * [`priority`] — effective priority through parent chains.
+//! * [`backoff`] — retry delays: `base × 2^retry`, capped, seeded jitter.
+//! * [`exec`] — the six operation types executed as store transactions.
+
+pub mod backoff;
+pub mod exec;
+pub mod lifecycle;
+pub mod priority;
+
+use std::fmt;
+
+use serde::Serialize;
+
+pub use lifecycle::{OpState, TransitionError};
+
+/// Stable operation id; also the submission sequence number.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(transparent)]
+pub struct OpId(pub u64);
+
+impl fmt::Display for OpId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "op-{:08x}", self.0)
+    }
+}
+
+/// Operation priority, 1 (lowest) to 10 (highest).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(transparent)]
+pub struct Priority(u8);
+
+impl Priority {
+    pub const BACKGROUND: Priority = Priority(1);
+    pub const LOW: Priority = Priority(2);
+    pub const NORMAL: Priority = Priority(5);
+    pub const HIGH: Priority = Priority(8);
+    pub const CRITICAL: Priority = Priority(10);
+
+    /// The named levels, lowest first, with their config/report names.
+    pub const NAMED: [(&'static str, Priority); 5] = [
+        ("BACKGROUND", Priority::BACKGROUND),
+        ("LOW", Priority::LOW),
+        ("NORMAL", Priority::NORMAL),
+        ("HIGH", Priority::HIGH),
+        ("CRITICAL", Priority::CRITICAL),
+    ];
+
+    /// A priority from its numeric value; `None` outside 1–10.
+    pub fn new(value: u8) -> Option<Priority> {
+        (1..=10).contains(&value).then_some(Priority(value))
+    }
+
+    pub fn get(self) -> u8 {
+        self.0
+    }
+
+    /// The named level this priority is, if it is one.
+    pub fn name(self) -> Option<&'static str> {
+        Priority::NAMED
+            .iter()
+            .find(|(_, p)| *p == self)
+            .map(|(n, _)| *n)
+    }
+
+    /// A named level from its name (exact, upper case).
+    pub fn from_name(name: &str) -> Option<Priority> {
+        Priority::NAMED
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, p)| *p)
+    }
+}
+
+impl fmt::Display for Priority {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.0)
+    }
+}
+
+/// The six operation types of the workload.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OpType {
+    VersionEntity,
+    ModifyField,
+    BorrowAttribute,
+    ComplexUpdate,
+    PromoteToRoot,
+    DetachEntity,
+}
+
+impl OpType {
+    pub const ALL: [OpType; 6] = [
+        OpType::VersionEntity,
+        OpType::ModifyField,
+        OpType::BorrowAttribute,
+        OpType::ComplexUpdate,
+        OpType::PromoteToRoot,
+        OpType::DetachEntity,
+    ];
+
+    /// The config / report name, e.g. `"version_entity"`.
+    pub fn name(self) -> &'static str {
+        match self {
+            OpType::VersionEntity => "version_entity",
+            OpType::ModifyField => "modify_field",
+            OpType::BorrowAttribute => "borrow_attribute",
+            OpType::ComplexUpdate => "complex_update",
+            OpType::PromoteToRoot => "promote_to_root",
+            OpType::DetachEntity => "detach_entity",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<OpType> {
+        OpType::ALL.into_iter().find(|t| t.name() == name)
+    }
+
+    /// Index into per-type arrays (`0..6`, in [`OpType::ALL`] order).
+    pub fn index(self) -> usize {
+        self as usize
+    }
+
+    pub fn is_structural(self) -> bool {
+        matches!(self, OpType::PromoteToRoot | OpType::DetachEntity)
+    }
+}
+
+impl fmt::Display for OpType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// Operation class: sets the retry budget.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+pub enum OpClass {
+    /// promote_to_root and detach_entity.
+    Structural,
+    /// Everything else above LOW priority.
+    Normal,
+    /// Own priority ≤ LOW.
+    LowPriority,
+}
+
+impl OpClass {
+    /// The class of an op of `op_type` with own priority `priority`.
+    /// Structural wins over LowPriority: a structural op keeps its larger
+    /// budget whatever its priority.
+    pub fn of(op_type: OpType, priority: Priority) -> OpClass {
+        if op_type.is_structural() {
+            OpClass::Structural
+        } else if priority <= Priority::LOW {
+            OpClass::LowPriority
+        } else {
+            OpClass::Normal
+        }
+    }
+}
+
+/// Retry budgets per class (from config `[retries]`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub struct RetryBudgets {
+    pub structural: u32,
+    pub normal: u32,
+    pub low_priority: u32,
+}
+
+impl RetryBudgets {
+    pub fn for_class(&self, class: OpClass) -> u32 {
+        match class {
+            OpClass::Structural => self.structural,
+            OpClass::Normal => self.normal,
+            OpClass::LowPriority => self.low_priority,
+        }
+    }
+}
+
+/// The field a `modify_field` op writes, with the value drawn at submission.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FieldWrite {
+    /// `counter` ← int in 1..=10000.
+    Counter(i64),
+    /// `data_value` ← float in 0..1000.
+    DataValue(f64),
+    /// `text_content` ← `text_<n>`; the number is drawn, the text derived.
+    Text(u32),
+}
+
+/// Which source field a `borrow_attribute` op copies into which target field.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BorrowField {
+    /// source_counter → counter
+    Counter,
+    /// source_data → data_value
+    Data,
+    /// source_text → text_content
+    Text,
+}
+
+impl BorrowField {
+    /// `(source_field, target_field)`.
+    pub fn fields(self) -> (&'static str, &'static str) {
+        match self {
+            BorrowField::Counter => ("source_counter", "counter"),
+            BorrowField::Data => ("source_data", "data_value"),
+            BorrowField::Text => ("source_text", "text_content"),
+        }
+    }
+}
+
+/// What an op does, with every random parameter drawn at submission.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OpKind {
+    VersionEntity,
+    ModifyField(FieldWrite),
+    BorrowAttribute {
+        /// Store entity index of the source.
+        source: u32,
+        field: BorrowField,
+    },
+    ComplexUpdate {
+        /// The new `data_value`, drawn in 0..100.
+        data_value: f64,
+    },
+    PromoteToRoot,
+    DetachEntity,
+}
+
+impl OpKind {
+    pub fn op_type(&self) -> OpType {
+        match self {
+            OpKind::VersionEntity => OpType::VersionEntity,
+            OpKind::ModifyField(_) => OpType::ModifyField,
+            OpKind::BorrowAttribute { .. } => OpType::BorrowAttribute,
+            OpKind::ComplexUpdate { .. } => OpType::ComplexUpdate,
+            OpKind::PromoteToRoot => OpType::PromoteToRoot,
+            OpKind::DetachEntity => OpType::DetachEntity,
+        }
+    }
+}
+
+/// One operation record. Owned by exactly one harness task at a time
+/// (monitor while Pending, driver while Executing or backing off), so it
+/// needs no locks.
+#[derive(Clone, Debug)]
+pub struct Op {
+    pub id: OpId,
+    pub kind: OpKind,
+    pub priority: Priority,
+    /// max(own priority, every ancestor's), fixed at submission.
+    pub effective: Priority,
+    pub class: OpClass,
+    pub parent: Option<OpId>,
+    /// Store entity index of the target (its lineage).
+    pub target: u32,
+    pub state: OpState,
+    /// Retries used so far.
+    pub retries: u32,
+    /// Retries allowed by the class.
+    pub budget: u32,
+    /// Run-relative nanoseconds.
+    pub submitted_ns: u64,
+    pub started_ns: Option<u64>,
+    pub finished_ns: Option<u64>,
+    pub last_error: Option<FailReason>,
+}
+
+impl Op {
+    pub fn op_type(&self) -> OpType {
+        self.kind.op_type()
+    }
+}
+
+/// Why an execution attempt failed (the op goes to Failed).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FailReason {
+    /// Injected failure (`faults.failure_probability`), at the given step.
+    InjectedFault { step: u8 },
+    /// The execution panicked; the panic was caught.
+    Panic,
+    /// The store refused a write (should not happen in the workload).
+    Store,
+    /// Preempted by a higher effective priority op after its grace period.
+    Preempted { by: OpId },
+}
+
+impl fmt::Display for FailReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            FailReason::InjectedFault { step } => write!(f, "injected fault at step {step}"),
+            FailReason::Panic => f.write_str("panic in execution (caught)"),
+            FailReason::Store => f.write_str("store refused a write"),
+            FailReason::Preempted { by } => write!(f, "preempted by {by}"),
+        }
+    }
+}

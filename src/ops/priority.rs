@@ -1,0 +1,1 @@
+//! Effective priority through parent chains. (skeleton: to be implemented)

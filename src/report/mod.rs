@@ -1,0 +1,2 @@
+//! Report rendering: text (emoji / ASCII), JSON, live progress.
+pub mod model;

@@ -1,0 +1,182 @@
+//! The run report as data: everything the text and JSON renderers show.
+//!
+//! The JSON field names are a contract (`schema_version` 1): rename nothing
+//! here without bumping it. The text report renders from the same struct, so
+//! the two can never disagree.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+pub const SCHEMA_VERSION: u32 = 1;
+
+#[derive(Clone, Debug, Serialize)]
+pub struct RunReport {
+    pub schema_version: u32,
+    pub dynstress_version: String,
+    pub seed: u64,
+    /// The effective config, in the shape of the TOML file.
+    pub config: serde_json::Value,
+    pub outcome: Outcome,
+    pub duration_s: Durations,
+    pub operations: Operations,
+    pub rates: Rates,
+    pub conflicts: Conflicts,
+    pub latency_us: Latencies,
+    pub resources: Resources,
+    pub integrity: Integrity,
+    pub thresholds: Vec<ThresholdResult>,
+    pub timeline: Vec<TimelinePoint>,
+    /// Figures the text report shows that are not part of the JSON
+    /// contract's required fields (real-operation results).
+    pub work: WorkSummary,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Outcome {
+    pub passed: bool,
+    pub exit_code: i32,
+    pub interrupted: bool,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Durations {
+    pub submission: f64,
+    pub drain: f64,
+    pub total: f64,
+}
+
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct Operations {
+    pub submitted: u64,
+    pub started: u64,
+    pub succeeded: u64,
+    pub rejected: u64,
+    pub cancelled: u64,
+    pub failed_attempts: u64,
+    pub retried: u64,
+    pub preempted: u64,
+    pub in_flight_at_end: u64,
+    /// Keyed by level name (`LOW`, `NORMAL`, ...); numeric key for unnamed.
+    pub by_priority: BTreeMap<String, PriorityCounts>,
+    /// Keyed by operation type name.
+    pub by_type: BTreeMap<String, TypeCounts>,
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct PriorityCounts {
+    pub submitted: u64,
+    pub succeeded: u64,
+    pub rejected: u64,
+    pub cancelled: u64,
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct TypeCounts {
+    pub submitted: u64,
+    pub succeeded: u64,
+    pub rejected: u64,
+    pub cancelled: u64,
+    pub failed_attempts: u64,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Rates {
+    /// `null` in capacity mode.
+    pub target_ops_per_s: Option<f64>,
+    /// Submitted ops / submission seconds.
+    pub achieved_ops_per_s: f64,
+    /// Settled (terminal) ops / total seconds.
+    pub settled_ops_per_s: f64,
+    /// succeeded / submitted.
+    pub completion_rate: f64,
+    /// 2 / (batch.min_size + batch.max_size).
+    pub model_completion_rate: f64,
+}
+
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct Conflicts {
+    pub detected: u64,
+    pub resolved: u64,
+    pub grace_saves: u64,
+    pub preemptions: u64,
+    /// Mean number of ops taking part in a conflict.
+    pub ops_per_conflict: f64,
+}
+
+#[derive(Clone, Copy, Debug, Default, Serialize)]
+pub struct LatencySummary {
+    pub p50: u64,
+    pub p90: u64,
+    pub p99: u64,
+    pub p999: u64,
+    pub max: u64,
+    pub mean: f64,
+    /// Number of samples.
+    pub count: u64,
+}
+
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct Latencies {
+    pub resolution: LatencySummary,
+    pub execution: LatencySummary,
+    pub end_to_end: LatencySummary,
+}
+
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct Resources {
+    pub rss_mb_avg: f64,
+    pub rss_mb_max: f64,
+    pub cpu_user_s: f64,
+    pub cpu_sys_s: f64,
+}
+
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct Integrity {
+    pub violations: u64,
+    pub checks: Vec<CheckResult>,
+    pub entities_modified: u64,
+    pub versions_created: u64,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct CheckResult {
+    pub name: String,
+    pub passed: bool,
+    /// Figures on success; the first violations (op, target, rule) and a
+    /// count on failure.
+    pub detail: String,
+    pub violations: u64,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct ThresholdResult {
+    pub name: String,
+    pub limit: f64,
+    pub observed: f64,
+    pub passed: bool,
+}
+
+#[derive(Clone, Copy, Debug, Serialize)]
+pub struct TimelinePoint {
+    pub t_s: u64,
+    pub submitted: u64,
+    pub settled: u64,
+    pub rss_mb: f64,
+}
+
+/// Real work done on the store, for the 🔧 section.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct WorkSummary {
+    /// Committed ops that changed a target's fields or structure.
+    pub modifications: u64,
+    /// Versions created (targets and the group roots they left).
+    pub versions: u64,
+    pub borrows: u64,
+    pub structural_changes: u64,
+    pub structural_noops: u64,
+    /// Whether the run used capacity mode.
+    pub capacity_mode: bool,
+    /// Caught panics inside executions.
+    pub panics_caught: u64,
+}
