@@ -1,0 +1,452 @@
+//! Golden snapshots of the text (emoji and ASCII) and JSON reports.
+//!
+//! Three fixed runs cover the three verdicts: a brutal run that passed, a
+//! run whose integrity checks caught two faults, and a run interrupted by
+//! Ctrl-C. The fixtures carry fixed numbers only (no clock, no version
+//! from the build), so the snapshots are byte-for-byte deterministic.
+
+use std::collections::BTreeMap;
+
+use dynstress::report::model::*;
+use dynstress::report::{json, text};
+use serde_json::json;
+
+fn brutal_config() -> serde_json::Value {
+    json!({
+        "duration_seconds": 15,
+        "num_targets": 5,
+        "num_sources": 5,
+        "operation_rate_per_second": 100.0,
+        "grace_period_seconds": 0.2,
+        "drain_timeout_seconds": 2.0,
+        "target_completion_rate": 0.15,
+        "max_memory_mb": 1000,
+        "seed": 42,
+        "max_in_flight": 100000,
+        "priority_distribution": {"LOW": 0.25, "NORMAL": 0.25, "HIGH": 0.25, "CRITICAL": 0.25},
+        "operation_types": {
+            "version_entity": 0.30, "modify_field": 0.25, "borrow_attribute": 0.20,
+            "complex_update": 0.15, "promote_to_root": 0.05, "detach_entity": 0.05
+        },
+        "batch": {"min_size": 3, "max_size": 8},
+        "retries": {"structural": 20, "normal": 5, "low_priority": 3,
+                    "backoff_base_ms": 10, "backoff_max_ms": 1000},
+        "faults": {"failure_probability": 0.0, "stall_probability": 0.0, "stall_ms": 0},
+        "thresholds": {"min_completion_rate": 0.15, "max_memory_mb": 1000,
+                       "min_rate_accuracy": 0.95},
+        "retention": {"versions": 64, "history": 256}
+    })
+}
+
+fn by_priority(rows: [(&str, u64, u64, u64, u64); 4]) -> BTreeMap<String, PriorityCounts> {
+    rows.into_iter()
+        .map(|(name, submitted, succeeded, rejected, cancelled)| {
+            let counts = PriorityCounts {
+                submitted,
+                succeeded,
+                rejected,
+                cancelled,
+            };
+            (name.to_owned(), counts)
+        })
+        .collect()
+}
+
+fn by_type(rows: [(&str, u64, u64, u64, u64, u64); 6]) -> BTreeMap<String, TypeCounts> {
+    rows.into_iter()
+        .map(
+            |(name, submitted, succeeded, rejected, cancelled, failed_attempts)| {
+                let counts = TypeCounts {
+                    submitted,
+                    succeeded,
+                    rejected,
+                    cancelled,
+                    failed_attempts,
+                };
+                (name.to_owned(), counts)
+            },
+        )
+        .collect()
+}
+
+fn latency(p: [u64; 5], mean: f64, count: u64) -> LatencySummary {
+    LatencySummary {
+        p50: p[0],
+        p90: p[1],
+        p99: p[2],
+        p999: p[3],
+        max: p[4],
+        mean,
+        count,
+    }
+}
+
+fn passed_check(name: &str, detail: &str) -> CheckResult {
+    CheckResult {
+        name: name.to_owned(),
+        passed: true,
+        detail: detail.to_owned(),
+        violations: 0,
+    }
+}
+
+fn threshold(name: &str, limit: f64, observed: f64, passed: bool) -> ThresholdResult {
+    ThresholdResult {
+        name: name.to_owned(),
+        limit,
+        observed,
+        passed,
+    }
+}
+
+/// The brutal config run for 15 s at 100 ops/s: every check and threshold
+/// holds.
+fn passed_brutal() -> RunReport {
+    RunReport {
+        schema_version: SCHEMA_VERSION,
+        dynstress_version: "0.1.0".to_owned(),
+        seed: 42,
+        config: brutal_config(),
+        outcome: Outcome {
+            passed: true,
+            exit_code: 0,
+            interrupted: false,
+        },
+        duration_s: Durations {
+            submission: 15.0,
+            drain: 0.012,
+            total: 15.013,
+        },
+        operations: Operations {
+            submitted: 1_502,
+            started: 279,
+            succeeded: 273,
+            rejected: 1_229,
+            cancelled: 0,
+            failed_attempts: 6,
+            retried: 6,
+            preempted: 4,
+            in_flight_at_end: 0,
+            by_priority: by_priority([
+                ("LOW", 376, 38, 338, 0),
+                ("NORMAL", 375, 61, 314, 0),
+                ("HIGH", 376, 79, 297, 0),
+                ("CRITICAL", 375, 95, 280, 0),
+            ]),
+            by_type: by_type([
+                ("version_entity", 451, 82, 369, 0, 2),
+                ("modify_field", 375, 68, 307, 0, 1),
+                ("borrow_attribute", 300, 55, 245, 0, 1),
+                ("complex_update", 225, 41, 184, 0, 2),
+                ("promote_to_root", 76, 14, 62, 0, 0),
+                ("detach_entity", 75, 13, 62, 0, 0),
+            ]),
+        },
+        rates: Rates {
+            target_ops_per_s: Some(100.0),
+            achieved_ops_per_s: 100.13,
+            settled_ops_per_s: 100.04,
+            completion_rate: 273.0 / 1_502.0,
+            model_completion_rate: 2.0 / 11.0,
+        },
+        conflicts: Conflicts {
+            detected: 277,
+            resolved: 277,
+            grace_saves: 11,
+            preemptions: 4,
+            ops_per_conflict: 5.42,
+        },
+        latency_us: Latencies {
+            resolution: latency([2, 4, 9, 15, 31], 2.4, 277),
+            execution: latency([3, 6, 14, 22, 48], 3.7, 279),
+            end_to_end: latency([11, 19, 1_840, 2_210, 2_406], 43.9, 273),
+        },
+        resources: Resources {
+            rss_mb_avg: 9.4,
+            rss_mb_max: 11.2,
+            cpu_user_s: 0.21,
+            cpu_sys_s: 0.06,
+        },
+        integrity: Integrity {
+            violations: 0,
+            checks: vec![
+                passed_check("accounting", "1,502 ops, each in exactly one final state"),
+                passed_check("legal_transitions", "3,022 transitions, all legal"),
+                passed_check(
+                    "exclusive_execution",
+                    "279 executions, never two on one target",
+                ),
+                passed_check(
+                    "priority_rule",
+                    "277 resolutions, 1,229 rejections named a winner",
+                ),
+                passed_check(
+                    "grace_rule",
+                    "4 preemptions, all after grace, all by higher priority",
+                ),
+                passed_check("replay", "5 targets reproduced exactly from 273 commits"),
+                passed_check("versions", "5 lineages, 196 versions, chains intact"),
+                passed_check("trees", "3 trees, 10 entities, index consistent"),
+                passed_check("events", "4,810 events, none lost"),
+            ],
+            entities_modified: 5,
+            versions_created: 191,
+        },
+        thresholds: vec![
+            threshold("min_completion_rate", 0.15, 273.0 / 1_502.0, true),
+            threshold("max_memory_mb", 1000.0, 11.2, true),
+            threshold("min_rate_accuracy", 0.95, 1.0013, true),
+        ],
+        timeline: (1..=15)
+            .map(|t| TimelinePoint {
+                t_s: t,
+                submitted: 100 * t + t % 3,
+                settled: 100 * t - 1,
+                rss_mb: 9.0 + (t % 4) as f64 * 0.5,
+            })
+            .collect(),
+        work: WorkSummary {
+            modifications: 273,
+            versions: 191,
+            borrows: 55,
+            structural_changes: 18,
+            structural_noops: 9,
+            capacity_mode: false,
+            panics_caught: 0,
+        },
+    }
+}
+
+/// The same run with a broken resolver injected: two integrity checks
+/// fail (priority rule and replay), exit 3.
+fn failed_integrity() -> RunReport {
+    let mut r = passed_brutal();
+    r.outcome = Outcome {
+        passed: false,
+        exit_code: 3,
+        interrupted: false,
+    };
+    r.integrity.violations = 5;
+    r.integrity.checks[3] = CheckResult {
+        name: "priority_rule".to_owned(),
+        passed: false,
+        detail: "op-0000002a on target 3: winner had priority 5 while pending op-0000002c had 8\n\
+                 op-000004b1 on target 1: winner had priority 2 while pending op-000004b3 had 10\n\
+                 op-00000511 on target 4: winner had priority 5 while pending op-00000510 had 8"
+            .to_owned(),
+        violations: 3,
+    };
+    r.integrity.checks[5] = CheckResult {
+        name: "replay".to_owned(),
+        passed: false,
+        detail: "target 3: counter is 4711 in the store, 4712 in the replay\n\
+                 target 1: modification_history has 58 entries in the store, 57 in the replay"
+            .to_owned(),
+        violations: 2,
+    };
+    r
+}
+
+/// Capacity mode, interrupted by Ctrl-C after 4.2 s of a 60 s run.
+fn interrupted_capacity() -> RunReport {
+    let mut config = brutal_config();
+    config["duration_seconds"] = json!(60);
+    config["operation_rate_per_second"] = json!("max");
+    config["seed"] = json!(7);
+    config["faults"] =
+        json!({"failure_probability": 0.01, "stall_probability": 0.005, "stall_ms": 5});
+    config["thresholds"]["max_resolution_p99_us"] = json!(20);
+    RunReport {
+        schema_version: SCHEMA_VERSION,
+        dynstress_version: "0.1.0".to_owned(),
+        seed: 7,
+        config,
+        outcome: Outcome {
+            passed: false,
+            exit_code: 130,
+            interrupted: true,
+        },
+        duration_s: Durations {
+            submission: 4.2,
+            drain: 0.31,
+            total: 4.51,
+        },
+        operations: Operations {
+            submitted: 4_812_344,
+            started: 901_112,
+            succeeded: 873_090,
+            rejected: 3_939_001,
+            cancelled: 253,
+            failed_attempts: 28_022,
+            retried: 27_511,
+            preempted: 1_204,
+            in_flight_at_end: 0,
+            by_priority: by_priority([
+                ("LOW", 1_203_086, 119_880, 1_083_150, 56),
+                ("NORMAL", 1_203_086, 201_337, 1_001_690, 59),
+                ("HIGH", 1_203_086, 250_021, 952_998, 67),
+                ("CRITICAL", 1_203_086, 301_852, 901_163, 71),
+            ]),
+            by_type: by_type([
+                ("version_entity", 1_443_703, 261_927, 1_181_700, 76, 8_407),
+                ("modify_field", 1_203_086, 218_272, 984_750, 64, 7_006),
+                ("borrow_attribute", 962_469, 174_618, 787_800, 51, 5_604),
+                ("complex_update", 721_852, 130_964, 590_850, 38, 4_203),
+                ("promote_to_root", 240_617, 43_655, 196_950, 12, 1_401),
+                ("detach_entity", 240_617, 43_654, 196_951, 12, 1_401),
+            ]),
+        },
+        rates: Rates {
+            target_ops_per_s: None,
+            achieved_ops_per_s: 1_145_796.2,
+            settled_ops_per_s: 1_067_038.6,
+            completion_rate: 873_090.0 / 4_812_344.0,
+            model_completion_rate: 2.0 / 11.0,
+        },
+        conflicts: Conflicts {
+            detected: 874_294,
+            resolved: 874_294,
+            grace_saves: 310,
+            preemptions: 1_204,
+            ops_per_conflict: 5.5,
+        },
+        latency_us: Latencies {
+            resolution: latency([1, 2, 6, 40, 5_120], 1.3, 874_294),
+            execution: latency([1, 3, 9, 5_010, 5_330], 1.9, 901_112),
+            end_to_end: latency([18, 240, 12_800, 48_100, 1_203_000], 311.7, 873_090),
+        },
+        resources: Resources {
+            rss_mb_avg: 88.1,
+            rss_mb_max: 131.6,
+            cpu_user_s: 4.02,
+            cpu_sys_s: 0.37,
+        },
+        integrity: Integrity {
+            violations: 0,
+            checks: vec![
+                passed_check(
+                    "accounting",
+                    "4,812,344 ops, each in exactly one final state",
+                ),
+                passed_check("events", "14,661,210 events, none lost"),
+            ],
+            entities_modified: 5,
+            versions_created: 612_418,
+        },
+        thresholds: vec![
+            threshold("min_completion_rate", 0.15, 873_090.0 / 4_812_344.0, true),
+            threshold("max_memory_mb", 1000.0, 131.6, true),
+            threshold("max_resolution_p99_us", 20.0, 6.0, true),
+        ],
+        timeline: (1..=4)
+            .map(|t| TimelinePoint {
+                t_s: t,
+                submitted: 1_145_000 * t,
+                settled: 1_067_000 * t,
+                rss_mb: 40.0 + 22.0 * t as f64,
+            })
+            .collect(),
+        work: WorkSummary {
+            modifications: 873_090,
+            versions: 612_418,
+            borrows: 174_618,
+            structural_changes: 61_002,
+            structural_noops: 26_307,
+            capacity_mode: true,
+            panics_caught: 0,
+        },
+    }
+}
+
+fn text_report(report: &RunReport, emoji: bool) -> String {
+    let mut out = Vec::new();
+    let style = text::TextStyle {
+        emoji,
+        color: false,
+    };
+    text::render(report, &mut out, style).expect("writing to a Vec cannot fail");
+    String::from_utf8(out).expect("the text report is UTF-8")
+}
+
+fn json_report(report: &RunReport) -> String {
+    let mut out = Vec::new();
+    json::render(report, &mut out).expect("writing to a Vec cannot fail");
+    String::from_utf8(out).expect("the JSON report is UTF-8")
+}
+
+#[test]
+fn passed_brutal_text() {
+    insta::assert_snapshot!(text_report(&passed_brutal(), true));
+}
+
+#[test]
+fn passed_brutal_ascii() {
+    insta::assert_snapshot!(text_report(&passed_brutal(), false));
+}
+
+#[test]
+fn passed_brutal_json() {
+    insta::assert_snapshot!(json_report(&passed_brutal()));
+}
+
+#[test]
+fn failed_integrity_text() {
+    insta::assert_snapshot!(text_report(&failed_integrity(), true));
+}
+
+#[test]
+fn failed_integrity_ascii() {
+    insta::assert_snapshot!(text_report(&failed_integrity(), false));
+}
+
+#[test]
+fn failed_integrity_json() {
+    insta::assert_snapshot!(json_report(&failed_integrity()));
+}
+
+#[test]
+fn interrupted_text() {
+    insta::assert_snapshot!(text_report(&interrupted_capacity(), true));
+}
+
+#[test]
+fn interrupted_ascii() {
+    insta::assert_snapshot!(text_report(&interrupted_capacity(), false));
+}
+
+#[test]
+fn interrupted_json() {
+    insta::assert_snapshot!(json_report(&interrupted_capacity()));
+}
+
+/// The snapshots pin the look; these pin the facts a reader relies on, so
+/// that accepting a changed snapshot cannot quietly change them.
+#[test]
+fn verdicts_match_outcomes() {
+    let passed = text_report(&passed_brutal(), true);
+    assert!(
+        passed.trim_end().ends_with(
+            "✅ PASSED (exit 0) — every threshold held and every integrity check passed"
+        )
+    );
+    let failed = text_report(&failed_integrity(), false);
+    let last = failed.trim_end().lines().last().unwrap_or_default();
+    assert!(
+        last.starts_with("[FAIL] FAILED (exit 3) - integrity check failed: priority_rule, replay"),
+        "{last}"
+    );
+    let interrupted = text_report(&interrupted_capacity(), true);
+    assert!(
+        interrupted
+            .lines()
+            .nth(1)
+            .is_some_and(|l| l.contains("INTERRUPTED — partial run"))
+    );
+    assert!(
+        interrupted
+            .trim_end()
+            .lines()
+            .last()
+            .is_some_and(|l| l.contains("INTERRUPTED (exit 130)"))
+    );
+}
