@@ -69,7 +69,11 @@ pub fn outranks(a: Contender, b: Contender) -> bool {
 }
 
 /// Decide one resolution point. `None` when nothing is pending.
-pub fn decide(pending: &[Contender], running: Option<Running>, grace: Duration) -> Option<Decision> {
+pub fn decide(
+    pending: &[Contender],
+    running: Option<Running>,
+    grace: Duration,
+) -> Option<Decision> {
     let (winner, best) = pending
         .iter()
         .copied()
