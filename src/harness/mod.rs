@@ -46,7 +46,10 @@ impl Inject {
     ];
 
     pub fn from_name(name: &str) -> Option<Inject> {
-        Inject::NAMES.iter().find(|(n, _)| *n == name).map(|(_, i)| *i)
+        Inject::NAMES
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, i)| *i)
     }
 }
 

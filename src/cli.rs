@@ -1,0 +1,188 @@
+//! The command line, as clap definitions and nothing else.
+//!
+//! This is the low level of argument handling: values close to the flags,
+//! checked only as far as their types go (a number is a number). Meaning is
+//! given elsewhere: the config overrides are validated with the file in
+//! `dynstress::config`, and `main.rs` turns the rest into
+//! `dynstress::harness::RunOptions`. The library never sees these types.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use dynstress::harness::Inject;
+
+/// Shown under `--help` of the program and of `run`.
+const EXIT_CODES: &str = "\
+Exit codes:
+  0    passed: every threshold held and every integrity check passed
+  1    a threshold failed (completion rate, memory, rate accuracy, latency),
+       or the run could not be carried out
+  2    usage or configuration error; nothing ran
+  3    an integrity check failed: the engine did something wrong
+  130  interrupted (Ctrl-C); the partial report is printed";
+
+/// Stress-test a priority-based conflict-resolution engine over a versioned
+/// entity store, and prove the result with integrity checks.
+#[derive(Debug, Parser)]
+#[command(name = "dynstress", version, after_help = EXIT_CODES)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the workload, check the engine, print the report.
+    #[command(after_help = EXIT_CODES)]
+    Run(RunArgs),
+    /// Check a config file and print the effective config (exit 0, or 2
+    /// with the error).
+    Validate {
+        /// The config file to check.
+        #[arg(long, short = 'c', value_name = "FILE")]
+        config: PathBuf,
+    },
+    /// Print the built-in default config (configs/brutal.toml).
+    PrintConfig,
+}
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// Config file (TOML); without it, the built-in default
+    /// (see `dynstress print-config`).
+    #[arg(long, short = 'c', value_name = "FILE")]
+    pub config: Option<PathBuf>,
+
+    /// Submission phase length in seconds (overrides duration_seconds).
+    #[arg(long, value_name = "SECONDS", allow_negative_numbers = true)]
+    pub duration: Option<f64>,
+
+    /// Operations per second, or "max" for capacity mode (overrides
+    /// operation_rate_per_second).
+    #[arg(long, value_name = "N|max", allow_hyphen_values = true)]
+    pub rate: Option<String>,
+
+    /// Number of target entities (overrides num_targets).
+    #[arg(long, value_name = "N", allow_negative_numbers = true)]
+    pub targets: Option<u32>,
+
+    /// Grace period in seconds (overrides grace_period_seconds).
+    #[arg(long, value_name = "SECONDS", allow_negative_numbers = true)]
+    pub grace_period: Option<f64>,
+
+    /// Seed of every random choice; a run with the same seed and config
+    /// makes the same choices (overrides seed).
+    #[arg(long, value_name = "N", allow_negative_numbers = true)]
+    pub seed: Option<u64>,
+
+    /// Write the JSON report to FILE, or to stdout with "-" (the text report
+    /// then goes to stderr).
+    #[arg(long, value_name = "FILE|-")]
+    pub json: Option<PathBuf>,
+
+    /// Write every event to FILE, one JSON object per line.
+    #[arg(long, value_name = "FILE")]
+    pub events: Option<PathBuf>,
+
+    /// No progress and no text report; the exit code (and --json) tell.
+    #[arg(long, short = 'q', conflicts_with = "verbose")]
+    pub quiet: bool,
+
+    /// Print live event lines (batches, conflicts, resolutions, rejections)
+    /// to stderr.
+    #[arg(long, short = 'v')]
+    pub verbose: bool,
+
+    /// Hide the live progress bar / status lines.
+    #[arg(long)]
+    pub no_progress: bool,
+
+    /// When to use colours; NO_COLOR (non-empty) turns "auto" off.
+    #[arg(long, value_enum, value_name = "WHEN", default_value_t = ColorChoice::Auto)]
+    pub color: ColorChoice,
+
+    /// Plain ASCII instead of emoji and tree-drawing characters.
+    #[arg(long)]
+    pub no_emoji: bool,
+
+    /// Test only: break the engine on purpose to show a check catches it.
+    #[arg(long, hide = true, value_name = "NAME", value_parser = parse_inject)]
+    pub inject: Option<Inject>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum ColorChoice {
+    /// Colour when writing to a terminal and NO_COLOR is unset or empty.
+    Auto,
+    Always,
+    Never,
+}
+
+fn parse_inject(name: &str) -> Result<Inject, String> {
+    Inject::from_name(name).ok_or_else(|| {
+        let names: Vec<&str> = Inject::NAMES.iter().map(|(n, _)| *n).collect();
+        format!("unknown fault to inject; one of: {}", names.join(", "))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    use super::*;
+
+    #[test]
+    fn the_clap_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn every_injection_name_parses() {
+        for (name, inject) in Inject::NAMES {
+            assert_eq!(parse_inject(name), Ok(inject));
+        }
+        let e = parse_inject("bogus").unwrap_err();
+        assert!(e.contains("wrong-winner"), "{e}");
+    }
+
+    #[test]
+    fn run_flags_reach_their_fields() {
+        let cli = Cli::try_parse_from([
+            "dynstress",
+            "run",
+            "--duration",
+            "-1",
+            "--rate",
+            "max",
+            "--targets",
+            "7",
+            "--seed",
+            "9",
+            "--json",
+            "-",
+            "--color",
+            "never",
+            "--no-emoji",
+            "--inject",
+            "lose-event",
+        ])
+        .unwrap();
+        let Command::Run(args) = cli.command else {
+            panic!("expected run, got {:?}", cli.command);
+        };
+        assert_eq!(args.duration, Some(-1.0));
+        assert_eq!(args.rate.as_deref(), Some("max"));
+        assert_eq!(args.targets, Some(7));
+        assert_eq!(args.seed, Some(9));
+        assert_eq!(args.json, Some(PathBuf::from("-")));
+        assert_eq!(args.color, ColorChoice::Never);
+        assert!(args.no_emoji && !args.quiet && !args.verbose);
+        assert_eq!(args.inject, Some(Inject::LoseEvent));
+    }
+
+    #[test]
+    fn quiet_and_verbose_exclude_each_other() {
+        let e = Cli::try_parse_from(["dynstress", "run", "--quiet", "--verbose"]).unwrap_err();
+        assert_eq!(e.kind(), clap::error::ErrorKind::ArgumentConflict);
+    }
+}
