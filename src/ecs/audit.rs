@@ -1,0 +1,160 @@
+//! Lineage audits, and the test-only hooks that prove they can fail.
+//!
+//! `audit_lineage` re-derives what a lineage must look like and compares it
+//! with what is stored: the retained window is the right size, every
+//! retained version's id names its own entity and number, each
+//! `previous_ecs_id` is the id of the version before it (across the
+//! eviction boundary too, since ids are derived from `(entity, number)`),
+//! each snapshot's content hash recomputed equals the hash taken when it was
+//! created (so an old version that changed is caught), history lengths only
+//! grow, and the history log's digest agrees with its parts.
+//!
+//! The `debug_corrupt_*` hooks break these invariants on purpose, bypassing
+//! the store's guarantees, so that tests can show each check does fail.
+
+use std::sync::Arc;
+
+use chrono::TimeDelta;
+use uuid::Uuid;
+
+use super::store::{EntityId, Store};
+use super::value::Value;
+
+impl Store {
+    /// Audit `e`'s lineage and history; every problem found, described.
+    pub fn audit_lineage(&self, e: EntityId) -> Result<(), Vec<String>> {
+        let ent = self.entity(e).map_err(|err| vec![err.to_string()])?;
+        let lineage = ent.lineage;
+        let mut problems = Vec::new();
+        let keep = self.retention.versions;
+        let retained = ent.versions.len() as u64;
+        let expected = ent.version_count.min(keep as u64);
+        if retained != expected {
+            problems.push(format!(
+                "lineage {lineage}: {retained} versions retained, expected {expected} \
+                 ({} created, window {keep})",
+                ent.version_count
+            ));
+        }
+        let first = ent.oldest_retained();
+        let mut before = if first == 1 {
+            Uuid::nil()
+        } else {
+            self.ids.encode(e, first - 1)
+        };
+        let mut history_len = 0;
+        for (i, snap) in ent.versions.iter().enumerate() {
+            let number = first + i as u64;
+            if self.ids.decode(snap.ecs_id) != Some((e, number)) {
+                problems.push(format!(
+                    "lineage {lineage}: version {number} has ecs_id {}, which does not name \
+                     version {number} of this lineage",
+                    snap.ecs_id
+                ));
+            }
+            if snap.previous != before {
+                problems.push(format!(
+                    "lineage {lineage}: version {number} has previous_ecs_id {}, expected {before}",
+                    snap.previous
+                ));
+            }
+            if snap.content_hash() != snap.hash {
+                problems.push(format!(
+                    "lineage {lineage}: version {number} (@{}) changed after it was created \
+                     (content hash differs)",
+                    snap.ecs_id
+                ));
+            }
+            if snap.history_len < history_len || snap.history_len > ent.history.len() {
+                problems.push(format!(
+                    "lineage {lineage}: version {number} saw {} history entries, outside \
+                     {history_len}..={}",
+                    snap.history_len,
+                    ent.history.len()
+                ));
+            }
+            for (index, value) in snap.fields.iter().enumerate() {
+                if Some(index) != ent.schema.history_index()
+                    && let Err(err) = ent.schema.check_type(index, value)
+                {
+                    problems.push(format!("lineage {lineage}: version {number}: {err}"));
+                }
+            }
+            history_len = snap.history_len;
+            before = snap.ecs_id;
+        }
+        if ent.current != before {
+            problems.push(format!(
+                "lineage {lineage}: current id {} is not the latest version's id {before}",
+                ent.current
+            ));
+        }
+        if let Err(problem) = ent.history.audit(self.retention.history) {
+            problems.push(format!("lineage {lineage}: {problem}"));
+        }
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            Err(problems)
+        }
+    }
+
+    /// Test hook: silently alter a field of the oldest retained snapshot
+    /// (an old one whenever more than one is retained), bypassing
+    /// immutability, so that `audit_lineage` fails.
+    #[doc(hidden)]
+    pub fn debug_corrupt_version(&mut self, e: EntityId) {
+        let Ok(ent) = self.entity_mut(e) else {
+            return;
+        };
+        if let Some(snap) = ent.versions.front_mut()
+            && let Some(field) = Arc::make_mut(&mut snap.fields).first_mut()
+        {
+            *field = perturb(field);
+        }
+    }
+
+    /// Test hook: alter a retained history entry behind the log's back.
+    #[doc(hidden)]
+    pub fn debug_corrupt_history(&mut self, e: EntityId) {
+        if let Ok(ent) = self.entity_mut(e) {
+            ent.history.corrupt();
+        }
+    }
+
+    /// Test hook: make the id → tree index disagree with the trees, so that
+    /// `check_trees` fails.
+    #[doc(hidden)]
+    pub fn debug_corrupt_tree_index(&mut self, e: EntityId) {
+        if let Ok(ent) = self.entity_mut(e) {
+            let node = &mut ent.node;
+            node.tree = match node.tree {
+                Some(root) if root == e => None,
+                _ => Some(e),
+            };
+        }
+    }
+}
+
+/// A value of the same type that differs from `v`.
+fn perturb(v: &Value) -> Value {
+    match v {
+        Value::Int(i) => Value::Int(i.wrapping_add(1)),
+        Value::Float(f) => Value::Float(f64::from_bits(f.to_bits() ^ 1)),
+        Value::Str(s) => Value::Str(Arc::from(format!("{s}~"))),
+        Value::Time(t) => Value::Time(
+            t.checked_add_signed(TimeDelta::seconds(1))
+                .unwrap_or(chrono::DateTime::UNIX_EPOCH),
+        ),
+        Value::List(items) => {
+            let mut more = items.to_vec();
+            more.push(Value::Int(0));
+            Value::List(more.into())
+        }
+        Value::Map(map) => {
+            let mut more = (**map).clone();
+            more.insert("~".to_owned(), "~".to_owned());
+            Value::Map(Arc::new(more))
+        }
+    }
+}

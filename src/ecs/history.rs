@@ -1,0 +1,178 @@
+//! An entity's `modification_history`: an append-only log with a window.
+//!
+//! ```text
+//!   global index:  0 1 2 ... dropped-1 | dropped ... len-1
+//!                  ---- folded into ---- ---- retained ----
+//!                   `dropped_digest`       (entry, hash)
+//! ```
+//!
+//! Entries are only ever appended. Beyond the retention window the oldest
+//! are dropped from the front, but their count and their fold
+//! (`dropped_digest`) are kept, and `digest` folds every entry ever
+//! appended, so both the total length and the digest stay exact. A version
+//! snapshot records only the length it saw; its history is the prefix of
+//! this log, of which the part still retained can be read back.
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+
+use super::digest::{HISTORY_DIGEST_SEED, combine, entry_hash};
+
+#[derive(Clone, Debug)]
+pub(crate) struct HistoryLog {
+    /// Retained suffix, oldest first, each entry with its own hash.
+    entries: VecDeque<(Arc<str>, u64)>,
+    /// Entries dropped from the front.
+    dropped: u64,
+    /// Fold of the dropped entries.
+    dropped_digest: u64,
+    /// Fold of every entry ever appended.
+    digest: u64,
+}
+
+impl HistoryLog {
+    pub(crate) fn new() -> HistoryLog {
+        HistoryLog {
+            entries: VecDeque::new(),
+            dropped: 0,
+            dropped_digest: HISTORY_DIGEST_SEED,
+            digest: HISTORY_DIGEST_SEED,
+        }
+    }
+
+    /// Entries ever appended.
+    pub(crate) fn len(&self) -> u64 {
+        self.dropped + self.entries.len() as u64
+    }
+
+    /// Digest over every entry ever appended.
+    pub(crate) fn digest(&self) -> u64 {
+        self.digest
+    }
+
+    /// Append one entry, then drop from the front down to `keep` entries.
+    pub(crate) fn push(&mut self, entry: Arc<str>, keep: usize) {
+        let hash = entry_hash(&entry);
+        self.push_hashed(entry, hash, keep);
+    }
+
+    /// Append an entry whose hash was computed earlier (a staged entry).
+    pub(crate) fn push_hashed(&mut self, entry: Arc<str>, hash: u64, keep: usize) {
+        self.digest = combine(self.digest, hash);
+        self.entries.push_back((entry, hash));
+        while self.entries.len() > keep {
+            let Some((_, old)) = self.entries.pop_front() else {
+                break;
+            };
+            self.dropped_digest = combine(self.dropped_digest, old);
+            self.dropped += 1;
+        }
+    }
+
+    /// The retained entries, oldest first.
+    pub(crate) fn retained(&self) -> impl Iterator<Item = &Arc<str>> {
+        self.entries.iter().map(|(e, _)| e)
+    }
+
+    /// The retained part of the first `len` entries, oldest first.
+    pub(crate) fn retained_prefix(&self, len: u64) -> impl Iterator<Item = &Arc<str>> {
+        let take = len.saturating_sub(self.dropped);
+        self.retained()
+            .take(usize::try_from(take).unwrap_or(usize::MAX))
+    }
+
+    /// Recompute what can be recomputed and compare with what is stored:
+    /// each retained entry's hash, and the fold of the dropped digest over
+    /// the retained entries against the running digest.
+    pub(crate) fn audit(&self, keep: usize) -> Result<(), String> {
+        let mut acc = self.dropped_digest;
+        for (i, (entry, hash)) in self.entries.iter().enumerate() {
+            if entry_hash(entry) != *hash {
+                return Err(format!(
+                    "history entry {} was altered after it was appended",
+                    self.dropped + i as u64
+                ));
+            }
+            acc = combine(acc, *hash);
+        }
+        if acc != self.digest {
+            return Err(format!(
+                "history digest {:#018x} does not match the fold of the dropped digest over the \
+                 {} retained entries ({acc:#018x})",
+                self.digest,
+                self.entries.len()
+            ));
+        }
+        if self.entries.len() > keep {
+            return Err(format!(
+                "history retains {} entries, more than the window of {keep}",
+                self.entries.len()
+            ));
+        }
+        if self.dropped > 0 && self.entries.len() < keep {
+            return Err(format!(
+                "history dropped {} entries while only {} of a window of {keep} are retained",
+                self.dropped,
+                self.entries.len()
+            ));
+        }
+        Ok(())
+    }
+
+    /// Test hook: alter a retained entry's text behind the log's back.
+    pub(crate) fn corrupt(&mut self) -> bool {
+        match self.entries.back_mut() {
+            Some((entry, _)) => {
+                *entry = Arc::from(format!("{entry}~"));
+                true
+            }
+            None => false,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ecs::history_digest_step;
+
+    #[test]
+    fn window_drops_from_the_front_and_keeps_exact_count_and_digest() {
+        let mut log = HistoryLog::new();
+        let mut expected = HISTORY_DIGEST_SEED;
+        for i in 0..100 {
+            let e = format!("entry {i}");
+            expected = history_digest_step(expected, &e);
+            log.push(Arc::from(e), 4);
+        }
+        assert_eq!(log.len(), 100);
+        assert_eq!(log.digest(), expected);
+        let kept: Vec<&str> = log.retained().map(|e| &**e).collect();
+        assert_eq!(kept, ["entry 96", "entry 97", "entry 98", "entry 99"]);
+        let prefix: Vec<&str> = log.retained_prefix(98).map(|e| &**e).collect();
+        assert_eq!(prefix, ["entry 96", "entry 97"]);
+        assert_eq!(log.retained_prefix(50).count(), 0);
+        assert_eq!(log.audit(4), Ok(()));
+    }
+
+    #[test]
+    fn zero_window_keeps_nothing_but_counts_everything() {
+        let mut log = HistoryLog::new();
+        log.push(Arc::from("a"), 0);
+        log.push(Arc::from("b"), 0);
+        assert_eq!(log.len(), 2);
+        assert_eq!(log.retained().count(), 0);
+        let expected = history_digest_step(history_digest_step(HISTORY_DIGEST_SEED, "a"), "b");
+        assert_eq!(log.digest(), expected);
+        assert_eq!(log.audit(0), Ok(()));
+    }
+
+    #[test]
+    fn audit_catches_an_altered_entry() {
+        let mut log = HistoryLog::new();
+        log.push(Arc::from("a"), 8);
+        assert!(log.corrupt());
+        let err = log.audit(8).unwrap_err();
+        assert!(err.contains("entry 0"), "{err}");
+    }
+}

@@ -1,0 +1,1073 @@
+//! The store: entities, their live state, their versions and lineage.
+//!
+//! ```text
+//!             live state                      retained snapshots (window)
+//!   entity ┬─ fields: Arc<[Value]> ──┐     v(n-2)   v(n-1)   v(n) = latest
+//!          ├─ provenance: Arc<[..]>  ├──── Arc ──── Arc ──── Arc   (shared
+//!          ├─ history: append-only log        + history length    until a
+//!          └─ tree links                      + content hash      write)
+//! ```
+//!
+//! A version is a snapshot of the live field array, the live provenance
+//! array and the history *length*. Creating one clones two `Arc`s and
+//! hashes a handful of fields, whatever the number of earlier versions or
+//! the length of the history; the first write after it pays for one copy of
+//! the (small) field array through `Arc::make_mut`. Snapshots are therefore
+//! immutable by construction: nothing ever writes through a shared `Arc`.
+//!
+//! Versions beyond `Retention.versions` are dropped from the front, history
+//! entries beyond `Retention.history` likewise (see `history.rs`); the
+//! lineage length and the history length and digest stay exact. Version ids
+//! encode `(entity, number)` (see `ids.rs`), so an id resolves without a
+//! lookup table and an evicted id is still recognised as evicted.
+//!
+//! `version_entity` without force compares the live state with the latest
+//! snapshot (pointer-equal arrays short-circuit) and creates nothing when
+//! they agree: a version is never reported for an unchanged entity.
+
+use std::collections::VecDeque;
+use std::fmt;
+use std::hash::Hasher;
+use std::sync::Arc;
+
+use chrono::Utc;
+use rand::rngs::SmallRng;
+use rand::{RngExt, SeedableRng};
+use rustc_hash::{FxHashMap, FxHasher};
+use uuid::Uuid;
+
+use super::address::Address;
+use super::error::EcsError;
+use super::history::HistoryLog;
+use super::ids::IdCodec;
+use super::tree::Node;
+use super::value::{HISTORY_FIELD, MAX_FIELDS, Schema, Value, hash_value, same_value};
+
+/// Dense handle of an entity (its lineage) inside one store.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct EntityId(pub u32);
+
+impl fmt::Display for EntityId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "#{}", self.0)
+    }
+}
+
+/// Retention windows: how many version snapshots and history entries are
+/// kept per entity. Counts and digests stay exact beyond them.
+///
+/// At least one version (the latest) is always kept, whatever `versions`
+/// says; `history` may be 0.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Retention {
+    pub versions: usize,
+    pub history: usize,
+}
+
+/// A version that was just created.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct VersionCreated {
+    pub entity: EntityId,
+    pub ecs_id: Uuid,
+    pub previous: Uuid,
+    /// 1-based position in the lineage (the initial version is 1).
+    pub number: u64,
+}
+
+/// The outcome of a structural request.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Structural {
+    /// Nothing to do (already a root / already an orphan).
+    NoOp,
+    /// The structure changed; the versions this created, moved entity first.
+    Changed { versions: Vec<VersionCreated> },
+}
+
+/// One immutable version.
+#[derive(Clone, Debug)]
+pub(crate) struct Snapshot {
+    pub(crate) ecs_id: Uuid,
+    pub(crate) previous: Uuid,
+    pub(crate) fields: Arc<[Value]>,
+    pub(crate) provenance: Arc<[Option<Uuid>]>,
+    /// Length of the history when the version was made (its prefix).
+    pub(crate) history_len: u64,
+    /// Content hash taken at creation; audits recompute and compare it.
+    pub(crate) hash: u64,
+}
+
+impl Snapshot {
+    fn new(
+        ecs_id: Uuid,
+        previous: Uuid,
+        fields: Arc<[Value]>,
+        provenance: Arc<[Option<Uuid>]>,
+        history_len: u64,
+    ) -> Snapshot {
+        let mut s = Snapshot {
+            ecs_id,
+            previous,
+            fields,
+            provenance,
+            history_len,
+            hash: 0,
+        };
+        s.hash = s.content_hash();
+        s
+    }
+
+    pub(crate) fn content_hash(&self) -> u64 {
+        let mut h = FxHasher::default();
+        h.write_u128(self.ecs_id.as_u128());
+        h.write_u128(self.previous.as_u128());
+        h.write_usize(self.fields.len());
+        for v in self.fields.iter() {
+            hash_value(&mut h, v);
+        }
+        for p in self.provenance.iter() {
+            match p {
+                Some(id) => {
+                    h.write_u8(1);
+                    h.write_u128(id.as_u128());
+                }
+                None => h.write_u8(0),
+            }
+        }
+        h.write_u64(self.history_len);
+        h.finish()
+    }
+}
+
+/// One entity: its lineage, live state, versions and tree links.
+#[derive(Clone, Debug)]
+pub(crate) struct Entity {
+    pub(crate) schema: Schema,
+    pub(crate) lineage: Uuid,
+    /// The id of the latest version.
+    pub(crate) current: Uuid,
+    pub(crate) fields: Arc<[Value]>,
+    pub(crate) provenance: Arc<[Option<Uuid>]>,
+    /// Every entity keeps a log; `TestDataEntity` exposes it as its
+    /// `modification_history` field.
+    pub(crate) history: HistoryLog,
+    /// Retained snapshots, oldest first; never empty.
+    pub(crate) versions: VecDeque<Snapshot>,
+    /// Versions ever created (the lineage length).
+    pub(crate) version_count: u64,
+    pub(crate) node: Node,
+}
+
+impl Entity {
+    /// Number of the oldest retained version.
+    pub(crate) fn oldest_retained(&self) -> u64 {
+        self.version_count + 1 - self.versions.len() as u64
+    }
+
+    /// The retained snapshot with this number, if retained.
+    pub(crate) fn snapshot(&self, number: u64) -> Option<&Snapshot> {
+        let index = number.checked_sub(self.oldest_retained())?;
+        self.versions.get(usize::try_from(index).ok()?)
+    }
+
+    /// Live value of field `index` (the history field reads the retained
+    /// log).
+    pub(crate) fn live_value(&self, index: usize) -> Value {
+        if Some(index) == self.schema.history_index() {
+            return Value::List(self.history.retained().cloned().map(Value::Str).collect());
+        }
+        self.fields[index].clone()
+    }
+
+    /// Value of field `index` in a retained snapshot.
+    fn snapshot_value(&self, snapshot: &Snapshot, index: usize) -> Value {
+        if Some(index) == self.schema.history_index() {
+            return Value::List(
+                self.history
+                    .retained_prefix(snapshot.history_len)
+                    .cloned()
+                    .map(Value::Str)
+                    .collect(),
+            );
+        }
+        snapshot.fields[index].clone()
+    }
+
+    /// Check that `value` may be written to field `index` of this entity.
+    pub(crate) fn check_writable(
+        &self,
+        entity: EntityId,
+        index: usize,
+        value: &Value,
+    ) -> Result<(), EcsError> {
+        if Some(index) == self.schema.history_index() {
+            return Err(EcsError::AppendOnly {
+                entity,
+                lineage: self.lineage,
+                field: HISTORY_FIELD,
+            });
+        }
+        self.schema.check_type(index, value)
+    }
+
+    /// Write a checked value; `provenance` is the id it was borrowed from.
+    pub(crate) fn write(&mut self, index: usize, value: Value, provenance: Option<Uuid>) {
+        Arc::make_mut(&mut self.fields)[index] = value;
+        if self.provenance[index] != provenance {
+            Arc::make_mut(&mut self.provenance)[index] = provenance;
+        }
+    }
+
+    /// Whether the live state equals the latest snapshot.
+    fn unchanged(&self) -> bool {
+        let Some(latest) = self.versions.back() else {
+            return false;
+        };
+        latest.history_len == self.history.len()
+            && (Arc::ptr_eq(&latest.fields, &self.fields)
+                || latest
+                    .fields
+                    .iter()
+                    .zip(self.fields.iter())
+                    .all(|(a, b)| same_value(a, b)))
+            && (Arc::ptr_eq(&latest.provenance, &self.provenance)
+                || latest.provenance == self.provenance)
+    }
+
+    /// Snapshot the live state as the next version, dropping the oldest
+    /// beyond `keep`.
+    pub(crate) fn push_version(
+        &mut self,
+        entity: EntityId,
+        ids: &IdCodec,
+        keep: usize,
+    ) -> VersionCreated {
+        let number = self.version_count + 1;
+        let ecs_id = ids.encode(entity, number);
+        let previous = self.current;
+        self.versions.push_back(Snapshot::new(
+            ecs_id,
+            previous,
+            Arc::clone(&self.fields),
+            Arc::clone(&self.provenance),
+            self.history.len(),
+        ));
+        while self.versions.len() > keep {
+            self.versions.pop_front();
+        }
+        self.version_count = number;
+        self.current = ecs_id;
+        VersionCreated {
+            entity,
+            ecs_id,
+            previous,
+            number,
+        }
+    }
+}
+
+/// The versioned entity store. See the module documentation.
+pub struct Store {
+    /// Effective windows (`versions` >= 1).
+    pub(crate) retention: Retention,
+    rng: SmallRng,
+    pub(crate) ids: IdCodec,
+    pub(crate) entities: Vec<Entity>,
+    by_lineage: FxHashMap<Uuid, EntityId>,
+}
+
+impl fmt::Debug for Store {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Store")
+            .field("retention", &self.retention)
+            .field("entities", &self.entities.len())
+            .finish_non_exhaustive()
+    }
+}
+
+/// A borrow, checked and ready to apply.
+pub(crate) struct BorrowPlan {
+    pub(crate) target_index: usize,
+    pub(crate) value: Value,
+    pub(crate) provenance: Uuid,
+}
+
+impl Store {
+    /// An empty store; all ids derive from `seed`.
+    pub fn new(retention: Retention, seed: u64) -> Store {
+        let mut rng = SmallRng::seed_from_u64(seed);
+        let ids = IdCodec::new(&mut rng);
+        Store {
+            retention: Retention {
+                versions: retention.versions.max(1),
+                history: retention.history,
+            },
+            rng,
+            ids,
+            entities: Vec::new(),
+            by_lineage: FxHashMap::default(),
+        }
+    }
+
+    /// The effective retention windows.
+    pub fn retention(&self) -> Retention {
+        self.retention
+    }
+
+    /// Create an entity with the schema's defaults, overridden by `fields`
+    /// (type-checked). Creates version 1; the entity starts as an orphan.
+    ///
+    /// Defaults: TestDataEntity name "test_entity", counter 0, data_value
+    /// 0.0, text_content "", timestamp = now, version_count 0, borrow_count
+    /// 0, modification_history []. TestDataSource: source_name
+    /// "data_source", source_counter 100, source_data 99.99, source_text
+    /// "borrowed_content", source_values [1,2,3,4,5], source_metadata {type:
+    /// source, quality: high}. A given `modification_history` becomes the
+    /// initial entries of the history log.
+    pub fn create(
+        &mut self,
+        schema: Schema,
+        fields: &[(&str, Value)],
+    ) -> Result<EntityId, EcsError> {
+        let index = u32::try_from(self.entities.len())
+            .ok()
+            .filter(|&i| i < u32::MAX)
+            .ok_or(EcsError::TooManyEntities {
+                max: u32::MAX as usize,
+            })?;
+        let mut values = schema.defaults(Utc::now());
+        let mut given = [false; MAX_FIELDS];
+        let mut initial_history: &[Value] = &[];
+        for (name, value) in fields {
+            let i = schema.require_field(name)?;
+            if given[i] {
+                return Err(EcsError::DuplicateField {
+                    schema,
+                    field: schema.fields()[i].0,
+                });
+            }
+            given[i] = true;
+            schema.check_type(i, value)?;
+            match value {
+                Value::List(items) if Some(i) == schema.history_index() => initial_history = items,
+                _ => values[i] = value.clone(),
+            }
+        }
+
+        let entity = EntityId(index);
+        let lineage = loop {
+            let id = uuid::Builder::from_random_bytes(self.rng.random()).into_uuid();
+            if !self.by_lineage.contains_key(&id) {
+                break id;
+            }
+        };
+        let mut history = HistoryLog::new();
+        for item in initial_history {
+            if let Value::Str(s) = item {
+                history.push(Arc::clone(s), self.retention.history);
+            }
+        }
+        let fields: Arc<[Value]> = values.into();
+        let provenance: Arc<[Option<Uuid>]> = vec![None; fields.len()].into();
+        let ecs_id = self.ids.encode(entity, 1);
+        let mut versions = VecDeque::with_capacity(self.retention.versions.min(16) + 1);
+        versions.push_back(Snapshot::new(
+            ecs_id,
+            Uuid::nil(),
+            Arc::clone(&fields),
+            Arc::clone(&provenance),
+            history.len(),
+        ));
+        self.entities.push(Entity {
+            schema,
+            lineage,
+            current: ecs_id,
+            fields,
+            provenance,
+            history,
+            versions,
+            version_count: 1,
+            node: Node::default(),
+        });
+        self.by_lineage.insert(lineage, entity);
+        Ok(entity)
+    }
+
+    /// Number of entities.
+    pub fn len(&self) -> usize {
+        self.entities.len()
+    }
+
+    /// Whether the store holds no entity.
+    pub fn is_empty(&self) -> bool {
+        self.entities.is_empty()
+    }
+
+    pub(crate) fn entity(&self, e: EntityId) -> Result<&Entity, EcsError> {
+        self.entities
+            .get(e.0 as usize)
+            .ok_or(EcsError::UnknownEntityId {
+                entity: e,
+                len: self.entities.len(),
+            })
+    }
+
+    pub(crate) fn entity_mut(&mut self, e: EntityId) -> Result<&mut Entity, EcsError> {
+        let len = self.entities.len();
+        self.entities
+            .get_mut(e.0 as usize)
+            .ok_or(EcsError::UnknownEntityId { entity: e, len })
+    }
+
+    /// The entity's schema.
+    pub fn schema(&self, e: EntityId) -> Result<Schema, EcsError> {
+        Ok(self.entity(e)?.schema)
+    }
+
+    /// The entity's stable lineage id.
+    pub fn lineage_id(&self, e: EntityId) -> Result<Uuid, EcsError> {
+        Ok(self.entity(e)?.lineage)
+    }
+
+    /// The entity whose lineage id this is.
+    pub fn entity_of_lineage(&self, lineage: Uuid) -> Option<EntityId> {
+        self.by_lineage.get(&lineage).copied()
+    }
+
+    /// The id of the entity's current (latest) version.
+    pub fn current_id(&self, e: EntityId) -> Result<Uuid, EcsError> {
+        Ok(self.entity(e)?.current)
+    }
+
+    /// `(entity, version number)` of a version id this store issued and
+    /// still exists (retained or evicted), else `UnknownEntity`.
+    pub(crate) fn decode_known(&self, ecs_id: Uuid) -> Result<(EntityId, u64), EcsError> {
+        self.ids
+            .decode(ecs_id)
+            .filter(|&(e, n)| {
+                self.entities
+                    .get(e.0 as usize)
+                    .is_some_and(|ent| n >= 1 && n <= ent.version_count)
+            })
+            .ok_or(EcsError::UnknownEntity { ecs_id })
+    }
+
+    /// `(entity, version number)` of a retained version.
+    pub fn resolve_id(&self, ecs_id: Uuid) -> Option<(EntityId, u64)> {
+        let (e, n) = self.decode_known(ecs_id).ok()?;
+        let ent = self.entities.get(e.0 as usize)?;
+        (n >= ent.oldest_retained()).then_some((e, n))
+    }
+
+    /// The live value of a field (a cheap clone).
+    pub fn field(&self, e: EntityId, name: &str) -> Result<Value, EcsError> {
+        let ent = self.entity(e)?;
+        Ok(ent.live_value(ent.schema.require_field(name)?))
+    }
+
+    /// The ecs_id the live field was borrowed from, if it was.
+    pub fn provenance(&self, e: EntityId, field: &str) -> Option<Uuid> {
+        let ent = self.entity(e).ok()?;
+        let index = ent.schema.field_index(field)?;
+        ent.provenance[index]
+    }
+
+    /// History entries ever appended (0 for an unknown entity).
+    pub fn history_len(&self, e: EntityId) -> u64 {
+        self.entity(e).map_or(0, |ent| ent.history.len())
+    }
+
+    /// Digest over every history entry ever appended, dropped or retained
+    /// (the seed for an unknown entity). Fold the expected entries with
+    /// [`crate::ecs::history_digest_step`] to compare.
+    pub fn history_digest(&self, e: EntityId) -> u64 {
+        self.entity(e)
+            .map_or(super::HISTORY_DIGEST_SEED, |ent| ent.history.digest())
+    }
+
+    /// The retained history entries, oldest first.
+    pub fn history_retained(&self, e: EntityId) -> Vec<Arc<str>> {
+        self.entity(e)
+            .map(|ent| ent.history.retained().cloned().collect())
+            .unwrap_or_default()
+    }
+
+    /// Lineage length: versions ever created (the initial one is 1; 0 for
+    /// an unknown entity).
+    pub fn version_count(&self, e: EntityId) -> u64 {
+        self.entity(e).map_or(0, |ent| ent.version_count)
+    }
+
+    /// The retained version ids, oldest first: a suffix of the lineage.
+    pub fn lineage(&self, e: EntityId) -> Vec<Uuid> {
+        self.entity(e)
+            .map(|ent| ent.versions.iter().map(|s| s.ecs_id).collect())
+            .unwrap_or_default()
+    }
+
+    /// Turn the live state into a new version. Without `force`, only when
+    /// it differs from the latest version (`Ok(None)` otherwise).
+    pub fn version_entity(
+        &mut self,
+        e: EntityId,
+        force: bool,
+    ) -> Result<Option<VersionCreated>, EcsError> {
+        let keep = self.retention.versions;
+        let len = self.entities.len();
+        let Store { entities, ids, .. } = self;
+        let ent = entities
+            .get_mut(e.0 as usize)
+            .ok_or(EcsError::UnknownEntityId { entity: e, len })?;
+        if !force && ent.unchanged() {
+            return Ok(None);
+        }
+        Ok(Some(ent.push_version(e, ids, keep)))
+    }
+
+    /// Create a version unconditionally (the caller checked `e`).
+    pub(crate) fn force_version(&mut self, e: EntityId) -> Option<VersionCreated> {
+        let keep = self.retention.versions;
+        let Store { entities, ids, .. } = self;
+        let ent = entities.get_mut(e.0 as usize)?;
+        Some(ent.push_version(e, ids, keep))
+    }
+
+    /// Append an entry to the entity's history.
+    pub fn append_history(&mut self, e: EntityId, entry: &str) -> Result<(), EcsError> {
+        let keep = self.retention.history;
+        self.entity_mut(e)?.history.push(Arc::from(entry), keep);
+        Ok(())
+    }
+
+    /// Read `@<ecs_id>.<field>`: the live value through the current id, the
+    /// historical value through an older retained id.
+    pub fn get(&self, address: &str) -> Result<Value, EcsError> {
+        let addr = Address::parse(address)?;
+        let (e, number) = self.decode_known(addr.ecs_id)?;
+        let ent = self.entity(e)?;
+        let index = ent.schema.require_field(addr.field)?;
+        if number == ent.version_count {
+            return Ok(ent.live_value(index));
+        }
+        match ent.snapshot(number) {
+            Some(snapshot) => Ok(ent.snapshot_value(snapshot, index)),
+            None => Err(EcsError::VersionEvicted {
+                ecs_id: addr.ecs_id,
+                lineage: ent.lineage,
+                number,
+                oldest_retained: ent.oldest_retained(),
+            }),
+        }
+    }
+
+    /// The stale-version check: `ecs_id` must name `e`'s current version.
+    pub(crate) fn require_current(
+        &self,
+        e: EntityId,
+        ecs_id: Uuid,
+        number: u64,
+    ) -> Result<(), EcsError> {
+        let ent = self.entity(e)?;
+        if number == ent.version_count {
+            Ok(())
+        } else {
+            Err(EcsError::StaleVersion {
+                used: ecs_id,
+                current: ent.current,
+                lineage: ent.lineage,
+            })
+        }
+    }
+
+    /// Write `@<ecs_id>.<field>` in the live state; only through the
+    /// current id (else `StaleVersion`, naming the current one).
+    pub fn put(&mut self, address: &str, value: Value) -> Result<(), EcsError> {
+        let addr = Address::parse(address)?;
+        let (e, number) = self.decode_known(addr.ecs_id)?;
+        self.require_current(e, addr.ecs_id, number)?;
+        let ent = self.entity_mut(e)?;
+        let index = ent.schema.require_field(addr.field)?;
+        ent.check_writable(e, index, &value)?;
+        ent.write(index, value, None);
+        Ok(())
+    }
+
+    /// Check a borrow of `source.source_field` into `target.target_field`.
+    pub(crate) fn plan_borrow(
+        &self,
+        target: EntityId,
+        source: EntityId,
+        source_field: &str,
+        target_field: &str,
+    ) -> Result<BorrowPlan, EcsError> {
+        let src = self.entity(source)?;
+        let tgt = self.entity(target)?;
+        let source_index = src.schema.require_field(source_field)?;
+        let target_index = tgt.schema.require_field(target_field)?;
+        let value = src.live_value(source_index);
+        let (field, expected) = tgt.schema.fields()[target_index];
+        let got = src.schema.fields()[source_index].1;
+        if Some(target_index) == tgt.schema.history_index() {
+            return Err(EcsError::AppendOnly {
+                entity: target,
+                lineage: tgt.lineage,
+                field,
+            });
+        }
+        if got != expected {
+            return Err(EcsError::TypeMismatch {
+                schema: tgt.schema,
+                field,
+                expected,
+                got,
+            });
+        }
+        Ok(BorrowPlan {
+            target_index,
+            value,
+            provenance: src.current,
+        })
+    }
+
+    /// Copy `source.source_field` into `target.target_field` (types must
+    /// match) and record the source's current ecs_id as the field's
+    /// provenance. Returns the value copied.
+    pub fn borrow_attribute_from(
+        &mut self,
+        target: EntityId,
+        source: EntityId,
+        source_field: &str,
+        target_field: &str,
+    ) -> Result<Value, EcsError> {
+        let plan = self.plan_borrow(target, source, source_field, target_field)?;
+        let ent = self.entity_mut(target)?;
+        ent.write(plan.target_index, plan.value.clone(), Some(plan.provenance));
+        Ok(plan.value)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ecs::{HISTORY_DIGEST_SEED, ValueType, address, history_digest_step};
+
+    fn store(versions: usize, history: usize) -> Store {
+        Store::new(Retention { versions, history }, 42)
+    }
+
+    fn target(s: &mut Store) -> EntityId {
+        s.create(Schema::TestDataEntity, &[]).unwrap()
+    }
+
+    fn source(s: &mut Store) -> EntityId {
+        s.create(Schema::TestDataSource, &[]).unwrap()
+    }
+
+    fn at(s: &Store, e: EntityId, field: &str) -> String {
+        address(s.current_id(e).unwrap(), field)
+    }
+
+    #[test]
+    fn create_applies_defaults_and_makes_version_one() {
+        let mut s = store(8, 64);
+        let e = target(&mut s);
+        let src = source(&mut s);
+        assert_eq!((s.len(), s.is_empty()), (2, false));
+        assert_eq!(s.field(e, "name").unwrap(), Value::str("test_entity"));
+        assert_eq!(s.field(e, "counter").unwrap(), Value::Int(0));
+        assert_eq!(s.field(e, "data_value").unwrap(), Value::Float(0.0));
+        assert_eq!(
+            s.field(e, "modification_history").unwrap(),
+            Value::str_list::<&str>(&[])
+        );
+        assert_eq!(
+            s.field(e, "timestamp").unwrap().value_type(),
+            ValueType::Time
+        );
+        assert_eq!(s.field(src, "source_counter").unwrap(), Value::Int(100));
+        assert_eq!(s.field(src, "source_data").unwrap(), Value::Float(99.99));
+        assert_eq!(
+            s.field(src, "source_values").unwrap(),
+            Value::int_list(&[1, 2, 3, 4, 5])
+        );
+        assert_eq!(
+            s.field(src, "source_metadata").unwrap(),
+            Value::str_map(&[("type", "source"), ("quality", "high")])
+        );
+        assert_eq!(s.version_count(e), 1);
+        assert_eq!(s.lineage(e), vec![s.current_id(e).unwrap()]);
+        assert_eq!(s.resolve_id(s.current_id(e).unwrap()), Some((e, 1)));
+        assert_eq!(s.schema(src).unwrap(), Schema::TestDataSource);
+        assert_eq!(s.entity_of_lineage(s.lineage_id(e).unwrap()), Some(e));
+        assert_ne!(s.lineage_id(e).unwrap(), s.current_id(e).unwrap());
+        assert_eq!(s.audit_lineage(e), Ok(()));
+    }
+
+    #[test]
+    fn create_overrides_are_type_checked() {
+        let mut s = store(8, 64);
+        let e = s
+            .create(
+                Schema::TestDataEntity,
+                &[
+                    ("counter", Value::Int(7)),
+                    ("modification_history", Value::str_list(&["born", "raised"])),
+                ],
+            )
+            .unwrap();
+        assert_eq!(s.field(e, "counter").unwrap(), Value::Int(7));
+        assert_eq!(s.history_len(e), 2);
+        let expected = ["born", "raised"]
+            .iter()
+            .fold(HISTORY_DIGEST_SEED, |acc, x| history_digest_step(acc, x));
+        assert_eq!(s.history_digest(e), expected);
+
+        let err = s
+            .create(Schema::TestDataEntity, &[("source_counter", Value::Int(1))])
+            .unwrap_err();
+        assert!(matches!(err, EcsError::UnknownField { .. }), "{err}");
+        let err = s
+            .create(Schema::TestDataEntity, &[("counter", Value::Float(1.0))])
+            .unwrap_err();
+        assert!(
+            matches!(
+                err,
+                EcsError::TypeMismatch {
+                    field: "counter",
+                    ..
+                }
+            ),
+            "{err}"
+        );
+        let err = s
+            .create(
+                Schema::TestDataSource,
+                &[
+                    ("source_counter", Value::Int(1)),
+                    ("source_counter", Value::Int(2)),
+                ],
+            )
+            .unwrap_err();
+        assert_eq!(
+            err,
+            EcsError::DuplicateField {
+                schema: Schema::TestDataSource,
+                field: "source_counter"
+            }
+        );
+        assert_eq!(s.len(), 1, "a refused create adds nothing");
+    }
+
+    #[test]
+    fn version_entity_without_force_only_versions_real_changes() {
+        let mut s = store(8, 64);
+        let e = target(&mut s);
+        let first = s.current_id(e).unwrap();
+        assert_eq!(s.version_entity(e, false).unwrap(), None);
+
+        // Writing the same value back is not a change either.
+        s.put(&at(&s, e, "counter"), Value::Int(0)).unwrap();
+        assert_eq!(s.version_entity(e, false).unwrap(), None);
+
+        s.put(&at(&s, e, "counter"), Value::Int(5)).unwrap();
+        let v2 = s.version_entity(e, false).unwrap().unwrap();
+        assert_eq!((v2.entity, v2.number, v2.previous), (e, 2, first));
+        assert_eq!(s.current_id(e).unwrap(), v2.ecs_id);
+        assert_eq!(s.version_entity(e, false).unwrap(), None);
+
+        s.append_history(e, "touched").unwrap();
+        let v3 = s.version_entity(e, false).unwrap().unwrap();
+        assert_eq!((v3.number, v3.previous), (3, v2.ecs_id));
+
+        let v4 = s.version_entity(e, true).unwrap().unwrap();
+        assert_eq!((v4.number, v4.previous), (4, v3.ecs_id));
+        assert_eq!(s.version_count(e), 4);
+        assert_eq!(s.lineage(e), vec![first, v2.ecs_id, v3.ecs_id, v4.ecs_id]);
+        assert_eq!(s.audit_lineage(e), Ok(()));
+    }
+
+    #[test]
+    fn old_versions_never_change_after_later_writes() {
+        let mut s = store(8, 64);
+        let e = target(&mut s);
+        let src = source(&mut s);
+        s.put(&at(&s, e, "text_content"), Value::str("one"))
+            .unwrap();
+        s.append_history(e, "h1").unwrap();
+        let v = s.version_entity(e, true).unwrap().unwrap();
+        let old_text = address(v.ecs_id, "text_content");
+        let old_history = address(v.ecs_id, "modification_history");
+
+        s.put(&at(&s, e, "text_content"), Value::str("two"))
+            .unwrap();
+        s.append_history(e, "h2").unwrap();
+        s.borrow_attribute_from(e, src, "source_text", "text_content")
+            .unwrap();
+        s.version_entity(e, true).unwrap();
+        s.put(&at(&s, e, "text_content"), Value::str("three"))
+            .unwrap();
+
+        assert_eq!(s.get(&old_text).unwrap(), Value::str("one"));
+        assert_eq!(s.get(&old_history).unwrap(), Value::str_list(&["h1"]));
+        assert_eq!(
+            s.get(&at(&s, e, "text_content")).unwrap(),
+            Value::str("three")
+        );
+        assert_eq!(
+            s.get(&at(&s, e, "modification_history")).unwrap(),
+            Value::str_list(&["h1", "h2"])
+        );
+    }
+
+    #[test]
+    fn put_through_an_old_id_is_stale_and_names_the_current_one() {
+        let mut s = store(2, 64);
+        let e = target(&mut s);
+        let old = s.current_id(e).unwrap();
+        for _ in 0..3 {
+            s.version_entity(e, true).unwrap();
+        }
+        let current = s.current_id(e).unwrap();
+        let lineage = s.lineage_id(e).unwrap();
+        // `old` is evicted by now; a write through it is still just stale.
+        let err = s.put(&address(old, "counter"), Value::Int(1)).unwrap_err();
+        assert_eq!(
+            err,
+            EcsError::StaleVersion {
+                used: old,
+                current,
+                lineage
+            }
+        );
+        let msg = err.to_string();
+        assert!(msg.starts_with("stale version: @"), "{msg}");
+        assert!(msg.contains(&format!("write through @{current}")), "{msg}");
+        assert_eq!(s.field(e, "counter").unwrap(), Value::Int(0));
+    }
+
+    #[test]
+    fn put_refuses_unknown_entities_fields_wrong_types_and_history() {
+        let mut s = store(8, 64);
+        let e = target(&mut s);
+        let foreign = uuid::Uuid::from_u128(0x1234_5678_9abc_4def_8123_4567_89ab_cdef);
+        let err = s
+            .put(&address(foreign, "counter"), Value::Int(1))
+            .unwrap_err();
+        assert_eq!(err, EcsError::UnknownEntity { ecs_id: foreign });
+        assert!(err.to_string().contains(&foreign.to_string()), "{err}");
+
+        let err = s.put(&at(&s, e, "nope"), Value::Int(1)).unwrap_err();
+        assert!(matches!(&err, EcsError::UnknownField { field, .. } if field == "nope"));
+        assert!(
+            err.to_string().contains("counter"),
+            "lists the fields: {err}"
+        );
+
+        let err = s.put(&at(&s, e, "data_value"), Value::Int(1)).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "type mismatch on TestDataEntity.data_value: expected float, got int"
+        );
+
+        let err = s
+            .put(&at(&s, e, "modification_history"), Value::str_list(&["x"]))
+            .unwrap_err();
+        assert!(matches!(err, EcsError::AppendOnly { .. }));
+        assert!(
+            err.to_string()
+                .starts_with("field modification_history of entity #0"),
+            "{err}"
+        );
+        assert!(err.to_string().contains("append-only"), "{err}");
+        assert_eq!(s.history_len(e), 0);
+        assert!(matches!(
+            s.put("counter", Value::Int(1)),
+            Err(EcsError::MissingAt { .. })
+        ));
+    }
+
+    #[test]
+    fn get_through_an_evicted_id_says_evicted_and_names_the_lineage() {
+        let mut s = store(3, 64);
+        let e = target(&mut s);
+        let first = s.current_id(e).unwrap();
+        for _ in 0..5 {
+            s.version_entity(e, true).unwrap();
+        }
+        let err = s.get(&address(first, "counter")).unwrap_err();
+        let lineage = s.lineage_id(e).unwrap();
+        assert_eq!(
+            err,
+            EcsError::VersionEvicted {
+                ecs_id: first,
+                lineage,
+                number: 1,
+                oldest_retained: 4
+            }
+        );
+        assert!(err.to_string().contains(&lineage.to_string()), "{err}");
+        assert_eq!(s.resolve_id(first), None);
+        let retained = s.lineage(e);
+        assert_eq!(retained.len(), 3);
+        assert_eq!(s.resolve_id(retained[0]), Some((e, 4)));
+        assert_eq!(
+            s.get(&address(retained[0], "counter")).unwrap(),
+            Value::Int(0)
+        );
+    }
+
+    #[test]
+    fn retention_keeps_counts_and_digest_exact_and_memory_bounded() {
+        let mut s = store(8, 64);
+        let e = target(&mut s);
+        let mut digest = HISTORY_DIGEST_SEED;
+        let mut marks = Vec::new();
+        for i in 0..5_000 {
+            let entry = format!("entry {i}");
+            digest = history_digest_step(digest, &entry);
+            s.append_history(e, &entry).unwrap();
+            let v = s.version_entity(e, true).unwrap().unwrap();
+            marks.push(v.ecs_id);
+        }
+        assert_eq!(s.version_count(e), 5_001);
+        assert_eq!(s.history_len(e), 5_000);
+        assert_eq!(s.history_digest(e), digest);
+        assert_eq!(s.lineage(e), marks[marks.len() - 8..].to_vec());
+        let retained = s.history_retained(e);
+        assert_eq!(retained.len(), 64);
+        assert_eq!(&*retained[0], "entry 4936");
+        let ent = s.entity(e).unwrap();
+        assert!(ent.versions.len() <= 8 && ent.versions.capacity() <= 32);
+        // The history prefix of a retained old version: its retained part.
+        let old = s
+            .get(&address(marks[marks.len() - 8], "modification_history"))
+            .unwrap();
+        let old = old.as_list().unwrap();
+        assert_eq!(old.len(), 64 - 7);
+        assert_eq!(old.last().unwrap(), &Value::str("entry 4992"));
+        assert_eq!(s.audit_lineage(e), Ok(()));
+    }
+
+    #[test]
+    fn borrowing_copies_the_value_and_records_provenance() {
+        let mut s = store(8, 64);
+        let e = target(&mut s);
+        let src = source(&mut s);
+        let src_id = s.current_id(src).unwrap();
+        let v = s
+            .borrow_attribute_from(e, src, "source_counter", "counter")
+            .unwrap();
+        assert_eq!(v, Value::Int(100));
+        assert_eq!(s.field(e, "counter").unwrap(), Value::Int(100));
+        assert_eq!(s.provenance(e, "counter"), Some(src_id));
+        assert_eq!(s.provenance(e, "data_value"), None);
+        assert_eq!(
+            s.field(src, "source_counter").unwrap(),
+            Value::Int(100),
+            "source unchanged"
+        );
+
+        // Provenance is part of the versioned state, and of old versions.
+        let v2 = s.version_entity(e, false).unwrap().unwrap();
+        s.put(&at(&s, e, "counter"), Value::Int(100)).unwrap();
+        assert_eq!(s.provenance(e, "counter"), None, "a plain write clears it");
+        assert!(s.version_entity(e, false).unwrap().is_some());
+        assert_eq!(s.resolve_id(v2.ecs_id), Some((e, 2)));
+
+        let err = s
+            .borrow_attribute_from(e, src, "source_text", "counter")
+            .unwrap_err();
+        assert_eq!(
+            err,
+            EcsError::TypeMismatch {
+                schema: Schema::TestDataEntity,
+                field: "counter",
+                expected: ValueType::Int,
+                got: ValueType::Str
+            }
+        );
+        let err = s
+            .borrow_attribute_from(e, src, "source_values", "modification_history")
+            .unwrap_err();
+        assert!(matches!(err, EcsError::AppendOnly { .. }), "{err}");
+        let err = s
+            .borrow_attribute_from(e, src, "nope", "counter")
+            .unwrap_err();
+        assert!(
+            matches!(
+                err,
+                EcsError::UnknownField {
+                    schema: Schema::TestDataSource,
+                    ..
+                }
+            ),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn unknown_entity_ids_are_refused_or_read_as_empty() {
+        let mut s = store(8, 64);
+        let ghost = EntityId(3);
+        let err = s.schema(ghost).unwrap_err();
+        assert_eq!(
+            err,
+            EcsError::UnknownEntityId {
+                entity: ghost,
+                len: 0
+            }
+        );
+        assert_eq!(
+            err.to_string(),
+            "unknown entity id #3: the store holds 0 entities"
+        );
+        assert!(s.lineage_id(ghost).is_err());
+        assert!(s.current_id(ghost).is_err());
+        assert!(s.field(ghost, "counter").is_err());
+        assert!(s.version_entity(ghost, true).is_err());
+        assert!(s.append_history(ghost, "x").is_err());
+        assert!(s.begin(ghost).is_err());
+        assert_eq!(s.version_count(ghost), 0);
+        assert_eq!(s.history_len(ghost), 0);
+        assert_eq!(s.history_digest(ghost), HISTORY_DIGEST_SEED);
+        assert!(s.lineage(ghost).is_empty() && s.history_retained(ghost).is_empty());
+        assert_eq!(s.provenance(ghost, "counter"), None);
+    }
+
+    #[test]
+    fn ids_are_reproducible_from_the_seed() {
+        let ids = |seed: u64| {
+            let mut s = Store::new(
+                Retention {
+                    versions: 4,
+                    history: 4,
+                },
+                seed,
+            );
+            let e = s.create(Schema::TestDataEntity, &[]).unwrap();
+            s.version_entity(e, true).unwrap();
+            (s.lineage_id(e).unwrap(), s.lineage(e))
+        };
+        assert_eq!(ids(5), ids(5));
+        assert_ne!(ids(5), ids(6));
+    }
+
+    #[test]
+    fn zero_version_window_still_keeps_the_latest() {
+        let mut s = store(0, 0);
+        assert_eq!(
+            s.retention(),
+            Retention {
+                versions: 1,
+                history: 0
+            }
+        );
+        let e = target(&mut s);
+        s.append_history(e, "x").unwrap();
+        let v = s.version_entity(e, true).unwrap().unwrap();
+        assert_eq!(s.lineage(e), vec![v.ecs_id]);
+        assert_eq!(s.history_len(e), 1);
+        assert!(s.history_retained(e).is_empty());
+        assert_eq!(s.get(&address(v.ecs_id, "counter")).unwrap(), Value::Int(0));
+        assert_eq!(s.audit_lineage(e), Ok(()));
+    }
+}

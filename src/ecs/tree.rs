@@ -1,0 +1,358 @@
+//! Trees of entities: roots, children, orphans, and the id → tree index.
+//!
+//! Every entity is exactly one of: the root of a tree, a child inside a
+//! tree, or an orphan (in the store, in no tree). The links are stored on
+//! the entities themselves: a child knows its parent and its *slot* in the
+//! parent's child list, so leaving a parent is a `swap_remove` plus one slot
+//! fix-up, O(1) however many siblings there are (the workload puts
+//! thousands of targets under a few group roots). Beside the links, each
+//! entity carries the index entry `tree`: the root of the tree it is in,
+//! which `tree_of` answers without walking.
+//!
+//! Structural changes are the moves of SPEC §2: `promote_to_root` (a child
+//! leaves its parent taking its subtree along, an orphan becomes a root of
+//! one) and `detach` (a child or a childless root becomes an orphan). Each
+//! is checked in full when it is requested (in a transaction: when it is
+//! staged), so applying it cannot fail. `check_trees` re-derives everything
+//! from the links and reports every disagreement.
+
+use std::fmt;
+
+use super::error::EcsError;
+use super::store::{EntityId, Store, Structural, VersionCreated};
+
+/// Where an entity sits.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Placement {
+    Root { children: usize },
+    Child { parent: EntityId, root: EntityId },
+    Orphan,
+}
+
+impl fmt::Display for Placement {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Placement::Root { children } => write!(f, "a root with {children} children"),
+            Placement::Child { parent, root } => {
+                write!(f, "a child of {parent} in the tree rooted at {root}")
+            }
+            Placement::Orphan => f.write_str("an orphan"),
+        }
+    }
+}
+
+/// What `check_trees` counted.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub struct TreeStats {
+    /// Roots, i.e. trees.
+    pub trees: usize,
+    /// Entities that have a parent.
+    pub children: usize,
+    /// Entities in no tree.
+    pub orphans: usize,
+}
+
+/// Tree links of one entity.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Node {
+    pub(crate) parent: Option<EntityId>,
+    /// Position in the parent's `children`.
+    pub(crate) slot: usize,
+    pub(crate) children: Vec<EntityId>,
+    pub(crate) is_root: bool,
+    /// The index: root of the tree this entity is in.
+    pub(crate) tree: Option<EntityId>,
+}
+
+/// A structural change, checked and ready to apply.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Move {
+    Promote,
+    Detach,
+}
+
+impl Store {
+    fn node(&self, e: EntityId) -> Option<&Node> {
+        self.entities.get(e.0 as usize).map(|ent| &ent.node)
+    }
+
+    fn node_mut(&mut self, e: EntityId) -> Option<&mut Node> {
+        self.entities.get_mut(e.0 as usize).map(|ent| &mut ent.node)
+    }
+
+    /// Where `e` sits (an unknown id reads as an orphan).
+    pub fn placement(&self, e: EntityId) -> Placement {
+        match self.node(e) {
+            Some(Node {
+                parent: Some(parent),
+                tree,
+                ..
+            }) => Placement::Child {
+                parent: *parent,
+                root: tree.unwrap_or(*parent),
+            },
+            Some(node) if node.is_root => Placement::Root {
+                children: node.children.len(),
+            },
+            _ => Placement::Orphan,
+        }
+    }
+
+    /// Root of `e`'s tree, from the id → tree index; `None` for an orphan.
+    pub fn tree_of(&self, e: EntityId) -> Option<EntityId> {
+        self.node(e)?.tree
+    }
+
+    /// Setup: put the orphan `child` under `parent`, which must be a root or
+    /// an orphan (an orphan becomes a root). Creates no versions.
+    pub fn add_child(&mut self, parent: EntityId, child: EntityId) -> Result<(), EcsError> {
+        let parent_lineage = self.entity(parent)?.lineage;
+        let child_lineage = self.entity(child)?.lineage;
+        if parent == child {
+            return Err(EcsError::SelfParent {
+                entity: child,
+                lineage: child_lineage,
+            });
+        }
+        let placement = self.placement(child);
+        if placement != Placement::Orphan {
+            return Err(EcsError::NotAnOrphan {
+                entity: child,
+                lineage: child_lineage,
+                placement,
+            });
+        }
+        if let Placement::Child { parent: grand, .. } = self.placement(parent) {
+            return Err(EcsError::ParentIsChild {
+                entity: parent,
+                lineage: parent_lineage,
+                parent: grand,
+            });
+        }
+        let Some(p) = self.node_mut(parent) else {
+            return Ok(());
+        };
+        p.is_root = true;
+        p.tree = Some(parent);
+        let slot = p.children.len();
+        p.children.push(child);
+        if let Some(c) = self.node_mut(child) {
+            c.parent = Some(parent);
+            c.slot = slot;
+        }
+        self.set_tree(child, Some(parent));
+        Ok(())
+    }
+
+    /// Make `e` the root of its own tree. A child leaves its parent (taking
+    /// its subtree along); an orphan becomes a root of one; a root is a
+    /// no-op. A change versions the moved entity, then the parent it left.
+    pub fn promote_to_root(&mut self, e: EntityId) -> Result<Structural, EcsError> {
+        let mut txn = self.begin(e)?;
+        if !txn.promote_to_root()? {
+            return Ok(Structural::NoOp);
+        }
+        Ok(Structural::Changed {
+            versions: txn.commit().versions,
+        })
+    }
+
+    /// Make `e` an orphan. A child leaves its parent, a childless root its
+    /// tree; an orphan is a no-op; an entity with children is refused
+    /// (`HasChildren`). A change versions the moved entity, then the parent
+    /// it left.
+    pub fn detach(&mut self, e: EntityId) -> Result<Structural, EcsError> {
+        let mut txn = self.begin(e)?;
+        if !txn.detach()? {
+            return Ok(Structural::NoOp);
+        }
+        Ok(Structural::Changed {
+            versions: txn.commit().versions,
+        })
+    }
+
+    /// Check a promotion: `Some(Move)` to apply, `None` for a no-op.
+    pub(crate) fn plan_promote(&self, e: EntityId) -> Result<Option<Move>, EcsError> {
+        self.entity(e)?;
+        Ok(match self.placement(e) {
+            Placement::Root { .. } => None,
+            _ => Some(Move::Promote),
+        })
+    }
+
+    /// Check a detach: `Some(Move)` to apply, `None` for a no-op.
+    pub(crate) fn plan_detach(&self, e: EntityId) -> Result<Option<Move>, EcsError> {
+        let ent = self.entity(e)?;
+        let children = ent.node.children.len();
+        if children > 0 {
+            return Err(EcsError::HasChildren {
+                entity: e,
+                lineage: ent.lineage,
+                children,
+            });
+        }
+        Ok(match self.placement(e) {
+            Placement::Orphan => None,
+            _ => Some(Move::Detach),
+        })
+    }
+
+    /// Apply a checked move and create its versions (moved entity, then
+    /// the parent it left).
+    pub(crate) fn apply_move(&mut self, e: EntityId, mv: Move, versions: &mut Vec<VersionCreated>) {
+        let left = self.unlink(e);
+        match mv {
+            Move::Promote => {
+                if let Some(node) = self.node_mut(e) {
+                    node.is_root = true;
+                }
+                self.set_tree(e, Some(e));
+            }
+            Move::Detach => {
+                if let Some(node) = self.node_mut(e) {
+                    node.is_root = false;
+                }
+                self.set_tree(e, None);
+            }
+        }
+        versions.extend(self.force_version(e));
+        if let Some(parent) = left {
+            versions.extend(self.force_version(parent));
+        }
+    }
+
+    /// Remove `e` from its parent's child list; returns the parent left.
+    fn unlink(&mut self, e: EntityId) -> Option<EntityId> {
+        let node = self.node_mut(e)?;
+        let parent = node.parent.take()?;
+        let slot = node.slot;
+        let siblings = &mut self.node_mut(parent)?.children;
+        if siblings.get(slot) != Some(&e) {
+            return Some(parent);
+        }
+        siblings.swap_remove(slot);
+        if let Some(&moved) = siblings.get(slot)
+            && let Some(m) = self.node_mut(moved)
+        {
+            m.slot = slot;
+        }
+        Some(parent)
+    }
+
+    /// Point the index of `e` and its whole subtree at `root`.
+    fn set_tree(&mut self, e: EntityId, root: Option<EntityId>) {
+        let Some(node) = self.node_mut(e) else {
+            return;
+        };
+        node.tree = root;
+        if node.children.is_empty() {
+            return;
+        }
+        let mut stack = node.children.clone();
+        while let Some(x) = stack.pop() {
+            if let Some(n) = self.node_mut(x) {
+                n.tree = root;
+                stack.extend_from_slice(&n.children);
+            }
+        }
+    }
+
+    /// Verify every tree invariant from the links: parent/child links are
+    /// symmetric (and slots right), each entity is listed by at most one
+    /// parent, every chain of parents ends (no cycle) at exactly one root,
+    /// orphans have no children, and the id → tree index agrees.
+    pub fn check_trees(&self) -> Result<TreeStats, Vec<String>> {
+        let n = self.entities.len();
+        let mut problems = Vec::new();
+        let mut listed = vec![0usize; n];
+        let mut stats = TreeStats::default();
+        for (i, ent) in self.entities.iter().enumerate() {
+            let e = EntityId(i as u32);
+            let node = &ent.node;
+            if node.is_root && node.parent.is_some() {
+                problems.push(format!("entity {e} is marked as a root but has a parent"));
+            }
+            match node.parent {
+                Some(p) => match self.node(p) {
+                    None => problems.push(format!("entity {e} has unknown parent {p}")),
+                    Some(pn) if pn.children.get(node.slot) != Some(&e) => problems.push(format!(
+                        "entity {e} names parent {p}, but {p} does not list it (at slot {})",
+                        node.slot
+                    )),
+                    Some(_) => {}
+                },
+                None if !node.is_root && !node.children.is_empty() => {
+                    problems.push(format!("orphan {e} has {} children", node.children.len()))
+                }
+                None => {}
+            }
+            for (slot, &c) in node.children.iter().enumerate() {
+                match self.node(c) {
+                    None => problems.push(format!("entity {e} lists unknown child {c}")),
+                    Some(cn) => {
+                        listed[c.0 as usize] += 1;
+                        if cn.parent != Some(e) || cn.slot != slot {
+                            problems.push(format!(
+                                "entity {e} lists child {c} at slot {slot}, but {c} names parent \
+                                 {:?} at slot {}",
+                                cn.parent, cn.slot
+                            ));
+                        }
+                    }
+                }
+            }
+            let derived = self.derive_root(e, &mut problems);
+            if node.tree != derived {
+                problems.push(format!(
+                    "tree index says entity {e} is in the tree of {:?}, but the links say {:?}",
+                    node.tree, derived
+                ));
+            }
+            match (node.parent, node.is_root) {
+                (Some(_), _) => stats.children += 1,
+                (None, true) => stats.trees += 1,
+                (None, false) => stats.orphans += 1,
+            }
+        }
+        for (i, ent) in self.entities.iter().enumerate() {
+            let expected = usize::from(ent.node.parent.is_some());
+            if listed[i] != expected {
+                problems.push(format!(
+                    "entity #{i} is listed as a child by {} parents, expected {expected}",
+                    listed[i]
+                ));
+            }
+        }
+        if problems.is_empty() {
+            Ok(stats)
+        } else {
+            Err(problems)
+        }
+    }
+
+    /// The root reached by following parent links from `e`, or `None` for an
+    /// orphan; a cycle or a chain ending at a non-root is reported.
+    fn derive_root(&self, e: EntityId, problems: &mut Vec<String>) -> Option<EntityId> {
+        let mut top = e;
+        let mut steps = 0usize;
+        while let Some(p) = self.node(top)?.parent {
+            top = p;
+            steps += 1;
+            if steps > self.entities.len() {
+                problems.push(format!("the parent chain from entity {e} has a cycle"));
+                return None;
+            }
+        }
+        let node = self.node(top)?;
+        if node.is_root {
+            Some(top)
+        } else {
+            if top != e {
+                problems.push(format!(
+                    "the parent chain from entity {e} ends at {top}, which is not a root"
+                ));
+            }
+            None
+        }
+    }
+}
