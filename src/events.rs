@@ -1,1 +1,335 @@
-//! events
+//! Typed events and the bus that carries them to every observer.
+//!
+//! The engine and the harness describe everything they do as [`Event`]s:
+//! submissions, conflicts and their decisions, starts, grace saves,
+//! preemptions, failures, retries, commits, rejections, cancellations and
+//! the versions and modifications commits cause. The observers (the
+//! lifecycle observer that checks the rules online, and the metrics
+//! collector) learn about the run only from this stream, which is what makes
+//! their checks independent of the engine's own bookkeeping.
+//!
+//! ## Delivery
+//!
+//! Each producing task owns a [`Publisher`] that buffers events and flushes
+//! them as one [`EventBatch`] per loop iteration, so the cost of a channel
+//! send is shared by many events. A flush sends the same batch (an `Arc`) to
+//! every subscriber's bounded channel and *awaits* room: a slow observer
+//! slows the engine down (back-pressure) instead of losing events.
+//!
+//! Every batch carries its publisher's id and the sequence number of its
+//! first event; a subscriber checks that each publisher's numbers are
+//! contiguous, so a lost event cannot go unnoticed ([`Continuity`]).
+//!
+//! ## Order
+//!
+//! Events of one publisher arrive in the order published. Across
+//! publishers, the harness keeps causality: a task flushes its events
+//! before it sends the command that lets another task act on the same op,
+//! so per target the stream is in order.
+
+use std::sync::Arc;
+
+use serde::Serialize;
+use tokio::sync::mpsc;
+use uuid::Uuid;
+
+use crate::ecs::Value;
+use crate::ops::{BorrowField, FailReason, FieldWrite, OpClass, OpId, OpState, OpType, Priority};
+
+/// One thing that happened, to one op on one target.
+#[derive(Clone, Debug, Serialize)]
+pub struct Event {
+    /// Run-relative time, nanoseconds.
+    pub t_ns: u64,
+    pub op: OpId,
+    /// Store entity index of the op's target (for `EntityVersioned`, of
+    /// the entity that was versioned, which may be a group root).
+    pub target: u32,
+    pub op_type: OpType,
+    pub priority: Priority,
+    #[serde(flatten)]
+    pub kind: EventKind,
+}
+
+/// What happened. Variant names are the event names of the spec.
+#[derive(Clone, Debug, Serialize)]
+#[serde(tag = "event")]
+pub enum EventKind {
+    /// → Pending.
+    OperationSubmitted {
+        effective: Priority,
+        class: OpClass,
+        parent: Option<OpId>,
+        budget: u32,
+        /// Size of the batch the op was submitted in.
+        batch_size: u32,
+    },
+    /// A resolution point with two or more active ops. `op` is the winner.
+    OperationConflict {
+        /// The Pending ops that took part (the winner among them).
+        pending: Box<[OpId]>,
+        /// The op executing on the target at the decision, if any.
+        executing: Option<OpId>,
+        decision: Decision,
+        /// From the arrival of the ops that caused the resolution to the
+        /// decision.
+        resolution_ns: u64,
+    },
+    /// Pending → Rejected (outranked) or Failed → Rejected (budget spent).
+    OperationRejected {
+        from: OpState,
+        reason: RejectReason,
+        retries: u32,
+    },
+    /// Pending → Executing.
+    OperationStarted { attempt: u32 },
+    /// The winner `op` waits: `executing` is inside its grace period.
+    GraceProtected { executing: OpId, elapsed_ns: u64 },
+    /// Executing → Failed: `op` was aborted, with no effects, for `by`.
+    OperationPreempted { by: OpId, elapsed_ns: u64 },
+    /// Executing → Failed: the attempt failed, with no effects.
+    OperationFailed { reason: FailReason, attempt: u32 },
+    /// Failed → Pending after waiting out its backoff.
+    OperationRetry {
+        retry: u32,
+        max: u32,
+        backoff_ns: u64,
+    },
+    /// Executing → Succeeded.
+    OperationCompleted {
+        execution_ns: u64,
+        end_to_end_ns: u64,
+        effect: Effect,
+    },
+    /// Pending (or Failed, waiting to retry) → Cancelled at the drain
+    /// deadline.
+    OperationCancelled { from: OpState },
+    /// A commit created a version of entity `target`.
+    EntityVersioned {
+        ecs_id: Uuid,
+        previous: Uuid,
+        number: u64,
+    },
+    /// A commit changed fields of entity `target` (names, in write order).
+    EntityModified { fields: &'static [&'static str] },
+}
+
+/// What a resolution point decided for its winner.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Decision {
+    Start,
+    Wait,
+    GraceSave,
+    Preempt,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RejectReason {
+    /// Lost a resolution to `winner`.
+    Outranked { winner: OpId },
+    /// Failed with no retries left.
+    BudgetSpent,
+}
+
+/// Everything a committed op did, with the inputs that were not known at
+/// submission (the wall-clock time, a borrowed value). Enough to replay
+/// the commit on a shadow copy of the target.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Effect {
+    Versioned,
+    Modified {
+        write: FieldWrite,
+        at_us: i64,
+    },
+    Borrowed {
+        field: BorrowField,
+        #[serde(serialize_with = "serialize_value")]
+        value: Value,
+        from: Uuid,
+        at_us: i64,
+    },
+    ComplexUpdate {
+        data_value: f64,
+        at_us: i64,
+    },
+    Structural {
+        op: OpType,
+        changed: bool,
+        at_us: i64,
+    },
+}
+
+fn serialize_value<S: serde::Serializer>(value: &Value, s: S) -> Result<S::Ok, S::Error> {
+    match value {
+        Value::Int(i) => s.serialize_i64(*i),
+        Value::Float(f) => s.serialize_f64(*f),
+        Value::Str(t) => s.serialize_str(t),
+        other => s.collect_str(&format_args!("{other:?}")),
+    }
+}
+
+/// A flushed run of events from one publisher.
+#[derive(Debug)]
+pub struct EventBatch {
+    pub publisher: u16,
+    /// Sequence number (per publisher) of `events[0]`.
+    pub first_seq: u64,
+    /// How many events the publisher numbered in this batch. Equals
+    /// `events.len()` unless an event was lost on the way.
+    pub numbered: u64,
+    pub events: Vec<Event>,
+}
+
+/// The receiving end a subscriber reads.
+pub type Subscription = mpsc::Receiver<Arc<EventBatch>>;
+
+/// Creates publishers and subscriptions. All subscriptions must be taken
+/// before the first publisher is created.
+pub struct Bus {
+    subscribers: Vec<mpsc::Sender<Arc<EventBatch>>>,
+    next_publisher: u16,
+    capacity: usize,
+}
+
+impl Bus {
+    /// `capacity`: batches each subscriber may have queued before
+    /// publishers wait.
+    pub fn new(capacity: usize) -> Bus {
+        Bus {
+            subscribers: Vec::new(),
+            next_publisher: 0,
+            capacity: capacity.max(1),
+        }
+    }
+
+    pub fn subscribe(&mut self) -> Subscription {
+        let (tx, rx) = mpsc::channel(self.capacity);
+        self.subscribers.push(tx);
+        rx
+    }
+
+    pub fn publisher(&mut self) -> Publisher {
+        let id = self.next_publisher;
+        self.next_publisher += 1;
+        Publisher {
+            id,
+            next_seq: 0,
+            buffer: Vec::with_capacity(256),
+            subscribers: self.subscribers.clone(),
+            drop_one: false,
+        }
+    }
+
+    /// Number of publishers created so far.
+    pub fn publishers(&self) -> u16 {
+        self.next_publisher
+    }
+}
+
+/// A producer's handle: buffer with [`Publisher::push`], deliver with
+/// [`Publisher::flush`]. Dropping it (after a flush) closes its share of
+/// every subscription.
+pub struct Publisher {
+    id: u16,
+    next_seq: u64,
+    buffer: Vec<Event>,
+    subscribers: Vec<mpsc::Sender<Arc<EventBatch>>>,
+    /// Test hook: lose one event of the next flush.
+    drop_one: bool,
+}
+
+impl Publisher {
+    pub fn push(&mut self, event: Event) {
+        self.buffer.push(event);
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.buffer.is_empty()
+    }
+
+    /// Drop the buffered, not yet flushed events (they describe ops that
+    /// were never handed to the engine).
+    pub fn discard(&mut self) {
+        self.buffer.clear();
+    }
+
+    /// Take back the last `n` buffered, not yet flushed events.
+    pub fn split_off_last(&mut self, n: usize) -> Vec<Event> {
+        let at = self.buffer.len().saturating_sub(n);
+        self.buffer.split_off(at)
+    }
+
+    /// Events published (numbered) so far.
+    pub fn published(&self) -> u64 {
+        self.next_seq
+    }
+
+    /// Lose one event of the next non-empty flush (a deliberately broken
+    /// bus, for the tests that prove event loss is caught).
+    pub fn lose_one_event(&mut self) {
+        self.drop_one = true;
+    }
+
+    /// Deliver buffered events to every subscriber, waiting for room.
+    /// A subscriber that has gone away is skipped (it can no longer check
+    /// anything, and the harness reports that separately).
+    pub async fn flush(&mut self) {
+        if self.buffer.is_empty() {
+            return;
+        }
+        let mut events = std::mem::replace(&mut self.buffer, Vec::with_capacity(256));
+        let numbered = events.len() as u64;
+        if self.drop_one && events.len() > 1 {
+            self.drop_one = false;
+            events.remove(events.len() / 2);
+        }
+        let batch = Arc::new(EventBatch {
+            publisher: self.id,
+            first_seq: self.next_seq,
+            numbered,
+            events,
+        });
+        self.next_seq += numbered;
+        for sub in &self.subscribers {
+            let _ = sub.send(Arc::clone(&batch)).await;
+        }
+    }
+}
+
+/// Checks, per publisher, that batches arrive in order and complete.
+#[derive(Debug, Default)]
+pub struct Continuity {
+    next: Vec<u64>,
+    /// Events numbered by publishers but missing from the stream.
+    pub lost: u64,
+    /// Batches whose first sequence number was not the expected one.
+    pub gaps: u64,
+    pub received: u64,
+}
+
+impl Continuity {
+    /// Account for one batch; returns false if anything was missing.
+    pub fn observe(&mut self, batch: &EventBatch) -> bool {
+        let p = usize::from(batch.publisher);
+        if self.next.len() <= p {
+            self.next.resize(p + 1, 0);
+        }
+        let mut ok = true;
+        if batch.first_seq != self.next[p] {
+            self.gaps += 1;
+            self.lost += batch.first_seq.saturating_sub(self.next[p]);
+            ok = false;
+        }
+        let got = batch.events.len() as u64;
+        if got != batch.numbered {
+            self.lost += batch.numbered.saturating_sub(got);
+            ok = false;
+        }
+        self.next[p] = batch.first_seq + batch.numbered;
+        self.received += got;
+        ok
+    }
+}

@@ -1,1 +1,371 @@
-//! metrics
+//! Measurements: the engine's own counters, latency histograms, the
+//! per-second timeline and process resources.
+//!
+//! Two independent sets of numbers exist on purpose. [`Counters`] are kept
+//! by the engine tasks as they act (shared atomics, added once per loop
+//! iteration, read live by the progress reporter). [`Metrics`] are rebuilt
+//! by the metrics collector from the event stream alone. The accounting
+//! check compares them, so a counter that is never incremented — a defect
+//! of the original — cannot hide.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use hdrhistogram::Histogram;
+
+use crate::events::{Effect, Event, EventKind};
+use crate::ops::{OpType, Priority};
+use crate::report::model::{LatencySummary, PriorityCounts, TimelinePoint, TypeCounts};
+
+/// The engine's counters, shared by the tasks that act.
+#[derive(Debug, Default)]
+pub struct Counters {
+    pub submitted: AtomicU64,
+    pub started: AtomicU64,
+    pub succeeded: AtomicU64,
+    pub rejected: AtomicU64,
+    pub cancelled: AtomicU64,
+    pub failed_attempts: AtomicU64,
+    pub retried: AtomicU64,
+    pub preempted: AtomicU64,
+    pub grace_saves: AtomicU64,
+    pub conflicts: AtomicU64,
+    pub panics: AtomicU64,
+}
+
+/// A plain copy of [`Counters`] at one moment.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct CounterSnapshot {
+    pub submitted: u64,
+    pub started: u64,
+    pub succeeded: u64,
+    pub rejected: u64,
+    pub cancelled: u64,
+    pub failed_attempts: u64,
+    pub retried: u64,
+    pub preempted: u64,
+    pub grace_saves: u64,
+    pub conflicts: u64,
+    pub panics: u64,
+}
+
+impl CounterSnapshot {
+    pub fn settled(&self) -> u64 {
+        self.succeeded + self.rejected + self.cancelled
+    }
+
+    pub fn in_flight(&self) -> u64 {
+        self.submitted.saturating_sub(self.settled())
+    }
+}
+
+impl Counters {
+    pub fn add(counter: &AtomicU64, n: u64) {
+        if n > 0 {
+            counter.fetch_add(n, Ordering::Relaxed);
+        }
+    }
+
+    pub fn snapshot(&self) -> CounterSnapshot {
+        let get = |c: &AtomicU64| c.load(Ordering::Relaxed);
+        CounterSnapshot {
+            submitted: get(&self.submitted),
+            started: get(&self.started),
+            succeeded: get(&self.succeeded),
+            rejected: get(&self.rejected),
+            cancelled: get(&self.cancelled),
+            failed_attempts: get(&self.failed_attempts),
+            retried: get(&self.retried),
+            preempted: get(&self.preempted),
+            grace_saves: get(&self.grace_saves),
+            conflicts: get(&self.conflicts),
+            panics: get(&self.panics),
+        }
+    }
+}
+
+/// A latency histogram recorded in nanoseconds, summarised in
+/// microseconds.
+#[derive(Debug)]
+pub struct Latency {
+    hist: Histogram<u64>,
+}
+
+impl Default for Latency {
+    fn default() -> Self {
+        Latency::new()
+    }
+}
+
+impl Latency {
+    pub fn new() -> Latency {
+        // 1 ns .. 1 hour at 3 significant figures; auto-resize keeps
+        // anything longer instead of dropping it.
+        let mut hist = Histogram::new_with_bounds(1, 3_600_000_000_000, 3)
+            .unwrap_or_else(|_| Histogram::new(3).unwrap_or_else(|_| unreachable_hist()));
+        hist.auto(true);
+        Latency { hist }
+    }
+
+    pub fn record(&mut self, ns: u64) {
+        // With auto-resize on, recording cannot fail for values >= 1.
+        let _ = self.hist.record(ns.max(1));
+    }
+
+    pub fn count(&self) -> u64 {
+        self.hist.len()
+    }
+
+    pub fn summary(&self) -> LatencySummary {
+        if self.hist.is_empty() {
+            return LatencySummary::default();
+        }
+        let us = |ns: u64| (ns + 500) / 1000;
+        LatencySummary {
+            p50: us(self.hist.value_at_quantile(0.50)),
+            p90: us(self.hist.value_at_quantile(0.90)),
+            p99: us(self.hist.value_at_quantile(0.99)),
+            p999: us(self.hist.value_at_quantile(0.999)),
+            max: us(self.hist.max()),
+            mean: self.hist.mean() / 1000.0,
+            count: self.hist.len(),
+        }
+    }
+}
+
+fn unreachable_hist() -> Histogram<u64> {
+    // Histogram::new(3) only fails for sigfig > 5; this is never called.
+    Histogram::new(2).unwrap_or_else(|_| std::process::abort())
+}
+
+/// Everything the metrics collector derives from the event stream.
+#[derive(Debug, Default)]
+pub struct Metrics {
+    pub resolution: Latency,
+    pub execution: Latency,
+    pub end_to_end: Latency,
+    pub by_priority: BTreeMap<Priority, PriorityCounts>,
+    pub by_type: [TypeCounts; 6],
+    pub conflicts: u64,
+    pub conflict_ops: u64,
+    pub grace_saves: u64,
+    pub preemptions: u64,
+    pub retries: u64,
+    pub started: u64,
+    pub versions_created: u64,
+    pub modifications: u64,
+    pub borrows: u64,
+    pub structural_changes: u64,
+    pub structural_noops: u64,
+    /// Per second of run time: (submitted, settled).
+    pub per_second: Vec<(u64, u64)>,
+    /// RSS samples (MB) by second.
+    pub rss_by_second: BTreeMap<u64, f64>,
+    pub rss_samples: Vec<f64>,
+}
+
+impl Metrics {
+    fn second(&mut self, t_ns: u64) -> &mut (u64, u64) {
+        let s = (t_ns / 1_000_000_000) as usize;
+        if self.per_second.len() <= s {
+            self.per_second.resize(s + 1, (0, 0));
+        }
+        &mut self.per_second[s]
+    }
+
+    fn prio(&mut self, p: Priority) -> &mut PriorityCounts {
+        self.by_priority.entry(p).or_default()
+    }
+
+    /// Account for one event.
+    pub fn observe(&mut self, ev: &Event) {
+        let ty = ev.op_type.index();
+        match &ev.kind {
+            EventKind::OperationSubmitted { .. } => {
+                self.second(ev.t_ns).0 += 1;
+                self.prio(ev.priority).submitted += 1;
+                self.by_type[ty].submitted += 1;
+            }
+            EventKind::OperationConflict {
+                pending,
+                executing,
+                resolution_ns,
+                ..
+            } => {
+                self.conflicts += 1;
+                self.conflict_ops += pending.len() as u64 + u64::from(executing.is_some());
+                self.resolution.record(*resolution_ns);
+            }
+            EventKind::OperationRejected { .. } => {
+                self.second(ev.t_ns).1 += 1;
+                self.prio(ev.priority).rejected += 1;
+                self.by_type[ty].rejected += 1;
+            }
+            EventKind::OperationStarted { .. } => self.started += 1,
+            EventKind::GraceProtected { .. } => self.grace_saves += 1,
+            EventKind::OperationPreempted { .. } => {
+                self.preemptions += 1;
+                self.by_type[ty].failed_attempts += 1;
+            }
+            EventKind::OperationFailed { .. } => self.by_type[ty].failed_attempts += 1,
+            EventKind::OperationRetry { .. } => self.retries += 1,
+            EventKind::OperationCompleted {
+                execution_ns,
+                end_to_end_ns,
+                effect,
+            } => {
+                self.second(ev.t_ns).1 += 1;
+                self.prio(ev.priority).succeeded += 1;
+                self.by_type[ty].succeeded += 1;
+                self.execution.record(*execution_ns);
+                self.end_to_end.record(*end_to_end_ns);
+                match effect {
+                    Effect::Versioned => {}
+                    Effect::Borrowed { .. } => {
+                        self.borrows += 1;
+                        self.modifications += 1;
+                    }
+                    Effect::Structural { changed, .. } => {
+                        if *changed {
+                            self.structural_changes += 1;
+                            self.modifications += 1;
+                        } else {
+                            self.structural_noops += 1;
+                        }
+                    }
+                    Effect::Modified { .. } | Effect::ComplexUpdate { .. } => {
+                        self.modifications += 1
+                    }
+                }
+            }
+            EventKind::OperationCancelled { .. } => {
+                self.second(ev.t_ns).1 += 1;
+                self.prio(ev.priority).cancelled += 1;
+                self.by_type[ty].cancelled += 1;
+            }
+            EventKind::EntityVersioned { .. } => self.versions_created += 1,
+            EventKind::EntityModified { .. } => {}
+        }
+    }
+
+    pub fn record_rss(&mut self, t_s: u64, rss_mb: f64) {
+        self.rss_by_second.insert(t_s, rss_mb);
+        self.rss_samples.push(rss_mb);
+    }
+
+    pub fn rss_avg_max(&self) -> (f64, f64) {
+        if self.rss_samples.is_empty() {
+            return (0.0, 0.0);
+        }
+        let sum: f64 = self.rss_samples.iter().sum();
+        let max = self.rss_samples.iter().copied().fold(0.0, f64::max);
+        (sum / self.rss_samples.len() as f64, max)
+    }
+
+    /// The per-second timeline: second `t_s` covers `[t_s - 1, t_s)`.
+    pub fn timeline(&self) -> Vec<TimelinePoint> {
+        let mut last_rss = 0.0;
+        self.per_second
+            .iter()
+            .enumerate()
+            .map(|(i, &(submitted, settled))| {
+                let t_s = i as u64 + 1;
+                if let Some(r) = self.rss_by_second.range(..=t_s).next_back() {
+                    last_rss = *r.1;
+                }
+                TimelinePoint {
+                    t_s,
+                    submitted,
+                    settled,
+                    rss_mb: last_rss,
+                }
+            })
+            .collect()
+    }
+
+    pub fn by_type_named(&self) -> BTreeMap<String, TypeCounts> {
+        OpType::ALL
+            .iter()
+            .map(|t| (t.name().to_string(), self.by_type[t.index()]))
+            .collect()
+    }
+
+    pub fn by_priority_named(&self) -> BTreeMap<String, PriorityCounts> {
+        self.by_priority
+            .iter()
+            .map(|(p, c)| {
+                let name = p.name().map_or_else(|| p.get().to_string(), str::to_string);
+                (name, *c)
+            })
+            .collect()
+    }
+}
+
+/// Process resource usage, read from the OS.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct CpuTimes {
+    pub user_s: f64,
+    pub sys_s: f64,
+}
+
+/// User and system CPU time of this process so far (Linux `/proc`; zero
+/// elsewhere).
+pub fn cpu_times() -> CpuTimes {
+    let Ok(stat) = std::fs::read_to_string("/proc/self/stat") else {
+        return CpuTimes::default();
+    };
+    // Fields after the parenthesised command name; utime and stime are the
+    // 14th and 15th fields overall, in clock ticks (100 per second on
+    // Linux).
+    let Some(rest) = stat.rfind(')').map(|i| &stat[i + 1..]) else {
+        return CpuTimes::default();
+    };
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let tick = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|f| f.parse::<f64>().ok())
+            .unwrap_or(0.0)
+            / 100.0
+    };
+    CpuTimes {
+        user_s: tick(11),
+        sys_s: tick(12),
+    }
+}
+
+/// Samples this process's resident set size through sysinfo.
+pub struct ResourceSampler {
+    system: Option<sysinfo::System>,
+    pid: Option<sysinfo::Pid>,
+}
+
+impl Default for ResourceSampler {
+    fn default() -> Self {
+        ResourceSampler::new()
+    }
+}
+
+impl ResourceSampler {
+    pub fn new() -> ResourceSampler {
+        ResourceSampler {
+            system: sysinfo::System::new().ok(),
+            pid: sysinfo::get_current_pid().ok(),
+        }
+    }
+
+    /// Current RSS in MB; 0 where the platform cannot tell.
+    pub fn rss_mb(&mut self) -> f64 {
+        let (Some(system), Some(pid)) = (self.system.as_mut(), self.pid) else {
+            return 0.0;
+        };
+        system.refresh_processes_specifics(
+            sysinfo::ProcessesToUpdate::Some(&[pid]),
+            false,
+            sysinfo::ProcessRefreshKind::nothing().with_memory(),
+        );
+        system
+            .process(pid)
+            .map_or(0.0, |p| p.memory() as f64 / (1024.0 * 1024.0))
+    }
+}

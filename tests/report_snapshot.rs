@@ -160,6 +160,7 @@ fn passed_brutal() -> RunReport {
             resolution: latency([2, 4, 9, 15, 31], 2.4, 277),
             execution: latency([3, 6, 14, 22, 48], 3.7, 279),
             end_to_end: latency([11, 19, 1_840, 2_210, 2_406], 43.9, 273),
+            submission_lateness: Default::default(),
         },
         resources: Resources {
             rss_mb_avg: 9.4,
@@ -213,6 +214,8 @@ fn passed_brutal() -> RunReport {
             structural_noops: 9,
             capacity_mode: false,
             panics_caught: 0,
+            cancelled_at_deadline: false,
+            settled_all: true,
         },
     }
 }
@@ -314,6 +317,7 @@ fn interrupted_capacity() -> RunReport {
             resolution: latency([1, 2, 6, 40, 5_120], 1.3, 874_294),
             execution: latency([1, 3, 9, 5_010, 5_330], 1.9, 901_112),
             end_to_end: latency([18, 240, 12_800, 48_100, 1_203_000], 311.7, 873_090),
+            submission_lateness: Default::default(),
         },
         resources: Resources {
             rss_mb_avg: 88.1,
@@ -354,6 +358,8 @@ fn interrupted_capacity() -> RunReport {
             structural_noops: 26_307,
             capacity_mode: true,
             panics_caught: 0,
+            cancelled_at_deadline: false,
+            settled_all: true,
         },
     }
 }

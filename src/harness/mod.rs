@@ -1,10 +1,49 @@
-//! The harness: six tokio tasks driving a run. (skeleton; to be implemented)
+//! The harness: six tokio tasks driving a run, and the phases around them.
+//!
+//! ```text
+//!  submitter ──SubmitMsg──▶ monitor ──Cmd──▶ driver (owns the store)
+//!                              ▲               │
+//!                              └──DriverMsg────┘
+//!  every task ──events──▶ bus ──▶ observer (online checks, --events, --verbose)
+//!                             └─▶ metrics collector (histograms, timeline, RSS)
+//!  progress reporter: reads the shared counters
+//! ```
+//!
+//! Phases: setup (targets as children in group trees, sources) →
+//! submission for `duration_seconds` → drain: no new ops; in-flight ops
+//! finish, retries run, for up to `drain_timeout_seconds` → whatever is
+//! still Pending is cancelled → every task stops → final checks → report.
+//!
+//! Every loop `select!`s on its inputs and on cancellation; nothing spins
+//! or polls on a timer except the progress line and the RSS sampler. The
+//! in-flight limit is a semaphore: the submitter takes a permit per op and
+//! whoever settles the op gives it back; the drain waits for all permits.
+//! The driver → monitor channel is unbounded because the two form a
+//! cycle (bounded both ways could deadlock); its contents are bounded by
+//! the in-flight limit.
+
+mod collector;
+mod driver;
+mod monitor;
+mod observer;
+mod progress;
+mod setup;
+mod submit;
 
 use std::future::Future;
 use std::io::Write;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tokio::sync::{Semaphore, mpsc};
+use tokio_util::sync::CancellationToken;
 
 use crate::config::Config;
+use crate::ops::{Op, OpId};
 use crate::report::model::RunReport;
+
+pub use setup::World;
+pub use submit::SubmitResult;
 
 /// How live progress is shown on stderr.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -66,6 +105,67 @@ pub struct RunOptions {
     pub inject: Option<Inject>,
 }
 
+/// Run-relative time, shared by every task so their timestamps compare.
+#[derive(Clone, Copy, Debug)]
+pub struct Clock {
+    start: Instant,
+}
+
+impl Clock {
+    pub fn new() -> Clock {
+        Clock {
+            start: Instant::now(),
+        }
+    }
+
+    /// Nanoseconds since the start of the run.
+    pub fn now_ns(&self) -> u64 {
+        self.start.elapsed().as_nanos() as u64
+    }
+
+    pub fn start_tokio(&self) -> tokio::time::Instant {
+        tokio::time::Instant::from_std(self.start)
+    }
+}
+
+impl Default for Clock {
+    fn default() -> Self {
+        Clock::new()
+    }
+}
+
+/// Submitter → monitor: ops of one or more batches; `ends[i]` is the end
+/// index (exclusive) of batch `i` in `ops`.
+#[derive(Debug, Default)]
+pub struct SubmitMsg {
+    pub ops: Vec<Op>,
+    pub ends: Vec<u32>,
+}
+
+/// Monitor → driver.
+#[derive(Debug)]
+pub enum Cmd {
+    /// Start the winner (it was Pending; the target is free).
+    Start { op: Op, started_ns: u64 },
+    /// Abort `victim` (past its grace period) and start `winner`.
+    Preempt {
+        victim: OpId,
+        winner: Op,
+        decided_ns: u64,
+    },
+    /// The drain deadline passed: cancel ops waiting to retry.
+    Close,
+}
+
+/// Driver → monitor.
+#[derive(Debug)]
+pub enum DriverMsg {
+    /// The op executing on `target` finished (committed or failed).
+    Done { target: u32, op: OpId },
+    /// A failed op waited out its backoff and is Pending again.
+    Requeue(Op),
+}
+
 /// Run the workload described by `config` and return the report.
 /// `interrupt` resolving means the first Ctrl-C: stop submitting, drain,
 /// check and report (marked interrupted).
@@ -74,6 +174,183 @@ pub async fn run(
     options: RunOptions,
     interrupt: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<RunReport> {
-    let _ = (config, options, interrupt);
-    anyhow::bail!("the harness is not built yet")
+    quiet_injected_panics();
+    let seed = config.seed.unwrap_or_else(rand::random);
+    let clock = Clock::new();
+    let world = World::build(&config, seed)?;
+    let interrupted = CancellationToken::new();
+    {
+        let interrupted = interrupted.clone();
+        tokio::spawn(async move {
+            interrupt.await;
+            interrupted.cancel();
+        });
+    }
+    let stop = CancellationToken::new();
+    let counters = Arc::new(crate::metrics::Counters::default());
+    let max_in_flight = config.max_in_flight;
+    let permits = Arc::new(Semaphore::new(max_in_flight as usize));
+
+    let mut bus = crate::events::Bus::new(256);
+    let observer_sub = bus.subscribe();
+    let collector_sub = bus.subscribe();
+    let submit_pub = bus.publisher();
+    let monitor_pub = bus.publisher();
+    let driver_pub = bus.publisher();
+    drop(bus);
+
+    let (submit_tx, submit_rx) = mpsc::channel(64);
+    let (cmd_tx, cmd_rx) = mpsc::channel(1024);
+    let (driver_tx, driver_rx) = mpsc::unbounded_channel();
+    let (close_tx, close_rx) = mpsc::channel(1);
+
+    let observer = tokio::spawn(
+        observer::Observer {
+            sub: observer_sub,
+            checker: crate::check::online::Checker::new(config.grace_period, world.shadows.clone()),
+            events: options.events,
+            verbose: options.verbose.then_some(crate::report::live::LiveStyle {
+                emoji: options.emoji,
+                color: options.color,
+            }),
+        }
+        .run(),
+    );
+    let collector = tokio::spawn(collector::run(collector_sub, clock));
+    let progress = tokio::spawn(progress::run(
+        options.progress,
+        options.emoji,
+        Arc::clone(&counters),
+        clock,
+        config.duration,
+        stop.clone(),
+    ));
+    let monitor = tokio::spawn(
+        monitor::Monitor {
+            clock,
+            grace: config.grace_period,
+            publisher: monitor_pub,
+            counters: Arc::clone(&counters),
+            permits: Arc::clone(&permits),
+            from_submitter: submit_rx,
+            from_driver: driver_rx,
+            to_driver: cmd_tx,
+            close: close_rx,
+            stop: stop.clone(),
+            inject: options.inject,
+            seed: seed ^ 0x6d6f_6e69,
+        }
+        .run(config.num_targets),
+    );
+    let driver = tokio::spawn(
+        driver::Driver {
+            store: world.store,
+            config: driver::DriverConfig {
+                backoff: crate::ops::backoff::Backoff {
+                    base: config.backoff_base,
+                    max: config.backoff_max,
+                },
+                failure_probability: config.failure_probability,
+                stall_probability: config.stall_probability,
+                stall: config.stall,
+                inject: options.inject,
+                seed: seed ^ 0x6472_6976,
+            },
+            clock,
+            publisher: driver_pub,
+            counters: Arc::clone(&counters),
+            permits: Arc::clone(&permits),
+            from_monitor: cmd_rx,
+            to_monitor: driver_tx,
+            stop: stop.clone(),
+        }
+        .run(),
+    );
+    let submitter = tokio::spawn(
+        submit::Submitter {
+            workload: submit::Workload::new(&config, seed, world.first_source)?,
+            rate: config.rate,
+            duration: config.duration,
+            clock,
+            publisher: submit_pub,
+            counters: Arc::clone(&counters),
+            permits: Arc::clone(&permits),
+            to_monitor: submit_tx,
+            interrupt: interrupted.clone(),
+        }
+        .run(),
+    );
+
+    // Submission phase.
+    let submitted = submitter.await?;
+    let submission_end = clock.now_ns();
+
+    // Drain: in-flight ops finish within the drain timeout; then whatever
+    // is still Pending is cancelled, and ops still executing (a stall at
+    // most) get a bounded time to finish.
+    let all = || permits.acquire_many(max_in_flight);
+    let drained = tokio::time::timeout(config.drain_timeout, all()).await;
+    let mut cancelled_at_deadline = false;
+    let settled_all = match drained {
+        Ok(Ok(_)) => true,
+        _ => {
+            cancelled_at_deadline = true;
+            let _ = close_tx.send(()).await;
+            let grace = config.stall + Duration::from_secs(2);
+            matches!(tokio::time::timeout(grace, all()).await, Ok(Ok(_)))
+        }
+    };
+    let drain_end = clock.now_ns();
+
+    stop.cancel();
+    let monitor = monitor.await?;
+    let driver = driver.await?;
+    let (checker, continuity, events_error) = observer.await?;
+    let metrics = collector.await?;
+    progress.await?;
+    if let Some(e) = events_error {
+        anyhow::bail!("writing the events file failed: {e}");
+    }
+
+    let published = submitted.published + monitor.published + driver.published;
+    let illegal = monitor.illegal_transitions + driver.illegal_transitions;
+    Ok(crate::report::assemble::assemble(
+        crate::report::assemble::Inputs {
+            config: &config,
+            seed,
+            interrupted: interrupted.is_cancelled(),
+            settled_all,
+            cancelled_at_deadline,
+            submission_s: submitted.elapsed_s,
+            drain_s: (drain_end.saturating_sub(submission_end)) as f64 / 1e9,
+            total_s: drain_end as f64 / 1e9,
+            submit: &submitted,
+            counters: counters.snapshot(),
+            metrics: &metrics,
+            checker: &checker,
+            continuity: &continuity,
+            published,
+            engine_illegal_transitions: illegal,
+            store: &driver.store,
+            cpu: crate::metrics::cpu_times(),
+        },
+    ))
+}
+
+/// Injected panics (the chaos faults) are expected and caught; keep the
+/// default hook from printing them. Any other panic still prints.
+fn quiet_injected_panics() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            if info
+                .payload()
+                .downcast_ref::<crate::ops::exec::InjectedPanic>()
+                .is_none()
+            {
+                previous(info);
+            }
+        }));
+    });
 }

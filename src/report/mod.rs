@@ -5,7 +5,8 @@
 //! JSON can never disagree. [`text`] draws it as the sectioned tree the
 //! original tool printed (emoji and box-drawing characters, or plain ASCII
 //! for logs that mangle them), [`json`] writes it as the machine contract of
-//! SPEC §8, and [`progress`] shows a run while it is still going. Number
+//! SPEC §8, [`progress`] and [`live`] show a run while it is still going, and
+//! [`assemble`] turns a finished run into its report and verdict. Number
 //! formatting lives here, in [`format`], so that a count or a rate reads the
 //! same everywhere it appears.
 //!
@@ -13,7 +14,9 @@
 //! terminal, the colours or the emoji themselves: the binary decides those
 //! once, from its flags and environment, and tests capture the output.
 
+pub mod assemble;
 pub mod json;
+pub mod live;
 pub mod model;
 pub mod progress;
 pub mod text;
@@ -369,6 +372,7 @@ pub(crate) fn sample_report() -> model::RunReport {
             resolution: latency(2, 4, 9, 15, 31, 2.4, 273),
             execution: latency(3, 6, 14, 22, 48, 3.7, 276),
             end_to_end: latency(11, 19, 1_840, 2_210, 2_400, 43.9, 273),
+            submission_lateness: Default::default(),
         },
         resources: Resources {
             rss_mb_avg: 9.4,
@@ -413,6 +417,8 @@ pub(crate) fn sample_report() -> model::RunReport {
             structural_noops: 9,
             capacity_mode: false,
             panics_caught: 0,
+            cancelled_at_deadline: false,
+            settled_all: true,
         },
     }
 }

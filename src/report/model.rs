@@ -121,6 +121,8 @@ pub struct Latencies {
     pub resolution: LatencySummary,
     pub execution: LatencySummary,
     pub end_to_end: LatencySummary,
+    /// How late batches were against the open-loop schedule (fixed rate).
+    pub submission_lateness: LatencySummary,
 }
 
 #[derive(Clone, Debug, Default, Serialize)]
@@ -179,4 +181,8 @@ pub struct WorkSummary {
     pub capacity_mode: bool,
     /// Caught panics inside executions.
     pub panics_caught: u64,
+    /// The drain deadline passed and Pending ops were cancelled.
+    pub cancelled_at_deadline: bool,
+    /// Every op reached a final state before the tasks stopped.
+    pub settled_all: bool,
 }

@@ -1,0 +1,36 @@
+//! Task 5, the metrics collector: rebuilds the run's numbers from the event
+//! stream and samples the process's memory once a second.
+
+use std::time::Duration;
+
+use super::Clock;
+use crate::events::Subscription;
+use crate::metrics::{Metrics, ResourceSampler};
+
+const SAMPLE_EVERY: Duration = Duration::from_secs(1);
+
+pub async fn run(mut sub: Subscription, clock: Clock) -> Metrics {
+    let mut metrics = Metrics::default();
+    let mut sampler = ResourceSampler::new();
+    let mut tick = tokio::time::interval(SAMPLE_EVERY);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    loop {
+        tokio::select! {
+            batch = sub.recv() => match batch {
+                Some(batch) => {
+                    for ev in &batch.events {
+                        metrics.observe(ev);
+                    }
+                }
+                None => break,
+            },
+            _ = tick.tick() => {
+                let t_s = clock.now_ns() / 1_000_000_000 + 1;
+                metrics.record_rss(t_s, sampler.rss_mb());
+            }
+        }
+    }
+    let t_s = clock.now_ns() / 1_000_000_000 + 1;
+    metrics.record_rss(t_s, sampler.rss_mb());
+    metrics
+}
