@@ -148,7 +148,7 @@ impl Monitor {
                 Some(()) = close.recv() => st.close(clock.now_ns(), &mut publisher),
                 else => break,
             }
-            if lose_event_armed && publisher.published() > 1000 {
+            if lose_event_armed && publisher.published() > 100 {
                 publisher.lose_one_event();
                 lose_event_armed = false;
             }
@@ -433,7 +433,7 @@ impl State {
                     *winner = w;
                 }
             }
-            Some(Inject::DoubleStart) if running.is_some() && self.rng.random_bool(0.2) => {
+            Some(Inject::DoubleStart) if running.is_some() => {
                 *action = Action::Start;
             }
             Some(Inject::IgnoreGrace) => {
