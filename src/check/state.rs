@@ -10,6 +10,7 @@ use super::{CHECKS, Violations};
 use crate::ecs::{EntityId, Store};
 use crate::events::Continuity;
 use crate::metrics::{CounterSnapshot, Metrics};
+use crate::report::format::count;
 use crate::report::model::CheckResult;
 
 /// Everything the final checks look at.
@@ -33,28 +34,31 @@ pub fn run_all(s: &FinalState<'_>) -> Vec<CheckResult> {
             CHECKS[1],
             format!(
                 "{} ops followed the lifecycle through {} events",
-                s.counters.submitted, s.continuity.received
+                count(s.counters.submitted),
+                count(s.continuity.received)
             ),
         ),
         c.exclusive.result(
             CHECKS[2],
             format!(
                 "{} starts, never two executing on one target",
-                s.counters.started
+                count(s.counters.started)
             ),
         ),
         c.priority.result(
             CHECKS[3],
             format!(
                 "{} conflicts and {} rejections checked",
-                c.resolutions_checked, c.rejections_checked
+                count(c.resolutions_checked),
+                count(c.rejections_checked)
             ),
         ),
         c.grace_rule.result(
             CHECKS[4],
             format!(
                 "{} grace saves and {} preemptions checked",
-                c.grace_saves_checked, c.preemptions_checked
+                count(c.grace_saves_checked),
+                count(c.preemptions_checked)
             ),
         ),
         replay(s),
@@ -121,7 +125,10 @@ fn accounting(s: &FinalState<'_>) -> CheckResult {
         "accounting",
         format!(
             "{} submitted = {} succeeded + {} rejected + {} cancelled; 0 in flight; engine, per-op records and metrics agree",
-            c.submitted, t.succeeded, t.rejected, t.cancelled
+            count(c.submitted),
+            count(t.succeeded),
+            count(t.rejected),
+            count(t.cancelled)
         ),
     )
 }
@@ -145,7 +152,8 @@ fn replay(s: &FinalState<'_>) -> CheckResult {
         "replay",
         format!(
             "{} commits replayed on shadow copies of {} targets reproduce the store exactly",
-            s.checker.commits_replayed, s.num_targets
+            count(s.checker.commits_replayed),
+            count(u64::from(s.num_targets))
         ),
     )
 }
@@ -197,7 +205,9 @@ fn versions(s: &FinalState<'_>) -> CheckResult {
     v.result(
         "versions",
         format!(
-            "{created_total} versions created; lineage lengths match the commits; previous_ecs_id chains and old versions of {audited} entities intact"
+            "{} versions created; lineage lengths match the commits; previous_ecs_id chains and old versions of {} entities intact",
+            count(created_total),
+            count(audited)
         ),
     )
 }
@@ -207,7 +217,9 @@ fn trees(s: &FinalState<'_>) -> CheckResult {
     let figures = match s.store.check_trees() {
         Ok(stats) => format!(
             "{} trees, {} children, {} orphans; one root each, no cycles, index agrees",
-            stats.trees, stats.children, stats.orphans
+            count(stats.trees as u64),
+            count(stats.children as u64),
+            count(stats.orphans as u64)
         ),
         Err(problems) => {
             for p in problems {
@@ -246,7 +258,7 @@ fn events(s: &FinalState<'_>) -> CheckResult {
         "events",
         format!(
             "{} events received in order from every publisher, none lost; every op seen from submission to its final state",
-            k.received
+            count(k.received)
         ),
     )
 }
