@@ -333,3 +333,88 @@ impl Continuity {
         ok
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ev(op: u64) -> Event {
+        Event {
+            t_ns: op,
+            op: OpId(op),
+            target: 0,
+            op_type: OpType::VersionEntity,
+            priority: Priority::NORMAL,
+            kind: EventKind::OperationStarted { attempt: 1 },
+        }
+    }
+
+    async fn drain(mut sub: Subscription) -> (Vec<u64>, Continuity) {
+        let mut seen = Vec::new();
+        let mut continuity = Continuity::default();
+        while let Some(batch) = sub.recv().await {
+            continuity.observe(&batch);
+            seen.extend(batch.events.iter().map(|e| e.op.0));
+        }
+        (seen, continuity)
+    }
+
+    #[tokio::test]
+    async fn every_subscriber_receives_every_event_in_order() {
+        let mut bus = Bus::new(2);
+        let subs = [bus.subscribe(), bus.subscribe()];
+        let mut publisher = bus.publisher();
+        drop(bus);
+        let readers: Vec<_> = subs.into_iter().map(|s| tokio::spawn(drain(s))).collect();
+        // More batches than the channels hold: the publisher must wait for
+        // room, not drop anything.
+        for batch in 0..50u64 {
+            for i in 0..7 {
+                publisher.push(ev(batch * 7 + i));
+            }
+            publisher.flush().await;
+        }
+        assert_eq!(publisher.published(), 350);
+        drop(publisher);
+        for reader in readers {
+            let (seen, continuity) = reader.await.unwrap_or_else(|e| panic!("{e}"));
+            assert_eq!(seen, (0..350).collect::<Vec<_>>());
+            assert_eq!(
+                (continuity.lost, continuity.gaps, continuity.received),
+                (0, 0, 350)
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn a_lost_event_is_counted() {
+        let mut bus = Bus::new(8);
+        let sub = bus.subscribe();
+        let mut publisher = bus.publisher();
+        drop(bus);
+        let reader = tokio::spawn(drain(sub));
+        publisher.lose_one_event();
+        for i in 0..5 {
+            publisher.push(ev(i));
+        }
+        publisher.flush().await;
+        drop(publisher);
+        let (seen, continuity) = reader.await.unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(seen.len(), 4);
+        assert_eq!(continuity.lost, 1);
+    }
+
+    #[test]
+    fn a_gap_between_batches_is_counted() {
+        let mut c = Continuity::default();
+        let batch = |first_seq, n: u64| EventBatch {
+            publisher: 3,
+            first_seq,
+            numbered: n,
+            events: (0..n).map(ev).collect(),
+        };
+        assert!(c.observe(&batch(0, 2)));
+        assert!(!c.observe(&batch(5, 1)), "3 events never arrived");
+        assert_eq!((c.lost, c.gaps, c.received), (3, 1, 3));
+    }
+}

@@ -415,3 +415,148 @@ impl State {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{Overrides, parse_str};
+    use crate::ecs::EntityId;
+    use crate::events::Bus;
+    use crate::harness::World;
+    use crate::ops::{OpClass, OpKind, Priority};
+
+    /// The monitor's side of the protocol, reduced to what the test needs:
+    /// every op that comes back from its backoff is started again.
+    async fn restart_requeued(
+        mut from_driver: mpsc::UnboundedReceiver<Vec<DriverMsg>>,
+        to_driver: mpsc::Sender<Vec<Cmd>>,
+    ) {
+        while let Some(msgs) = from_driver.recv().await {
+            for msg in msgs {
+                if let DriverMsg::Requeue(op) = msg {
+                    let _ = to_driver.send(vec![Cmd::Start { op, started_ns: 0 }]).await;
+                }
+            }
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_failing_op_backs_off_for_real_and_stops_at_its_budget() {
+        let config = parse_str(
+            "num_targets = 1\nnum_sources = 1",
+            "test",
+            &Overrides::default(),
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        let world = World::build(&config, 3).unwrap_or_else(|e| panic!("{e}"));
+        let shadow = world.shadows[0].clone();
+        let mut bus = Bus::new(64);
+        let mut sub = bus.subscribe();
+        let publisher = bus.publisher();
+        drop(bus);
+        let (cmd_tx, cmd_rx) = mpsc::channel(8);
+        let (msg_tx, msg_rx) = mpsc::unbounded_channel();
+        let stop = CancellationToken::new();
+        let counters = Arc::new(Counters::default());
+        let base = Duration::from_millis(10);
+        let driver = tokio::spawn(
+            Driver {
+                store: world.store,
+                config: DriverConfig {
+                    backoff: Backoff {
+                        base,
+                        max: Duration::from_millis(40),
+                    },
+                    failure_probability: 1.0,
+                    stall_probability: 0.0,
+                    stall: Duration::ZERO,
+                    inject: None,
+                    seed: 11,
+                },
+                clock: Clock::new(),
+                publisher,
+                counters: Arc::clone(&counters),
+                permits: Arc::new(Semaphore::new(0)),
+                from_monitor: cmd_rx,
+                to_monitor: msg_tx,
+                stop: stop.clone(),
+            }
+            .run(),
+        );
+        tokio::spawn(restart_requeued(msg_rx, cmd_tx.clone()));
+        let op = Op {
+            id: OpId(1),
+            kind: OpKind::ComplexUpdate { data_value: 1.0 },
+            priority: Priority::HIGH,
+            effective: Priority::HIGH,
+            class: OpClass::Normal,
+            parent: None,
+            target: 0,
+            state: OpState::Pending,
+            retries: 0,
+            budget: 3,
+            submitted_ns: 0,
+            started_ns: None,
+            finished_ns: None,
+            last_error: None,
+        };
+        let began = tokio::time::Instant::now();
+        cmd_tx
+            .send(vec![Cmd::Start { op, started_ns: 0 }])
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+
+        let mut starts = 0;
+        let mut backoffs = Vec::new();
+        let mut rejected = None;
+        while rejected.is_none() {
+            let Some(batch) = sub.recv().await else { break };
+            for ev in &batch.events {
+                match &ev.kind {
+                    EventKind::OperationStarted { .. } => starts += 1,
+                    EventKind::OperationRetry {
+                        retry,
+                        max,
+                        backoff_ns,
+                    } => {
+                        assert_eq!((*retry, *max), (backoffs.len() as u32 + 1, 3));
+                        backoffs.push(*backoff_ns);
+                    }
+                    EventKind::OperationRejected {
+                        from,
+                        reason,
+                        retries,
+                    } => {
+                        rejected = Some((*from, *reason, *retries));
+                    }
+                    EventKind::OperationCompleted { .. } => panic!("every attempt was set to fail"),
+                    _ => {}
+                }
+            }
+        }
+        let waited = began.elapsed();
+        assert_eq!(starts, 4, "the first attempt and 3 retries");
+        assert_eq!(
+            rejected,
+            Some((OpState::Failed, RejectReason::BudgetSpent, 3))
+        );
+        // Each backoff within [ceiling/2, ceiling] of 10, 20, 40 ms.
+        for (i, b) in backoffs.iter().enumerate() {
+            let ceiling = (base * 2u32.pow(i as u32)).as_nanos() as u64;
+            assert!((ceiling / 2..=ceiling).contains(b), "backoff {i}: {b} ns");
+        }
+        // The waits were real: the clock moved by at least their sum.
+        let total: u64 = backoffs.iter().sum();
+        assert!(waited.as_nanos() as u64 >= total, "{waited:?} < {total} ns");
+        let c = counters.snapshot();
+        assert_eq!((c.failed_attempts, c.retried, c.rejected), (4, 3, 1));
+
+        stop.cancel();
+        let result = driver.await.unwrap_or_else(|e| panic!("{e}"));
+        // Four failed attempts, no trace in the store.
+        assert_eq!(
+            shadow.diff(&result.store, EntityId(0)),
+            Vec::<String>::new()
+        );
+    }
+}

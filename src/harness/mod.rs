@@ -176,8 +176,10 @@ pub async fn run(
 ) -> anyhow::Result<RunReport> {
     quiet_injected_panics();
     let seed = config.seed.unwrap_or_else(rand::random);
-    let clock = Clock::new();
     let world = World::build(&config, seed)?;
+    // The run's clock starts once the world exists: setup is not part of
+    // the submission window.
+    let clock = Clock::new();
     let interrupted = CancellationToken::new();
     {
         let interrupted = interrupted.clone();

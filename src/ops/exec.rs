@@ -487,3 +487,239 @@ impl Shadow {
         out
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{Overrides, parse_str};
+    use crate::harness::World;
+    use crate::ops::{OpClass, OpState, Priority};
+
+    fn world() -> World {
+        let config = parse_str(
+            "num_targets = 2\nnum_sources = 2",
+            "test",
+            &Overrides::default(),
+        )
+        .unwrap_or_else(|e| panic!("test config: {e}"));
+        World::build(&config, 7).unwrap_or_else(|e| panic!("world: {e}"))
+    }
+
+    fn op(id: u64, kind: OpKind) -> Op {
+        Op {
+            id: OpId(id),
+            kind,
+            priority: Priority::HIGH,
+            effective: Priority::HIGH,
+            class: OpClass::Normal,
+            parent: None,
+            target: 0,
+            state: OpState::Executing,
+            retries: 0,
+            budget: 5,
+            submitted_ns: 0,
+            started_ns: Some(0),
+            finished_ns: None,
+            last_error: None,
+        }
+    }
+
+    /// Everything observable about a target, for before/after comparisons.
+    fn whole_state(store: &Store, e: EntityId) -> String {
+        let schema = store.schema(e).unwrap_or_else(|err| panic!("{err}"));
+        let mut s = String::new();
+        for (name, _) in schema.fields() {
+            s.push_str(&format!("{name}={:?};", store.field(e, name)));
+        }
+        s.push_str(&format!(
+            "current={:?};versions={};lineage={:?};history={}/{:x};placement={:?};retained={:?}",
+            store.current_id(e),
+            store.version_count(e),
+            store.lineage(e),
+            store.history_len(e),
+            store.history_digest(e),
+            store.placement(e),
+            store.history_retained(e),
+        ));
+        s
+    }
+
+    fn all_kinds(source: u32) -> Vec<OpKind> {
+        vec![
+            OpKind::VersionEntity,
+            OpKind::ModifyField(FieldWrite::Counter(42)),
+            OpKind::ModifyField(FieldWrite::DataValue(2.5)),
+            OpKind::ModifyField(FieldWrite::Text(9)),
+            OpKind::BorrowAttribute {
+                source,
+                field: BorrowField::Counter,
+            },
+            OpKind::BorrowAttribute {
+                source,
+                field: BorrowField::Data,
+            },
+            OpKind::BorrowAttribute {
+                source,
+                field: BorrowField::Text,
+            },
+            OpKind::ComplexUpdate { data_value: 12.5 },
+            OpKind::PromoteToRoot,
+            OpKind::PromoteToRoot,
+            OpKind::DetachEntity,
+            OpKind::DetachEntity,
+        ]
+    }
+
+    #[test]
+    fn an_injected_failure_at_any_step_leaves_the_target_exactly_as_before() {
+        let mut w = world();
+        let target = EntityId(0);
+        for kind in all_kinds(w.first_source) {
+            for step in 1..=steps(&kind) {
+                let before = whole_state(&w.store, target);
+                let fault = Some(Fault { step, panic: false });
+                let result = execute(&mut w.store, &op(1, kind), 1_000, fault, false);
+                assert_eq!(
+                    result.err(),
+                    Some(FailReason::InjectedFault { step }),
+                    "{kind:?} at step {step}"
+                );
+                assert_eq!(
+                    whole_state(&w.store, target),
+                    before,
+                    "{kind:?} failed at step {step}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn a_panic_inside_complex_update_is_contained_and_leaves_no_trace() {
+        let mut w = world();
+        let target = EntityId(0);
+        let before = whole_state(&w.store, target);
+        let kind = OpKind::ComplexUpdate { data_value: 3.0 };
+        for step in 1..=steps(&kind) {
+            let store = &mut w.store;
+            let caught = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                execute(
+                    store,
+                    &op(2, kind),
+                    5,
+                    Some(Fault { step, panic: true }),
+                    false,
+                )
+            }));
+            let payload = caught
+                .err()
+                .unwrap_or_else(|| panic!("step {step} did not panic"));
+            assert!(payload.downcast_ref::<InjectedPanic>().is_some());
+            assert_eq!(
+                whole_state(&w.store, target),
+                before,
+                "panic at step {step}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_leaking_executor_of_the_tests_really_leaks() {
+        // The deliberately broken executor must change the store, or the
+        // test proving replay catches it would prove nothing.
+        let mut w = world();
+        let target = EntityId(0);
+        let before = whole_state(&w.store, target);
+        let fault = Some(Fault {
+            step: 1,
+            panic: false,
+        });
+        let result = execute(&mut w.store, &op(3, OpKind::VersionEntity), 1, fault, true);
+        assert!(result.is_err());
+        assert_ne!(whole_state(&w.store, target), before);
+    }
+
+    #[test]
+    fn committed_effects_replayed_on_a_shadow_reproduce_the_store() {
+        let mut w = world();
+        let target = EntityId(0);
+        let mut shadow = w.shadows[0].clone();
+        for (i, kind) in all_kinds(w.first_source).into_iter().enumerate() {
+            let done = execute(
+                &mut w.store,
+                &op(10 + i as u64, kind),
+                100 + i as i64,
+                None,
+                false,
+            )
+            .unwrap_or_else(|e| panic!("{kind:?}: {e}"));
+            shadow
+                .apply(OpId(10 + i as u64), &done.effect)
+                .unwrap_or_else(|e| panic!("{kind:?}: {e}"));
+            assert_eq!(
+                shadow.diff(&w.store, target),
+                Vec::<String>::new(),
+                "after {kind:?}"
+            );
+        }
+        // Real work happened: fields, versions, structure and history.
+        // counter: 42, then borrowed from the source, then +1 by the
+        // complex update.
+        let borrowed = w
+            .store
+            .field(EntityId(w.first_source), "source_counter")
+            .ok();
+        let expected = match borrowed {
+            Some(Value::Int(c)) => Value::Int(c + 1),
+            other => panic!("source_counter: {other:?}"),
+        };
+        assert_eq!(w.store.field(target, "counter").ok(), Some(expected));
+        assert!(w.store.version_count(target) >= 4);
+        assert_eq!(shadow.placement, ShadowPlacement::Orphan);
+        assert_eq!(w.store.history_len(target), 11);
+    }
+
+    #[test]
+    fn the_shadow_notices_a_write_nobody_committed() {
+        let mut w = world();
+        let target = EntityId(0);
+        let shadow = w.shadows[0].clone();
+        let addr = format!(
+            "@{}.counter",
+            w.store.current_id(target).unwrap_or_default()
+        );
+        w.store
+            .put(&addr, Value::Int(777))
+            .unwrap_or_else(|e| panic!("{e}"));
+        let diff = shadow.diff(&w.store, target);
+        assert_eq!(diff.len(), 1, "{diff:?}");
+        assert!(
+            diff[0].starts_with("counter: replay 0, store 777"),
+            "{diff:?}"
+        );
+    }
+
+    #[test]
+    fn structural_ops_change_structure_and_version_the_parent_they_leave() {
+        let mut w = world();
+        let target = EntityId(0);
+        let parent = match w.store.placement(target) {
+            Placement::Child { parent, .. } => parent,
+            other => panic!("targets start as children, got {other:?}"),
+        };
+        let parent_versions = w.store.version_count(parent);
+        let done = execute(&mut w.store, &op(1, OpKind::PromoteToRoot), 1, None, false)
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert!(matches!(w.store.placement(target), Placement::Root { .. }));
+        let entities: Vec<EntityId> = done.versions.iter().map(|v| v.entity).collect();
+        assert_eq!(entities, vec![target, parent]);
+        assert_eq!(w.store.version_count(parent), parent_versions + 1);
+        // Again: already a root, a no-op that creates no version.
+        let again = execute(&mut w.store, &op(2, OpKind::PromoteToRoot), 2, None, false)
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert!(again.versions.is_empty());
+        assert!(matches!(
+            again.effect,
+            Effect::Structural { changed: false, .. }
+        ));
+    }
+}
