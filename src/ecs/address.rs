@@ -28,6 +28,14 @@ impl<'a> Address<'a> {
                 address: address.to_owned(),
             });
         };
+        // Fast path for the well-formed case: the '.' right after the uuid.
+        if rest.as_bytes().get(HYPHENATED_LEN) == Some(&b'.')
+            && let Ok(ecs_id) = Uuid::try_parse_ascii(&rest.as_bytes()[..HYPHENATED_LEN])
+            && let Some(field) = rest.get(HYPHENATED_LEN + 1..)
+            && !field.is_empty()
+        {
+            return Ok(Address { ecs_id, field });
+        }
         let (text, field) = match rest.split_once('.') {
             Some((text, field)) => (text, Some(field)),
             None => (rest, None),

@@ -158,3 +158,83 @@ fn perturb(v: &Value) -> Value {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ecs::{Retention, Schema, address};
+
+    fn store() -> (Store, EntityId) {
+        let mut s = Store::new(
+            Retention {
+                versions: 4,
+                history: 6,
+            },
+            11,
+        );
+        let e = s.create(Schema::TestDataEntity, &[]).unwrap();
+        (s, e)
+    }
+
+    #[test]
+    fn a_long_lineage_past_both_windows_audits_clean() {
+        let (mut s, e) = store();
+        for i in 0..50 {
+            s.put(&address(s.current_id(e).unwrap(), "counter"), Value::Int(i))
+                .unwrap();
+            s.append_history(e, &format!("set {i}")).unwrap();
+            s.version_entity(e, i % 2 == 0).unwrap();
+        }
+        assert_eq!(s.audit_lineage(e), Ok(()));
+        assert!(s.audit_lineage(EntityId(9)).is_err());
+    }
+
+    #[test]
+    fn a_changed_old_version_fails_the_audit() {
+        let (mut s, e) = store();
+        for _ in 0..6 {
+            s.version_entity(e, true).unwrap();
+        }
+        let oldest = s.lineage(e)[0];
+        let before = s.get(&address(oldest, "name")).unwrap();
+        s.debug_corrupt_version(e);
+        assert_ne!(s.get(&address(oldest, "name")).unwrap(), before);
+        let problems = s.audit_lineage(e).unwrap_err();
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        assert!(problems[0].contains("version 4"), "{problems:?}");
+        assert!(
+            problems[0].contains("changed after it was created"),
+            "{problems:?}"
+        );
+        // Only the snapshot changed, not the live state.
+        assert_eq!(s.field(e, "name").unwrap(), Value::str("test_entity"));
+    }
+
+    #[test]
+    fn an_altered_history_entry_fails_the_audit() {
+        let (mut s, e) = store();
+        for i in 0..10 {
+            s.append_history(e, &format!("entry {i}")).unwrap();
+        }
+        assert_eq!(s.audit_lineage(e), Ok(()));
+        s.debug_corrupt_history(e);
+        let problems = s.audit_lineage(e).unwrap_err();
+        assert!(problems[0].contains("history entry 9"), "{problems:?}");
+    }
+
+    #[test]
+    fn a_broken_previous_link_fails_the_audit() {
+        let (mut s, e) = store();
+        s.version_entity(e, true).unwrap();
+        s.version_entity(e, true).unwrap();
+        let ent = s.entity_mut(e).unwrap();
+        ent.versions[2].previous = Uuid::nil();
+        let problems = s.audit_lineage(e).unwrap_err();
+        assert!(
+            problems
+                .iter()
+                .any(|p| p.contains("version 3 has previous_ecs_id")),
+            "{problems:?}"
+        );
+    }
+}

@@ -144,3 +144,173 @@ pub enum EcsError {
     #[error("the store is full: it holds at most {max} entities")]
     TooManyEntities { max: usize },
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_message_is_lowercase_and_names_what_and_where() {
+        let a = Uuid::from_u128(0xa);
+        let b = Uuid::from_u128(0xb);
+        let l = Uuid::from_u128(0x1);
+        let e = EntityId(4);
+        let (sa, sb, sl) = (a.to_string(), b.to_string(), l.to_string());
+        let (at_a, through_b) = (format!("@{a}"), format!("write through @{b}"));
+        let cases: Vec<(EcsError, Vec<&str>)> = vec![
+            (
+                EcsError::MissingAt {
+                    address: "x.y".into(),
+                },
+                vec!["\"x.y\"", "'@'"],
+            ),
+            (
+                EcsError::BadUuid {
+                    address: "@q.y".into(),
+                    text: "q".into(),
+                },
+                vec!["\"@q.y\"", "\"q\"", "uuid"],
+            ),
+            (
+                EcsError::MissingField {
+                    address: "@u".into(),
+                },
+                vec!["\"@u\"", ".<field>"],
+            ),
+            (
+                EcsError::EmptyField {
+                    address: "@u.".into(),
+                },
+                vec!["\"@u.\"", "empty"],
+            ),
+            (EcsError::UnknownEntity { ecs_id: a }, vec![&sa]),
+            (
+                EcsError::UnknownEntityId { entity: e, len: 2 },
+                vec!["#4", "2 entities"],
+            ),
+            (
+                EcsError::UnknownField {
+                    field: "cnt".into(),
+                    schema: Schema::TestDataEntity,
+                },
+                vec!["\"cnt\"", "TestDataEntity", "counter"],
+            ),
+            (
+                EcsError::TypeMismatch {
+                    schema: Schema::TestDataEntity,
+                    field: "counter",
+                    expected: ValueType::Int,
+                    got: ValueType::Float,
+                },
+                vec!["TestDataEntity.counter", "expected int", "got float"],
+            ),
+            (
+                EcsError::ListElementMismatch {
+                    schema: Schema::TestDataSource,
+                    field: "source_values",
+                    expected: ValueType::IntList,
+                    index: 2,
+                    got: ValueType::Str,
+                },
+                vec!["source_values", "element 2", "list of int", "str"],
+            ),
+            (
+                EcsError::StaleVersion {
+                    used: a,
+                    current: b,
+                    lineage: l,
+                },
+                vec!["stale version", &at_a, &through_b, &sl],
+            ),
+            (
+                EcsError::VersionEvicted {
+                    ecs_id: a,
+                    lineage: l,
+                    number: 3,
+                    oldest_retained: 9,
+                },
+                vec!["evicted", &sa, &sl, "version 3", "version 9"],
+            ),
+            (
+                EcsError::AppendOnly {
+                    entity: e,
+                    lineage: l,
+                    field: "modification_history",
+                },
+                vec![
+                    "modification_history",
+                    "#4",
+                    "append-only",
+                    "append_history",
+                ],
+            ),
+            (
+                EcsError::HasChildren {
+                    entity: e,
+                    lineage: l,
+                    children: 3,
+                },
+                vec!["#4", "3 children", "orphan"],
+            ),
+            (
+                EcsError::NotAnOrphan {
+                    entity: e,
+                    lineage: l,
+                    placement: Placement::Root { children: 1 },
+                },
+                vec!["#4", "a root with 1 children", "only an orphan"],
+            ),
+            (
+                EcsError::ParentIsChild {
+                    entity: e,
+                    lineage: l,
+                    parent: EntityId(1),
+                },
+                vec!["#4", "child of #1"],
+            ),
+            (
+                EcsError::SelfParent {
+                    entity: e,
+                    lineage: l,
+                },
+                vec!["#4", "itself"],
+            ),
+            (
+                EcsError::NotTxnTarget {
+                    used: a,
+                    used_entity: EntityId(1),
+                    target: e,
+                    current: b,
+                },
+                vec![&sa, "#1", "#4", &sb],
+            ),
+            (
+                EcsError::StructuralAlreadyStaged {
+                    entity: e,
+                    lineage: l,
+                },
+                vec!["#4", "already staged"],
+            ),
+            (
+                EcsError::DuplicateField {
+                    schema: Schema::TestDataSource,
+                    field: "source_data",
+                },
+                vec!["source_data", "twice", "TestDataSource"],
+            ),
+            (EcsError::TooManyEntities { max: 7 }, vec!["full", "7"]),
+        ];
+        let mut seen = std::collections::HashSet::new();
+        for (err, needles) in &cases {
+            let msg = err.to_string();
+            assert!(msg.starts_with(|c: char| c.is_lowercase()), "{msg}");
+            for needle in needles {
+                assert!(msg.contains(needle), "{msg:?} lacks {needle:?}");
+            }
+            assert!(
+                seen.insert(std::mem::discriminant(err)),
+                "duplicate case {err:?}"
+            );
+        }
+    }
+}

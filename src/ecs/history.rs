@@ -59,6 +59,11 @@ impl HistoryLog {
     /// Append an entry whose hash was computed earlier (a staged entry).
     pub(crate) fn push_hashed(&mut self, entry: Arc<str>, hash: u64, keep: usize) {
         self.digest = combine(self.digest, hash);
+        if self.entries.capacity() == 0 {
+            // Exactly the window (plus the one pushed before the drop), not
+            // the next power of two: there is one log per entity.
+            self.entries.reserve_exact(keep.saturating_add(1).min(4096));
+        }
         self.entries.push_back((entry, hash));
         while self.entries.len() > keep {
             let Some((_, old)) = self.entries.pop_front() else {
@@ -153,6 +158,7 @@ mod tests {
         assert_eq!(prefix, ["entry 96", "entry 97"]);
         assert_eq!(log.retained_prefix(50).count(), 0);
         assert_eq!(log.audit(4), Ok(()));
+        assert!(log.entries.capacity() < 8, "{}", log.entries.capacity());
     }
 
     #[test]

@@ -11,8 +11,9 @@
 //!
 //! ```text
 //!   plaintext (122 bits) = tag (26) | entity index (32) | version number (64)
-//!   ciphertext           = 4-round Feistel network over two 61-bit halves,
-//!                          round keys drawn from the store's seeded RNG
+//!   ciphertext           = 4-round Feistel network over two 61-bit halves
+//!                          (multiply-xorshift rounds), round keys drawn
+//!                          from the store's seeded RNG
 //!   ecs_id               = ciphertext spread over the 122 free bits of a
 //!                          v4 UUID (version nibble 4, RFC 4122 variant)
 //! ```
@@ -28,7 +29,6 @@ use rand::RngExt;
 use rand::rngs::SmallRng;
 use uuid::Uuid;
 
-use super::digest::mix64;
 use super::store::EntityId;
 
 const ROUNDS: usize = 4;
@@ -87,8 +87,12 @@ impl IdCodec {
     }
 }
 
+/// The round function: one multiply and a fold of the high half down, which
+/// is plenty to scatter consecutive numbers (the Feistel structure, not the
+/// round function, is what guarantees uniqueness).
 fn round(half: u64, key: u64) -> u64 {
-    mix64(half ^ key) & HALF_MASK
+    let x = (half ^ key).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    (x ^ (x >> 29)) & HALF_MASK
 }
 
 // Bit positions in the UUID's u128 (big-endian) form: the version nibble is

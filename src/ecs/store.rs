@@ -531,7 +531,8 @@ impl Store {
         Some(ent.push_version(e, ids, keep))
     }
 
-    /// Append an entry to the entity's history.
+    /// Append an entry to the entity's history. Every entity keeps a log;
+    /// a `TestDataEntity` shows it as its `modification_history` field.
     pub fn append_history(&mut self, e: EntityId, entry: &str) -> Result<(), EcsError> {
         let keep = self.retention.history;
         self.entity_mut(e)?.history.push(Arc::from(entry), keep);
@@ -1049,6 +1050,14 @@ mod tests {
         };
         assert_eq!(ids(5), ids(5));
         assert_ne!(ids(5), ids(6));
+    }
+
+    #[test]
+    fn the_store_can_move_between_threads() {
+        fn assert_send_sync<T: Send + Sync>() {}
+        assert_send_sync::<Store>();
+        assert_send_sync::<Value>();
+        assert_send_sync::<EcsError>();
     }
 
     #[test]

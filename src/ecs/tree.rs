@@ -356,3 +356,233 @@ impl Store {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ecs::{Retention, Schema};
+
+    /// A store with `n` targets, all orphans.
+    fn store(n: usize) -> (Store, Vec<EntityId>) {
+        let mut s = Store::new(
+            Retention {
+                versions: 8,
+                history: 64,
+            },
+            1,
+        );
+        let ids = (0..n)
+            .map(|_| s.create(Schema::TestDataEntity, &[]).unwrap())
+            .collect();
+        (s, ids)
+    }
+
+    #[test]
+    fn add_child_builds_a_tree_without_versions() {
+        let (mut s, e) = store(3);
+        s.add_child(e[0], e[1]).unwrap();
+        s.add_child(e[0], e[2]).unwrap();
+        assert_eq!(s.placement(e[0]), Placement::Root { children: 2 });
+        assert_eq!(
+            s.placement(e[1]),
+            Placement::Child {
+                parent: e[0],
+                root: e[0]
+            }
+        );
+        assert_eq!(s.tree_of(e[2]), Some(e[0]));
+        assert_eq!(s.tree_of(e[0]), Some(e[0]));
+        assert!(e.iter().all(|&x| s.version_count(x) == 1));
+        assert_eq!(
+            s.check_trees(),
+            Ok(TreeStats {
+                trees: 1,
+                children: 2,
+                orphans: 0
+            })
+        );
+    }
+
+    #[test]
+    fn add_child_refuses_non_orphans_child_parents_and_itself() {
+        let (mut s, e) = store(4);
+        s.add_child(e[0], e[1]).unwrap();
+        let err = s.add_child(e[2], e[1]).unwrap_err();
+        assert!(
+            matches!(
+                err,
+                EcsError::NotAnOrphan {
+                    placement: Placement::Child { .. },
+                    ..
+                }
+            ),
+            "{err}"
+        );
+        assert!(err.to_string().contains("a child of #0"), "{err}");
+        let err = s.add_child(e[2], e[0]).unwrap_err();
+        assert!(
+            matches!(
+                err,
+                EcsError::NotAnOrphan {
+                    placement: Placement::Root { children: 1 },
+                    ..
+                }
+            ),
+            "{err}"
+        );
+        let err = s.add_child(e[1], e[3]).unwrap_err();
+        assert_eq!(
+            err,
+            EcsError::ParentIsChild {
+                entity: e[1],
+                lineage: s.lineage_id(e[1]).unwrap(),
+                parent: e[0]
+            }
+        );
+        let err = s.add_child(e[3], e[3]).unwrap_err();
+        assert!(matches!(err, EcsError::SelfParent { .. }), "{err}");
+        assert!(s.add_child(e[3], EntityId(99)).is_err());
+        assert_eq!(s.placement(e[3]), Placement::Orphan);
+        assert!(s.check_trees().is_ok());
+    }
+
+    #[test]
+    fn promote_moves_a_child_out_and_versions_it_then_its_parent() {
+        let (mut s, e) = store(3);
+        s.add_child(e[0], e[1]).unwrap();
+        s.add_child(e[0], e[2]).unwrap();
+        let moved_before = s.current_id(e[1]).unwrap();
+        let parent_before = s.current_id(e[0]).unwrap();
+        let Structural::Changed { versions } = s.promote_to_root(e[1]).unwrap() else {
+            panic!("promoting a child is a change");
+        };
+        assert_eq!(versions.len(), 2);
+        assert_eq!(
+            (versions[0].entity, versions[0].previous),
+            (e[1], moved_before)
+        );
+        assert_eq!(
+            (versions[1].entity, versions[1].previous),
+            (e[0], parent_before)
+        );
+        assert_eq!(s.placement(e[1]), Placement::Root { children: 0 });
+        assert_eq!(s.placement(e[0]), Placement::Root { children: 1 });
+        assert_eq!(s.tree_of(e[1]), Some(e[1]));
+        assert_eq!(s.promote_to_root(e[1]).unwrap(), Structural::NoOp);
+        assert_eq!(s.version_count(e[1]), 2, "a no-op creates no version");
+        assert_eq!(s.check_trees().map(|t| t.trees), Ok(2));
+    }
+
+    #[test]
+    fn promote_an_orphan_versions_only_itself() {
+        let (mut s, e) = store(1);
+        let Structural::Changed { versions } = s.promote_to_root(e[0]).unwrap() else {
+            panic!("promoting an orphan is a change");
+        };
+        assert_eq!(versions.len(), 1);
+        assert_eq!(s.placement(e[0]), Placement::Root { children: 0 });
+        assert_eq!(s.tree_of(e[0]), Some(e[0]));
+    }
+
+    #[test]
+    fn detach_makes_orphans_and_refuses_roots_with_children() {
+        let (mut s, e) = store(3);
+        s.add_child(e[0], e[1]).unwrap();
+        let err = s.detach(e[0]).unwrap_err();
+        assert_eq!(
+            err,
+            EcsError::HasChildren {
+                entity: e[0],
+                lineage: s.lineage_id(e[0]).unwrap(),
+                children: 1
+            }
+        );
+        assert!(err.to_string().contains("would orphan them"), "{err}");
+        assert_eq!(s.version_count(e[0]), 1, "a refused detach changes nothing");
+
+        let Structural::Changed { versions } = s.detach(e[1]).unwrap() else {
+            panic!("detaching a child is a change");
+        };
+        assert_eq!(
+            versions.iter().map(|v| v.entity).collect::<Vec<_>>(),
+            [e[1], e[0]]
+        );
+        assert_eq!(s.placement(e[1]), Placement::Orphan);
+        assert_eq!(s.tree_of(e[1]), None);
+        assert_eq!(s.detach(e[1]).unwrap(), Structural::NoOp);
+
+        let Structural::Changed { versions } = s.detach(e[0]).unwrap() else {
+            panic!("detaching a childless root is a change");
+        };
+        assert_eq!(versions.len(), 1);
+        assert_eq!(s.placement(e[0]), Placement::Orphan);
+        assert_eq!(
+            s.check_trees(),
+            Ok(TreeStats {
+                trees: 0,
+                children: 0,
+                orphans: 3
+            })
+        );
+    }
+
+    #[test]
+    fn leaving_a_large_group_keeps_sibling_slots_consistent() {
+        let (mut s, e) = store(200);
+        for &c in &e[1..] {
+            s.add_child(e[0], c).unwrap();
+        }
+        for (i, &c) in e[1..].iter().enumerate() {
+            if i % 3 == 0 {
+                s.detach(c).unwrap();
+            } else if i % 3 == 1 {
+                s.promote_to_root(c).unwrap();
+            }
+        }
+        let stats = s.check_trees().unwrap();
+        assert_eq!(stats.trees + stats.children + stats.orphans, 200);
+        assert_eq!(s.placement(e[0]), Placement::Root { children: 66 });
+        for &c in &e[1..] {
+            s.detach(c).unwrap();
+        }
+        s.detach(e[0]).unwrap();
+        assert_eq!(s.check_trees().map(|t| t.orphans), Ok(200));
+    }
+
+    #[test]
+    fn check_trees_fails_when_the_index_disagrees() {
+        for victim in 0..3 {
+            let (mut s, e) = store(3);
+            s.add_child(e[0], e[1]).unwrap();
+            // e[0] root, e[1] child, e[2] orphan: corrupt each kind.
+            s.debug_corrupt_tree_index(e[victim]);
+            let problems = s.check_trees().unwrap_err();
+            assert_eq!(problems.len(), 1, "{problems:?}");
+            assert!(problems[0].contains("tree index"), "{problems:?}");
+            assert!(
+                problems[0].contains(&format!("entity #{victim}")),
+                "{problems:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn check_trees_finds_broken_links_and_cycles() {
+        let (mut s, e) = store(3);
+        s.add_child(e[0], e[1]).unwrap();
+        s.entities[1].node.parent = Some(e[2]);
+        let problems = s.check_trees().unwrap_err();
+        assert!(
+            problems.iter().any(|p| p.contains("does not list it")),
+            "{problems:?}"
+        );
+
+        let (mut s, e) = store(2);
+        s.entities[0].node.parent = Some(e[1]);
+        s.entities[1].node.parent = Some(e[0]);
+        s.entities[0].node.children = vec![e[1]];
+        s.entities[1].node.children = vec![e[0]];
+        let problems = s.check_trees().unwrap_err();
+        assert!(problems.iter().any(|p| p.contains("cycle")), "{problems:?}");
+    }
+}

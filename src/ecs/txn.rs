@@ -227,3 +227,222 @@ impl<'s> Txn<'s> {
         Commit { versions }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ecs::{Placement, Retention, Schema, address};
+
+    fn setup() -> (Store, EntityId, EntityId, EntityId) {
+        let mut s = Store::new(
+            Retention {
+                versions: 8,
+                history: 64,
+            },
+            3,
+        );
+        let group = s.create(Schema::TestDataEntity, &[]).unwrap();
+        let t = s.create(Schema::TestDataEntity, &[]).unwrap();
+        let src = s.create(Schema::TestDataSource, &[]).unwrap();
+        s.add_child(group, t).unwrap();
+        s.append_history(t, "created").unwrap();
+        (s, group, t, src)
+    }
+
+    /// Everything observable about an entity through the public API.
+    fn state(s: &Store, e: EntityId) -> String {
+        let schema = s.schema(e).unwrap();
+        let fields: Vec<String> = schema
+            .fields()
+            .iter()
+            .map(|(f, _)| format!("{f}={:?}<-{:?}", s.field(e, f).unwrap(), s.provenance(e, f)))
+            .collect();
+        format!(
+            "{fields:?} v={} {:?} h={} {:x} {:?} {:?} {:?}",
+            s.version_count(e),
+            s.lineage(e),
+            s.history_len(e),
+            s.history_digest(e),
+            s.history_retained(e),
+            s.placement(e),
+            s.tree_of(e)
+        )
+    }
+
+    #[test]
+    fn dropping_a_transaction_leaves_everything_as_it_was() {
+        let (mut s, group, t, src) = setup();
+        let before = (state(&s, group), state(&s, t), state(&s, src));
+        {
+            let mut txn = s.begin(t).unwrap();
+            txn.set("counter", Value::Int(9)).unwrap();
+            let at = address(txn.current_id(), "text_content");
+            txn.put(&at, Value::str("staged")).unwrap();
+            txn.borrow_attribute_from(src, "source_data", "data_value")
+                .unwrap();
+            txn.append_history("staged entry");
+            assert!(txn.promote_to_root().unwrap());
+            txn.force_version();
+            assert_eq!(txn.get("counter").unwrap(), Value::Int(9));
+        }
+        assert_eq!(before, (state(&s, group), state(&s, t), state(&s, src)));
+        assert_eq!(s.check_trees().map(|t| t.children), Ok(1));
+    }
+
+    #[test]
+    fn commit_applies_everything_in_order() {
+        let (mut s, group, t, src) = setup();
+        let src_id = s.current_id(src).unwrap();
+        let t_before = s.current_id(t).unwrap();
+        let mut txn = s.begin(t).unwrap();
+        txn.set("counter", Value::Int(1)).unwrap();
+        txn.borrow_attribute_from(src, "source_text", "text_content")
+            .unwrap();
+        txn.append_history("a");
+        txn.append_history("b");
+        assert!(txn.detach().unwrap());
+        txn.force_version();
+        let commit = txn.commit();
+        let who: Vec<(EntityId, u64)> = commit
+            .versions
+            .iter()
+            .map(|v| (v.entity, v.number))
+            .collect();
+        assert_eq!(who, [(t, 2), (group, 2), (t, 3)]);
+        assert_eq!(commit.versions[0].previous, t_before);
+        assert_eq!(commit.versions[2].previous, commit.versions[0].ecs_id);
+        assert_eq!(s.field(t, "counter").unwrap(), Value::Int(1));
+        assert_eq!(
+            s.field(t, "text_content").unwrap(),
+            Value::str("borrowed_content")
+        );
+        assert_eq!(s.provenance(t, "text_content"), Some(src_id));
+        assert_eq!(s.history_len(t), 3);
+        assert_eq!(s.placement(t), Placement::Orphan);
+        // The structural version already saw the writes and the history.
+        let v2 = address(commit.versions[0].ecs_id, "modification_history");
+        assert_eq!(s.get(&v2).unwrap(), Value::str_list(&["created", "a", "b"]));
+        assert_eq!(s.audit_lineage(t), Ok(()));
+    }
+
+    #[test]
+    fn an_empty_commit_changes_nothing() {
+        let (mut s, _, t, _) = setup();
+        let before = state(&s, t);
+        let commit = s.begin(t).unwrap().commit();
+        assert!(commit.versions.is_empty());
+        assert_eq!(before, state(&s, t));
+    }
+
+    #[test]
+    fn staging_checks_everything_up_front() {
+        let (mut s, group, t, src) = setup();
+        let current = s.current_id(t).unwrap();
+        s.version_entity(t, true).unwrap();
+        let newest = s.current_id(t).unwrap();
+        let group_id = s.current_id(group).unwrap();
+        let mut txn = s.begin(t).unwrap();
+        assert_eq!(txn.target(), t);
+        assert_eq!(txn.current_id(), newest);
+        let err = txn
+            .put(&address(current, "counter"), Value::Int(1))
+            .unwrap_err();
+        assert!(matches!(err, EcsError::StaleVersion { current: c, .. } if c == newest));
+        let err = txn
+            .put(&address(group_id, "counter"), Value::Int(1))
+            .unwrap_err();
+        assert_eq!(
+            err,
+            EcsError::NotTxnTarget {
+                used: group_id,
+                used_entity: group,
+                target: t,
+                current: newest
+            }
+        );
+        assert!(err.to_string().contains("#0"), "{err}");
+        assert!(matches!(
+            txn.set("counter", Value::str("x")),
+            Err(EcsError::TypeMismatch { .. })
+        ));
+        assert!(matches!(
+            txn.set("modification_history", Value::str_list(&["x"])),
+            Err(EcsError::AppendOnly { .. })
+        ));
+        assert!(matches!(
+            txn.get("nope"),
+            Err(EcsError::UnknownField { .. })
+        ));
+        assert!(matches!(
+            txn.borrow_attribute_from(src, "source_values", "counter"),
+            Err(EcsError::TypeMismatch { .. })
+        ));
+        assert!(matches!(
+            txn.put("@x.counter", Value::Int(1)),
+            Err(EcsError::BadUuid { .. })
+        ));
+        txn.append_history("staged");
+        assert_eq!(
+            txn.get("modification_history").unwrap(),
+            Value::str_list(&["created", "staged"])
+        );
+        assert!(txn.promote_to_root().unwrap());
+        let err = txn.detach().unwrap_err();
+        assert!(
+            matches!(err, EcsError::StructuralAlreadyStaged { .. }),
+            "{err}"
+        );
+        drop(txn);
+
+        let mut txn = s.begin(group).unwrap();
+        assert!(matches!(txn.detach(), Err(EcsError::HasChildren { .. })));
+        assert_eq!(txn.promote_to_root(), Ok(false), "already a root");
+        assert!(txn.commit().versions.is_empty());
+    }
+
+    #[test]
+    fn complex_update_sequence_commits_atomically() {
+        let (mut s, _, t, _) = setup();
+        let mut txn = s.begin(t).unwrap();
+        let counter = txn.get("counter").unwrap().as_int().unwrap() + 1;
+        txn.set("counter", Value::Int(counter)).unwrap();
+        txn.set("data_value", Value::Float(0.5)).unwrap();
+        txn.set("text_content", Value::str(&format!("Updated_{counter}_0")))
+            .unwrap();
+        let vc = txn.get("version_count").unwrap().as_int().unwrap() + 1;
+        txn.set("version_count", Value::Int(vc)).unwrap();
+        txn.append_history("complex_update");
+        txn.force_version();
+        let commit = txn.commit();
+        assert_eq!(commit.versions.len(), 1);
+        assert_eq!(s.field(t, "counter").unwrap(), Value::Int(1));
+        assert_eq!(s.field(t, "version_count").unwrap(), Value::Int(1));
+        assert_eq!(
+            s.field(t, "text_content").unwrap(),
+            Value::str("Updated_1_0")
+        );
+        assert_eq!(
+            s.version_entity(t, false).unwrap(),
+            None,
+            "the forced version saw it all"
+        );
+    }
+
+    #[test]
+    fn borrowing_from_the_target_itself_reads_staged_values() {
+        let (mut s, _, t, _) = setup();
+        let own = s.current_id(t).unwrap();
+        let mut txn = s.begin(t).unwrap();
+        txn.set("name", Value::str("staged name")).unwrap();
+        let v = txn
+            .borrow_attribute_from(t, "name", "text_content")
+            .unwrap();
+        assert_eq!(v, Value::str("staged name"));
+        txn.commit();
+        assert_eq!(
+            s.field(t, "text_content").unwrap(),
+            Value::str("staged name")
+        );
+        assert_eq!(s.provenance(t, "text_content"), Some(own));
+    }
+}
