@@ -505,8 +505,8 @@ impl Checker {
         let winner = self.contender(ev.op);
         let mut others = 0u64;
         for &id in pending {
-            match self.ops.get(&id) {
-                Some(t) if t.state == OpState::Pending && t.target == ev.target => {}
+            let effective = match self.ops.get(&id) {
+                Some(t) if t.state == OpState::Pending && t.target == ev.target => t.effective,
                 other => {
                     let state = other.map(|t| (t.state, t.target));
                     self.priority.push(|| {
@@ -517,12 +517,13 @@ impl Checker {
                     });
                     continue;
                 }
-            }
+            };
             if id == ev.op {
                 continue;
             }
             others += 1;
-            if let (Some(w), Some(c)) = (winner, self.contender(id))
+            let c = Contender { id, effective };
+            if let Some(w) = winner
                 && !outranks(w, c)
             {
                 self.priority.push(|| {
