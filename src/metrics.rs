@@ -144,7 +144,8 @@ pub struct Metrics {
     pub resolution: Latency,
     pub execution: Latency,
     pub end_to_end: Latency,
-    pub by_priority: BTreeMap<Priority, PriorityCounts>,
+    /// Indexed by priority value (1–10; 0 unused).
+    pub by_priority: [PriorityCounts; 11],
     pub by_type: [TypeCounts; 6],
     pub conflicts: u64,
     pub conflict_ops: u64,
@@ -174,7 +175,7 @@ impl Metrics {
     }
 
     fn prio(&mut self, p: Priority) -> &mut PriorityCounts {
-        self.by_priority.entry(p).or_default()
+        &mut self.by_priority[usize::from(p.get())]
     }
 
     /// Account for one event.
@@ -293,9 +294,12 @@ impl Metrics {
     pub fn by_priority_named(&self) -> BTreeMap<String, PriorityCounts> {
         self.by_priority
             .iter()
-            .map(|(p, c)| {
+            .enumerate()
+            .filter(|(_, c)| **c != PriorityCounts::default())
+            .filter_map(|(v, c)| {
+                let p = Priority::new(u8::try_from(v).ok()?)?;
                 let name = p.name().map_or_else(|| p.get().to_string(), str::to_string);
-                (name, *c)
+                Some((name, *c))
             })
             .collect()
     }

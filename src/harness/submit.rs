@@ -266,7 +266,10 @@ impl Submitter {
             if self.interrupt.is_cancelled() {
                 break;
             }
-            let mut msg = SubmitMsg::default();
+            let mut msg = SubmitMsg {
+                ops: Vec::with_capacity(BATCHES_PER_MESSAGE * self.workload.batch_max as usize),
+                ends: Vec::with_capacity(BATCHES_PER_MESSAGE),
+            };
             let now_ns = self.clock.now_ns();
             if now_ns >= end_ns {
                 break;
