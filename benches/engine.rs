@@ -26,7 +26,7 @@ use dynstress::harness::World;
 use dynstress::metrics::Metrics;
 use dynstress::ops::exec::execute;
 use dynstress::ops::{
-    BorrowField, FieldWrite, Op, OpClass, OpId, OpKind, OpState, OpType, Priority,
+    BorrowField, FieldWrite, Op, OpClass, OpId, OpKind, OpState, OpType, Priority, RetryBudgets,
 };
 use uuid::Uuid;
 
@@ -50,23 +50,12 @@ fn world(config: &Config) -> World {
 }
 
 fn op(id: u64, target: u32, kind: OpKind) -> Op {
-    let priority = Priority::NORMAL;
-    Op {
-        id: OpId(id),
-        kind,
-        priority,
-        effective: priority,
-        class: OpClass::of(kind.op_type(), priority),
-        parent: None,
-        target,
-        state: OpState::Executing,
-        retries: 0,
-        budget: 5,
-        submitted_ns: 0,
-        started_ns: None,
-        finished_ns: None,
-        last_error: None,
-    }
+    let budgets = RetryBudgets {
+        structural: 5,
+        normal: 5,
+        low_priority: 5,
+    };
+    Op::new(OpId(id), kind, Priority::NORMAL, target, &budgets, 0)
 }
 
 /// The op kind of the `i`-th iteration of a benchmark of `op_type`

@@ -51,6 +51,20 @@ pub struct Event {
     pub kind: EventKind,
 }
 
+impl Event {
+    /// An event about `op`, on its target.
+    pub fn of(op: &crate::ops::Op, t_ns: u64, kind: EventKind) -> Event {
+        Event {
+            t_ns,
+            op: op.id,
+            target: op.target,
+            op_type: op.op_type(),
+            priority: op.priority,
+            kind,
+        }
+    }
+}
+
 /// What happened. Variant names are the event names of the spec.
 #[derive(Clone, Debug, Serialize)]
 #[serde(tag = "event")]

@@ -292,7 +292,9 @@ mod tests {
     use crate::events::{Decision, Event, EventBatch, EventKind, RejectReason};
     use crate::harness::World;
     use crate::ops::exec::{Fault, execute};
-    use crate::ops::{BorrowField, FailReason, FieldWrite, Op, OpClass, OpId, OpKind, OpState};
+    use crate::ops::{
+        BorrowField, FailReason, FieldWrite, Op, OpId, OpKind, OpState, RetryBudgets,
+    };
     use crate::ops::{OpType, Priority};
 
     /// Publisher id of the events this miniature run emits.
@@ -371,23 +373,20 @@ mod tests {
 
         fn submit(&mut self, target: u32, kind: OpKind, priority: u8, budget: u32) -> Op {
             let priority = Priority::new(priority).unwrap();
-            let class = OpClass::of(kind.op_type(), priority);
-            let op = Op {
-                id: OpId(self.next_op),
+            let budgets = RetryBudgets {
+                structural: budget,
+                normal: budget,
+                low_priority: budget,
+            };
+            let op = Op::new(
+                OpId(self.next_op),
                 kind,
                 priority,
-                effective: priority,
-                class,
-                parent: None,
                 target,
-                state: OpState::Pending,
-                retries: 0,
-                budget,
-                submitted_ns: self.t_ns,
-                started_ns: None,
-                finished_ns: None,
-                last_error: None,
-            };
+                &budgets,
+                self.t_ns,
+            );
+            let class = op.class;
             self.next_op += 1;
             self.counters.submitted += 1;
             self.emit(

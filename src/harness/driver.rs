@@ -169,17 +169,6 @@ impl Driver {
     }
 }
 
-fn event(op: &Op, t_ns: u64, kind: EventKind) -> Event {
-    Event {
-        t_ns,
-        op: op.id,
-        target: op.target,
-        op_type: op.op_type(),
-        priority: op.priority,
-        kind,
-    }
-}
-
 impl State {
     /// Ops settled since the last call (their permits go back).
     fn take_settled(&mut self) -> u64 {
@@ -187,9 +176,8 @@ impl State {
     }
 
     fn transition(&mut self, op: &mut Op, t: Transition) {
-        match op.state.apply(t) {
-            Ok(next) => op.state = next,
-            Err(_) => self.illegal += 1,
+        if op.transition(t).is_err() {
+            self.illegal += 1;
         }
     }
 
@@ -207,7 +195,7 @@ impl State {
                         let elapsed_ns =
                             decided_ns.saturating_sub(op.started_ns.unwrap_or(decided_ns));
                         self.preempted += 1;
-                        publisher.push(event(
+                        publisher.push(Event::of(
                             &op,
                             decided_ns,
                             EventKind::OperationPreempted {
@@ -236,7 +224,7 @@ impl State {
         self.transition(&mut op, Transition::Start);
         op.started_ns = Some(started_ns);
         self.started += 1;
-        publisher.push(event(
+        publisher.push(Event::of(
             &op,
             started_ns,
             EventKind::OperationStarted {
@@ -282,7 +270,7 @@ impl State {
                 op.finished_ns = Some(now);
                 self.succeeded += 1;
                 self.settled_pending += 1;
-                publisher.push(event(
+                publisher.push(Event::of(
                     &op,
                     now,
                     EventKind::OperationCompleted {
@@ -292,7 +280,7 @@ impl State {
                     },
                 ));
                 if !executed.fields.is_empty() {
-                    publisher.push(event(
+                    publisher.push(Event::of(
                         &op,
                         now,
                         EventKind::EntityModified {
@@ -301,7 +289,7 @@ impl State {
                     ));
                 }
                 for v in executed.versions {
-                    let mut ev = event(
+                    let mut ev = Event::of(
                         &op,
                         now,
                         EventKind::EntityVersioned {
@@ -328,7 +316,7 @@ impl State {
     /// Executing → Failed, reported as `OperationFailed`.
     fn fail(&mut self, mut op: Op, reason: FailReason, now: u64, publisher: &mut Publisher) {
         self.transition(&mut op, Transition::Fail);
-        publisher.push(event(
+        publisher.push(Event::of(
             &op,
             now,
             EventKind::OperationFailed {
@@ -361,7 +349,7 @@ impl State {
             self.transition(&mut op, Transition::SpendBudget);
             self.rejected += 1;
             self.settled_pending += 1;
-            publisher.push(event(
+            publisher.push(Event::of(
                 &op,
                 now,
                 EventKind::OperationRejected {
@@ -377,7 +365,7 @@ impl State {
         self.transition(&mut op, Transition::Cancel);
         self.cancelled += 1;
         self.settled_pending += 1;
-        publisher.push(event(
+        publisher.push(Event::of(
             &op,
             now,
             EventKind::OperationCancelled {
@@ -391,7 +379,7 @@ impl State {
         op.retries += 1;
         self.transition(&mut op, Transition::Retry);
         self.retried += 1;
-        publisher.push(event(
+        publisher.push(Event::of(
             &op,
             clock.now_ns(),
             EventKind::OperationRetry {
@@ -423,7 +411,7 @@ mod tests {
     use crate::ecs::EntityId;
     use crate::events::Bus;
     use crate::harness::World;
-    use crate::ops::{OpClass, OpKind, Priority};
+    use crate::ops::{OpKind, Priority, RetryBudgets};
 
     /// The monitor's side of the protocol, reduced to what the test needs:
     /// every op that comes back from its backoff is started again.
@@ -484,22 +472,19 @@ mod tests {
             .run(),
         );
         tokio::spawn(restart_requeued(msg_rx, cmd_tx.clone()));
-        let op = Op {
-            id: OpId(1),
-            kind: OpKind::ComplexUpdate { data_value: 1.0 },
-            priority: Priority::HIGH,
-            effective: Priority::HIGH,
-            class: OpClass::Normal,
-            parent: None,
-            target: 0,
-            state: OpState::Pending,
-            retries: 0,
-            budget: 3,
-            submitted_ns: 0,
-            started_ns: None,
-            finished_ns: None,
-            last_error: None,
+        let budgets = RetryBudgets {
+            structural: 3,
+            normal: 3,
+            low_priority: 3,
         };
+        let op = Op::new(
+            OpId(1),
+            OpKind::ComplexUpdate { data_value: 1.0 },
+            Priority::HIGH,
+            0,
+            &budgets,
+            0,
+        );
         let began = tokio::time::Instant::now();
         cmd_tx
             .send(vec![Cmd::Start { op, started_ns: 0 }])

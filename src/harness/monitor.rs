@@ -179,20 +179,8 @@ impl Monitor {
 
 impl State {
     fn transition(&mut self, op: &mut Op, t: Transition) {
-        match op.state.apply(t) {
-            Ok(next) => op.state = next,
-            Err(_) => self.illegal += 1,
-        }
-    }
-
-    fn event(op: &Op, t_ns: u64, kind: EventKind) -> Event {
-        Event {
-            t_ns,
-            op: op.id,
-            target: op.target,
-            op_type: op.op_type(),
-            priority: op.priority,
-            kind,
+        if op.transition(t).is_err() {
+            self.illegal += 1;
         }
     }
 
@@ -272,7 +260,7 @@ impl State {
         }
         for op in &mut pending {
             self.transition(op, Transition::Cancel);
-            publisher.push(Self::event(
+            publisher.push(Event::of(
                 op,
                 now_ns,
                 EventKind::OperationCancelled {
@@ -328,7 +316,7 @@ impl State {
             let mut ids: Vec<OpId> = Vec::with_capacity(pending.len() + 1);
             ids.push(winner.id);
             ids.extend(pending.iter().map(|o| o.id));
-            publisher.push(Self::event(
+            publisher.push(Event::of(
                 &winner,
                 now,
                 EventKind::OperationConflict {
@@ -346,7 +334,7 @@ impl State {
         }
         for loser in pending.iter_mut() {
             self.transition(loser, Transition::Lose);
-            publisher.push(Self::event(
+            publisher.push(Event::of(
                 loser,
                 now,
                 EventKind::OperationRejected {
@@ -379,7 +367,7 @@ impl State {
             Action::GraceSave { remaining } => {
                 self.grace_saves += 1;
                 if let Some(run) = running {
-                    publisher.push(Self::event(
+                    publisher.push(Event::of(
                         &winner,
                         now,
                         EventKind::GraceProtected {

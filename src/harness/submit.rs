@@ -26,9 +26,7 @@ use super::{Clock, SubmitMsg};
 use crate::config::{Config, Rate};
 use crate::events::{Event, EventKind, Publisher};
 use crate::metrics::{Counters, Latency};
-use crate::ops::{
-    BorrowField, FieldWrite, Op, OpClass, OpId, OpKind, OpState, OpType, Priority, RetryBudgets,
-};
+use crate::ops::{BorrowField, FieldWrite, Op, OpId, OpKind, OpType, Priority, RetryBudgets};
 
 /// Capacity mode: batches per message to the monitor.
 const BATCHES_PER_MESSAGE: usize = 64;
@@ -117,41 +115,22 @@ impl Workload {
             let priority = self.priorities[self.priority_index.sample(&mut self.rng)];
             let op_type = OpType::ALL[self.type_index.sample(&mut self.rng)];
             let kind = self.draw_kind(op_type);
-            let class = OpClass::of(op_type, priority);
-            let budget = self.budgets.for_class(class);
             let id = OpId(self.next_id);
             self.next_id += 1;
-            publisher.push(Event {
-                t_ns: now_ns,
-                op: id,
-                target,
-                op_type,
-                priority,
-                kind: EventKind::OperationSubmitted {
+            let op = Op::new(id, kind, priority, target, &self.budgets, now_ns);
+            publisher.push(Event::of(
+                &op,
+                now_ns,
+                EventKind::OperationSubmitted {
                     // The workload has no parent chains: effective = own.
-                    effective: priority,
-                    class,
-                    parent: None,
-                    budget,
+                    effective: op.effective,
+                    class: op.class,
+                    parent: op.parent,
+                    budget: op.budget,
                     batch_size: size,
                 },
-            });
-            ops.push(Op {
-                id,
-                kind,
-                priority,
-                effective: priority,
-                class,
-                parent: None,
-                target,
-                state: OpState::Pending,
-                retries: 0,
-                budget,
-                submitted_ns: now_ns,
-                started_ns: None,
-                finished_ns: None,
-                last_error: None,
-            });
+            ));
+            ops.push(op);
         }
         size
     }

@@ -493,7 +493,7 @@ mod tests {
     use super::*;
     use crate::config::{Overrides, parse_str};
     use crate::harness::World;
-    use crate::ops::{OpClass, OpState, Priority};
+    use crate::ops::{Priority, RetryBudgets};
 
     fn world() -> World {
         let config = parse_str(
@@ -506,22 +506,12 @@ mod tests {
     }
 
     fn op(id: u64, kind: OpKind) -> Op {
-        Op {
-            id: OpId(id),
-            kind,
-            priority: Priority::HIGH,
-            effective: Priority::HIGH,
-            class: OpClass::Normal,
-            parent: None,
-            target: 0,
-            state: OpState::Executing,
-            retries: 0,
-            budget: 5,
-            submitted_ns: 0,
-            started_ns: Some(0),
-            finished_ns: None,
-            last_error: None,
-        }
+        let budgets = RetryBudgets {
+            structural: 5,
+            normal: 5,
+            low_priority: 5,
+        };
+        Op::new(OpId(id), kind, Priority::HIGH, 0, &budgets, 0)
     }
 
     /// Everything observable about a target, for before/after comparisons.

@@ -280,8 +280,45 @@ pub struct Op {
 }
 
 impl Op {
+    /// A freshly submitted op: Pending, no retries used, effective
+    /// priority = its own (no parent), budget from its class.
+    pub fn new(
+        id: OpId,
+        kind: OpKind,
+        priority: Priority,
+        target: u32,
+        budgets: &RetryBudgets,
+        submitted_ns: u64,
+    ) -> Op {
+        let class = OpClass::of(kind.op_type(), priority);
+        Op {
+            id,
+            kind,
+            priority,
+            effective: priority,
+            class,
+            parent: None,
+            target,
+            state: OpState::Pending,
+            retries: 0,
+            budget: budgets.for_class(class),
+            submitted_ns,
+            started_ns: None,
+            finished_ns: None,
+            last_error: None,
+        }
+    }
+
     pub fn op_type(&self) -> OpType {
         self.kind.op_type()
+    }
+
+    /// Move along `transition` (the only way the harness changes an op's
+    /// state). An illegal step leaves the state as it was and is returned,
+    /// for the caller to count: it is an engine bug, never ignored.
+    pub fn transition(&mut self, transition: lifecycle::Transition) -> Result<(), TransitionError> {
+        self.state = self.state.apply(transition)?;
+        Ok(())
     }
 }
 
