@@ -90,6 +90,9 @@ pub struct Config {
     pub op_weights: [f64; 6],
     pub batch_min: u32,
     pub batch_max: u32,
+    /// Chance that an op of a batch (other than its first) names an
+    /// earlier op of the same batch as its parent.
+    pub parent_probability: f64,
     pub retries: RetryBudgets,
     pub backoff_base: Duration,
     pub backoff_max: Duration,
@@ -453,7 +456,11 @@ const SCHEMA: &[(&str, Kind)] = &[
     ),
     (
         "batch",
-        Kind::Table(&[("min_size", Kind::Integer), ("max_size", Kind::Integer)]),
+        Kind::Table(&[
+            ("min_size", Kind::Integer),
+            ("max_size", Kind::Integer),
+            ("parent_probability", Kind::Number),
+        ]),
     ),
     (
         "retries",
@@ -765,6 +772,7 @@ impl OpTypeWeights {
 struct BatchFile {
     min_size: i64,
     max_size: i64,
+    parent_probability: f64,
 }
 
 impl Default for BatchFile {
@@ -772,6 +780,7 @@ impl Default for BatchFile {
         BatchFile {
             min_size: 3,
             max_size: 8,
+            parent_probability: 0.0,
         }
     }
 }
@@ -907,6 +916,7 @@ impl From<&Config> for ConfigFile {
             batch: BatchFile {
                 min_size: i64::from(c.batch_min),
                 max_size: i64::from(c.batch_max),
+                parent_probability: c.parent_probability,
             },
             retries: RetriesFile {
                 structural: i64::from(c.retries.structural),
@@ -1121,6 +1131,8 @@ impl Validator<'_> {
                 },
             );
         }
+        let parent_probability =
+            self.fraction("batch.parent_probability", f.batch.parent_probability)?;
         let max_in_flight = self.whole(
             "max_in_flight",
             f.max_in_flight,
@@ -1199,6 +1211,7 @@ impl Validator<'_> {
             op_weights,
             batch_min,
             batch_max,
+            parent_probability,
             retries,
             backoff_base: Duration::from_millis(u64::from(base)),
             backoff_max: Duration::from_millis(u64::from(max)),
@@ -1462,7 +1475,7 @@ mod tests {
         assert_eq!(
             e,
             "test.toml, line 3, column 1: unknown key `batch.size`; allowed keys in [batch]: \
-             min_size, max_size"
+             min_size, max_size, parent_probability"
         );
         let e = err("duration_seconds = nan\n");
         assert!(

@@ -149,7 +149,7 @@ mod file {
         unknown_operation_type: "[operation_types]\ndelete_entity = 1.0\n" => "unknown key `operation_types.delete_entity`";
         unknown_top_level_key: "num_workers = 4\n" => "unknown key `num_workers`";
         unknown_table: "[network]\nport = 8080\n" => "unknown key `network`";
-        unknown_key_in_table: "[batch]\nmin_size = 2\nsize = 3\n" => "unknown key `batch.size`; allowed keys in [batch]: min_size, max_size";
+        unknown_key_in_table: "[batch]\nmin_size = 2\nsize = 3\n" => "unknown key `batch.size`; allowed keys in [batch]: min_size, max_size, parent_probability";
         batch_min_above_max: "[batch]\nmin_size = 9\nmax_size = 8\n" => "batch.min_size = 9: must be <= batch.max_size (8)";
         batch_max_below_default_min: "[batch]\nmax_size = 2\n" => "batch.max_size = 2";
         zero_batch_size: "batch.min_size = 0\n" => "batch.min_size = 0";

@@ -621,12 +621,40 @@ fn a_partial_write_under_chaos_is_caught_by_replay() {
 #[test]
 fn chaos_without_a_fault_passes_every_check_and_takes_the_retry_path() {
     let chaos = configs("chaos.toml");
-    let r = run_json(&["--config", &chaos, "--duration", "3", "--seed", "42"]);
+    let dir = TempDir::new().unwrap();
+    let events_path = dir.path().join("events.jsonl");
+    let events_s = events_path.display().to_string();
+    let r = run_json_in(
+        dir.path(),
+        &[
+            "--config",
+            &chaos,
+            "--duration",
+            "3",
+            "--seed",
+            "42",
+            "--events",
+            &events_s,
+        ],
+    );
     r.run.assert_exit(0);
     assert_exact_accounting(&r.json);
     assert_all_checks_passed(&r.json);
     assert!(uint(&r.json, "operations.failed_attempts") > 0);
     assert!(uint(&r.json, "operations.retried") > 0);
+    // Parent links (batch.parent_probability) raise some effective
+    // priorities above the ops' own, and the checks still hold.
+    let (mut linked, mut raised) = (0, 0);
+    for line in std::fs::read_to_string(&events_path).unwrap().lines() {
+        let e: Value = serde_json::from_str(line).unwrap();
+        if e["event"] == "OperationSubmitted" && !e["parent"].is_null() {
+            linked += 1;
+            let (own, effective) = (uint(&e, "priority"), uint(&e, "effective"));
+            assert!(effective >= own, "{line}");
+            raised += u64::from(effective > own);
+        }
+    }
+    assert!(linked > 0 && raised > 0, "{linked} linked, {raised} raised");
 }
 
 #[test]

@@ -211,9 +211,13 @@ impl Checker {
     pub fn observe(&mut self, ev: &Event) {
         match &ev.kind {
             EventKind::OperationSubmitted {
-                effective, budget, ..
+                effective,
+                budget,
+                parent,
+                ..
             } => {
                 self.submitted += 1;
+                self.check_effective(ev, *effective, *parent);
                 let track = Track {
                     state: OpState::Pending,
                     target: ev.target,
@@ -454,6 +458,34 @@ impl Checker {
                     *m = true;
                 }
             }
+        }
+    }
+
+    /// Effective priority at submission: the op's own, raised to its
+    /// parent's effective priority (which covers the rest of the chain).
+    fn check_effective(&mut self, ev: &Event, effective: Priority, parent: Option<OpId>) {
+        let expected = match parent {
+            None => ev.priority,
+            Some(p) => match self.ops.get(&p) {
+                Some(t) => ev.priority.max(t.effective),
+                None => {
+                    self.priority.push(|| {
+                        format!(
+                            "{} on target {}: names parent {p}, which is not an active op",
+                            ev.op, ev.target
+                        )
+                    });
+                    return;
+                }
+            },
+        };
+        if effective != expected {
+            self.priority.push(|| {
+                format!(
+                    "{} on target {}: effective priority {effective}, but its own is {} and its parent chain gives {expected}",
+                    ev.op, ev.target, ev.priority
+                )
+            });
         }
     }
 
@@ -702,6 +734,42 @@ mod tests {
         );
         assert_eq!(c.shadows()[0].counter, 9);
         assert_eq!(c.shadows()[0].history_len, 1);
+    }
+
+    fn submit_child(c: &mut Checker, op: u64, own: u8, parent: u64, effective: u8) {
+        c.observe(&ev(
+            0,
+            op,
+            own,
+            EventKind::OperationSubmitted {
+                effective: Priority::new(effective).unwrap_or(Priority::NORMAL),
+                class: OpClass::Normal,
+                parent: Some(OpId(parent)),
+                budget: 2,
+                batch_size: 1,
+            },
+        ));
+    }
+
+    #[test]
+    fn effective_priority_must_follow_the_parent_chain() {
+        let mut c = checker();
+        submit(&mut c, 1, 10);
+        submit_child(&mut c, 2, 2, 1, 10);
+        assert_eq!(c.priority.count, 0, "{:?}", c.priority.first);
+        // A child that did not inherit its parent's priority.
+        submit_child(&mut c, 3, 2, 1, 2);
+        assert_eq!(c.priority.count, 1);
+        assert!(c.priority.first[0].contains("parent chain gives 10"));
+        // A parent that is not there.
+        submit_child(&mut c, 4, 5, 99, 5);
+        assert_eq!(c.priority.count, 2);
+        assert!(c.priority.first[1].contains("not an active op"));
+        // Inherited priority decides a conflict: the LOW child of a
+        // CRITICAL parent outranks a HIGH op.
+        submit(&mut c, 5, 8);
+        conflict(&mut c, 5, &[2, 5], Decision::Start);
+        assert_eq!(c.priority.count, 3, "{:?}", c.priority.first);
     }
 
     #[test]

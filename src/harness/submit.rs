@@ -10,6 +10,8 @@
 //! Each batch picks one target and submits 3–8 (configurable) ops to it at
 //! once, with priorities and types drawn from the configured weights and
 //! every parameter drawn now, so each op's effect is fixed at submission.
+//! Optionally some ops name an earlier op of their batch as parent and
+//! inherit its priority (effective priority, SPEC §3).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -26,6 +28,7 @@ use super::{Clock, SubmitMsg};
 use crate::config::{Config, Rate};
 use crate::events::{Event, EventKind, Publisher};
 use crate::metrics::{Counters, Latency};
+use crate::ops::priority::ParentIndex;
 use crate::ops::{BorrowField, FieldWrite, Op, OpId, OpKind, OpType, Priority, RetryBudgets};
 
 /// Capacity mode: batches per message to the monitor.
@@ -55,6 +58,8 @@ pub struct Workload {
     first_source: u32,
     num_sources: u32,
     budgets: RetryBudgets,
+    parent_probability: f64,
+    parents: ParentIndex,
     next_id: u64,
 }
 
@@ -77,6 +82,8 @@ impl Workload {
             first_source,
             num_sources: config.num_sources,
             budgets: config.retries,
+            parent_probability: config.parent_probability,
+            parents: ParentIndex::default(),
             next_id: 0,
         })
     }
@@ -108,21 +115,41 @@ impl Workload {
 
     /// Draw one batch: a target and its ops, appended to `ops`, with their
     /// `OperationSubmitted` events pushed to `publisher`.
+    ///
+    /// With `parent_probability`, an op after the first may name an earlier
+    /// op of the same batch as its parent; its effective priority comes from
+    /// the parent chain ([`ParentIndex`]). Parents are drawn only among ops
+    /// still in the index, so a chain can be neither missing nor cyclic.
     pub fn batch(&mut self, now_ns: u64, ops: &mut Vec<Op>, publisher: &mut Publisher) -> u32 {
         let target = self.rng.random_range(0..self.num_targets);
         let size = self.rng.random_range(self.batch_min..=self.batch_max);
-        for _ in 0..size {
+        let first = self.next_id;
+        for i in 0..size {
             let priority = self.priorities[self.priority_index.sample(&mut self.rng)];
             let op_type = OpType::ALL[self.type_index.sample(&mut self.rng)];
             let kind = self.draw_kind(op_type);
             let id = OpId(self.next_id);
             self.next_id += 1;
-            let op = Op::new(id, kind, priority, target, &self.budgets, now_ns);
+            let mut op = Op::new(id, kind, priority, target, &self.budgets, now_ns);
+            if i > 0
+                && self.parent_probability > 0.0
+                && self.rng.random_bool(self.parent_probability)
+            {
+                let parent = OpId(self.rng.random_range(first..id.0));
+                // Cannot fail: the parent is in the index and its own chain
+                // ends inside this batch.
+                if let Ok(effective) = self.parents.effective(id, Some(parent), priority) {
+                    op.parent = Some(parent);
+                    op.effective = effective;
+                }
+            }
+            if self.parent_probability > 0.0 {
+                self.parents.insert(id, op.parent, priority);
+            }
             publisher.push(Event::of(
                 &op,
                 now_ns,
                 EventKind::OperationSubmitted {
-                    // The workload has no parent chains: effective = own.
                     effective: op.effective,
                     class: op.class,
                     parent: op.parent,
@@ -131,6 +158,10 @@ impl Workload {
                 },
             ));
             ops.push(op);
+        }
+        // Parent links reach only within a batch; the index stays small.
+        for id in first..self.next_id {
+            self.parents.remove(OpId(id));
         }
         size
     }

@@ -551,6 +551,12 @@ fn configuration(report: &RunReport, g: &Glyphs) -> Section {
         (None, Some(v)) => nodes.push(Node::new(format!("batch size: at most {}", number(v)))),
         (None, None) => {}
     }
+    if let Some(p) = cfg_num(c, &["batch", "parent_probability"]).filter(|p| *p > 0.0) {
+        nodes.push(Node::new(format!(
+            "parent links: {} of ops name an earlier op of their batch as parent",
+            percent(p)
+        )));
+    }
     if let Some(levels) = weights(c.get("priority_distribution"), priority_rank) {
         let levels: Vec<String> = levels
             .into_iter()
