@@ -71,7 +71,8 @@ pub struct Checker {
     ops: FxHashMap<OpId, Track>,
     targets: Vec<TargetTrack>,
     shadows: Vec<Shadow>,
-    chains: FxHashMap<u32, Chain>,
+    /// By entity index (entities are dense; grown on demand).
+    chains: Vec<Chain>,
     /// Grace saves whose protected op's start has not arrived yet:
     /// protected op → (winner, time of the save).
     deferred_grace: FxHashMap<OpId, Vec<(OpId, u64)>>,
@@ -104,7 +105,7 @@ impl Checker {
             ops: FxHashMap::default(),
             targets: (0..n).map(|_| TargetTrack::default()).collect(),
             shadows,
-            chains: FxHashMap::default(),
+            chains: Vec::new(),
             deferred_grace: FxHashMap::default(),
             modified: vec![false; n],
             submitted: 0,
@@ -149,7 +150,11 @@ impl Checker {
     /// Entities versioned during the run with (versions created, last
     /// version number seen).
     pub fn chains(&self) -> impl Iterator<Item = (u32, u64, u64)> + '_ {
-        self.chains.iter().map(|(e, c)| (*e, c.created, c.number))
+        self.chains
+            .iter()
+            .enumerate()
+            .filter(|(_, c)| c.created > 0)
+            .map(|(e, c)| (e as u32, c.created, c.number))
     }
 
     pub fn entities_modified(&self) -> u64 {
@@ -433,7 +438,11 @@ impl Checker {
                 previous,
                 number,
             } => {
-                let chain = self.chains.entry(ev.target).or_default();
+                let i = ev.target as usize;
+                if self.chains.len() <= i {
+                    self.chains.resize_with(i + 1, Chain::default);
+                }
+                let chain = &mut self.chains[i];
                 let broken = match chain.last {
                     Some(last) => last != *previous || *number != chain.number + 1,
                     None => false,

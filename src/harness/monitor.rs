@@ -196,7 +196,12 @@ impl State {
         let mut start = 0u32;
         for end in msg.ends {
             let mut target = None;
-            for op in ops.by_ref().take((end - start) as usize) {
+            let len = (end - start) as usize;
+            if let Some(first) = ops.as_slice().first() {
+                // One allocation for the batch (and a waiting winner).
+                self.slots[first.target as usize].pending.reserve(len + 1);
+            }
+            for op in ops.by_ref().take(len) {
                 self.submitted_seen += 1;
                 if self.inject == Some(Inject::NeverTerminate)
                     && !self.dropped_one
@@ -271,9 +276,6 @@ impl State {
         let n = pending.len() as u64;
         self.cancelled += n;
         self.settled += n;
-        // Keep the allocation for the target's next ops.
-        pending.clear();
-        self.slots[t as usize].pending = pending;
     }
 
     /// One resolution point of target `t`.
@@ -347,9 +349,11 @@ impl State {
         let losers = pending.len() as u64;
         self.rejected += losers;
         self.settled += losers;
-        pending.clear();
+        // The losers' buffer is dropped rather than kept: an idle target
+        // holds no allocation, so memory (and the cache footprint) does not
+        // grow with the number of targets.
+        drop(pending);
         let slot = &mut self.slots[t as usize];
-        slot.pending = pending;
         match decision.action {
             Action::Start => {
                 slot.executing = Some(Executing {
