@@ -11,13 +11,13 @@
 //! in commit order, without the store. If the store lost an update, leaked
 //! a partial write or versioned wrongly, the two disagree at the end.
 
-use std::fmt::Write as _;
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 
 use crate::ecs::{EcsError, EntityId, Placement, Store, Txn, Value, VersionCreated};
 use crate::events::Effect;
+use crate::ops::text::Line;
 use crate::ops::{BorrowField, FailReason, FieldWrite, Op, OpId, OpKind, OpType};
 
 /// A fault to inject into one execution attempt.
@@ -82,45 +82,61 @@ fn changed_fields(kind: &OpKind) -> &'static [&'static str] {
 
 /// The text a `modify_field` op writes into `text_content`.
 pub fn text_value(n: u32) -> String {
-    format!("text_{n}")
+    Line::new().str("text_").uint(u64::from(n)).finish()
 }
 
 /// The text a `complex_update` writes into `text_content`.
 pub fn complex_text(counter: i64, at_us: i64) -> String {
-    format!("Updated_{counter}_{at_us}")
+    Line::new()
+        .str("Updated_")
+        .int(counter)
+        .str("_")
+        .int(at_us)
+        .finish()
 }
 
 /// The history entry a committed op appends to its target. Shared by the
 /// executor and the replay, so both describe a commit identically.
 pub fn history_entry(op: OpId, effect: &Effect, counter_after: i64) -> Option<String> {
-    let mut s = String::with_capacity(64);
-    // Writing to a String cannot fail.
-    let _ = match effect {
+    let mut line = Line::new();
+    let at_us = match effect {
         Effect::Versioned => return None,
-        Effect::Modified { write, at_us } => match write {
-            FieldWrite::Counter(v) => write!(s, "modify_field counter={v} {op} t={at_us}"),
-            FieldWrite::DataValue(v) => write!(s, "modify_field data_value={v} {op} t={at_us}"),
-            FieldWrite::Text(n) => write!(s, "modify_field text_content=text_{n} {op} t={at_us}"),
-        },
+        Effect::Modified { write, at_us } => {
+            line.str("modify_field ");
+            match write {
+                FieldWrite::Counter(v) => line.str("counter=").int(*v),
+                FieldWrite::DataValue(v) => line.str("data_value=").float(*v),
+                FieldWrite::Text(n) => line.str("text_content=text_").uint(u64::from(*n)),
+            };
+            at_us
+        }
         Effect::Borrowed {
             field, from, at_us, ..
         } => {
             let (sf, tf) = field.fields();
-            write!(s, "borrow {tf} <- @{from}.{sf} {op} t={at_us}")
+            line.str("borrow ")
+                .str(tf)
+                .str(" <- @")
+                .uuid(*from)
+                .str(".")
+                .str(sf);
+            at_us
         }
         Effect::ComplexUpdate { at_us, .. } => {
-            write!(s, "complex_update counter={counter_after} {op} t={at_us}")
+            line.str("complex_update counter=").int(counter_after);
+            at_us
         }
         Effect::Structural {
             op: kind,
             changed,
             at_us,
         } => {
-            let what = if *changed { "" } else { " no-op" };
-            write!(s, "{kind}{what} {op} t={at_us}")
+            line.str(kind.name())
+                .str(if *changed { "" } else { " no-op" });
+            at_us
         }
     };
-    Some(s)
+    Some(line.str(" ").op(op).str(" t=").int(*at_us).finish())
 }
 
 /// A fault check between staged steps.
@@ -214,7 +230,12 @@ fn stage(
                 FieldWrite::DataValue(v) => ("data_value", Value::Float(v)),
                 FieldWrite::Text(n) => ("text_content", Value::Str(Arc::from(text_value(n)))),
             };
-            let address = format!("@{}.{field}", txn.current_id());
+            let address = Line::new()
+                .str("@")
+                .uuid(txn.current_id())
+                .str(".")
+                .str(field)
+                .finish();
             txn.put(&address, value).map_err(store_err)?;
             steps.staged()?;
             Effect::Modified { write, at_us }

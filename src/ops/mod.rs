@@ -12,11 +12,13 @@
 //! * [`priority`] — effective priority through parent chains.
 //! * [`backoff`] — retry delays: `base × 2^retry`, capped, seeded jitter.
 //! * [`exec`] — the six operation types executed as store transactions.
+//! * [`text`] — the text they write, built without the formatting machinery.
 
 pub mod backoff;
 pub mod exec;
 pub mod lifecycle;
 pub mod priority;
+pub mod text;
 
 use std::fmt;
 
