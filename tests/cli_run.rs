@@ -692,6 +692,18 @@ fn ignoring_the_grace_period_is_caught_by_the_grace_rule() {
 /// The two tests above need grace saves and overlapping executions; this
 /// shows the workload makes them and, unbroken, passes every check.
 #[test]
+fn the_grace_contest_without_a_fault_passes_and_makes_grace_saves() {
+    let contest = fixture("grace_contest.toml");
+    let r = run_json(&["--config", &contest, "--duration", "3", "--seed", "42"]);
+    r.run.assert_exit(0);
+    assert_exact_accounting(&r.json);
+    assert_all_checks_passed(&r.json);
+    assert!(uint(&r.json, "conflicts.grace_saves") > 0);
+    assert!(uint(&r.json, "conflicts.preemptions") > 0);
+    assert!(uint(&r.json, "operations.retried") > 0);
+}
+
+#[test]
 fn ops_still_pending_at_the_drain_deadline_are_cancelled_and_accounted_for() {
     let cfg = fixture("drain_deadline.toml");
     let r = run_json(&["--config", &cfg, "--duration", "2", "--seed", "3"]);
@@ -704,18 +716,6 @@ fn ops_still_pending_at_the_drain_deadline_are_cancelled_and_accounted_for() {
     assert_eq!(uint(&r.json, "operations.in_flight_at_end"), 0);
     assert_exact_accounting(&r.json);
     assert_all_checks_passed(&r.json);
-}
-
-#[test]
-fn the_grace_contest_without_a_fault_passes_and_makes_grace_saves() {
-    let contest = fixture("grace_contest.toml");
-    let r = run_json(&["--config", &contest, "--duration", "3", "--seed", "42"]);
-    r.run.assert_exit(0);
-    assert_exact_accounting(&r.json);
-    assert_all_checks_passed(&r.json);
-    assert!(uint(&r.json, "conflicts.grace_saves") > 0);
-    assert!(uint(&r.json, "conflicts.preemptions") > 0);
-    assert!(uint(&r.json, "operations.retried") > 0);
 }
 
 // ---------------------------------------------------------------------------

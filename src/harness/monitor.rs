@@ -43,6 +43,18 @@ struct Slot {
     grace_timer: Option<Key>,
 }
 
+impl Slot {
+    /// The target is `winner`'s from `now`: it starts (or preempts).
+    fn occupy(&mut self, winner: &mut Op, now: u64) {
+        self.executing = Some(Executing {
+            id: winner.id,
+            effective: winner.effective,
+            started_ns: now,
+        });
+        winner.started_ns = Some(now);
+    }
+}
+
 /// What the monitor counted, returned when it stops.
 pub struct MonitorResult {
     pub published: u64,
@@ -356,12 +368,7 @@ impl State {
         let slot = &mut self.slots[t as usize];
         match decision.action {
             Action::Start => {
-                slot.executing = Some(Executing {
-                    id: winner.id,
-                    effective: winner.effective,
-                    started_ns: now,
-                });
-                winner.started_ns = Some(now);
+                slot.occupy(&mut winner, now);
                 self.cmds.push(Cmd::Start {
                     op: winner,
                     started_ns: now,
@@ -389,12 +396,7 @@ impl State {
                 }
             }
             Action::Preempt { victim } => {
-                slot.executing = Some(Executing {
-                    id: winner.id,
-                    effective: winner.effective,
-                    started_ns: now,
-                });
-                winner.started_ns = Some(now);
+                slot.occupy(&mut winner, now);
                 self.cmds.push(Cmd::Preempt {
                     victim,
                     winner,
