@@ -105,6 +105,19 @@ fn accounting(s: &FinalState<'_>) -> CheckResult {
         }
     }
     let m = s.metrics;
+    // The engine's transient counters against the same figures rebuilt
+    // from the event stream: a counter never incremented cannot hide.
+    for (name, engine, seen) in [
+        ("starts", c.started, m.started),
+        ("retries", c.retried, m.retries),
+        ("preemptions", c.preempted, m.preemptions),
+        ("grace saves", c.grace_saves, m.grace_saves),
+        ("conflicts", c.conflicts, m.conflicts),
+    ] {
+        if engine != seen {
+            v.push(|| format!("the engine counted {engine} {name}, the event stream shows {seen}"));
+        }
+    }
     let by_type: u64 = m.by_type.iter().map(|t| t.succeeded).sum();
     if by_type != t.succeeded {
         v.push(|| {
@@ -609,6 +622,22 @@ mod tests {
                 "the engine counted 10 succeeded, the per-op records say 9",
                 "submitted 12 != succeeded 10 + rejected 3 + cancelled 0 (-1 unaccounted)",
             ],
+            &[],
+        );
+    }
+
+    #[test]
+    fn a_transient_counter_never_incremented_fails_accounting() {
+        // The original never incremented its grace-save, protected and
+        // failed counters; here the engine forgets to count its conflicts.
+        let mut r = honest();
+        assert!(r.counters.conflicts > 0);
+        r.counters.conflicts = 0;
+        let results = r.results();
+        assert_caught(
+            &results,
+            "accounting",
+            &["the engine counted 0 conflicts, the event stream shows 1"],
             &[],
         );
     }

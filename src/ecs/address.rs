@@ -61,9 +61,17 @@ impl<'a> Address<'a> {
     }
 }
 
-/// Format the address of `field` in version `ecs_id`.
+/// Format the address of `field` in version `ecs_id`. Built by hand, not
+/// with `format!`: it is on every `modify_field` execution's path.
 pub fn address(ecs_id: Uuid, field: &str) -> String {
-    format!("@{}.{field}", ecs_id.hyphenated())
+    let mut buf = [0u8; uuid::fmt::Hyphenated::LENGTH];
+    let id = ecs_id.hyphenated().encode_lower(&mut buf);
+    let mut s = String::with_capacity(2 + id.len() + field.len());
+    s.push('@');
+    s.push_str(id);
+    s.push('.');
+    s.push_str(field);
+    s
 }
 
 #[cfg(test)]

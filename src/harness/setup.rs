@@ -23,7 +23,6 @@ pub struct World {
     pub store: Store,
     /// Target `i`'s state before the run.
     pub shadows: Vec<Shadow>,
-    pub groups: u32,
     /// Store index of the first source.
     pub first_source: u32,
 }
@@ -83,7 +82,6 @@ impl World {
         Ok(World {
             store,
             shadows,
-            groups,
             first_source,
         })
     }

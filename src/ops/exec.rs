@@ -230,12 +230,7 @@ fn stage(
                 FieldWrite::DataValue(v) => ("data_value", Value::Float(v)),
                 FieldWrite::Text(n) => ("text_content", Value::Str(Arc::from(text_value(n)))),
             };
-            let address = Line::new()
-                .str("@")
-                .uuid(txn.current_id())
-                .str(".")
-                .str(field)
-                .finish();
+            let address = crate::ecs::address(txn.current_id(), field);
             txn.put(&address, value).map_err(store_err)?;
             steps.staged()?;
             Effect::Modified { write, at_us }

@@ -43,10 +43,6 @@ impl<W: Write> LiveWriter<W> {
         if self.style.emoji { emoji } else { ascii }
     }
 
-    pub fn into_inner(self) -> W {
-        self.out
-    }
-
     pub fn event(&mut self, ev: &Event) -> io::Result<()> {
         let (branch, last) = if self.style.emoji {
             ("├─", "└─")
