@@ -100,7 +100,9 @@ pub struct RunOptions {
     /// Styling of live lines and progress.
     pub emoji: bool,
     pub color: bool,
-    /// `--events FILE`: one JSON object per event per line.
+    /// `--events FILE`: one JSON object per event per line. Pass a
+    /// buffered writer; the observer writes a line per event and flushes at
+    /// the end.
     pub events: Option<Box<dyn Write + Send>>,
     pub inject: Option<Inject>,
 }

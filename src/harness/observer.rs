@@ -2,7 +2,7 @@
 //! optionally prints live event lines and writes the event stream to a
 //! file.
 
-use std::io::{self, BufWriter, Write};
+use std::io::{self, Write};
 
 use crate::check::online::Checker;
 use crate::events::{Continuity, Subscription};
@@ -11,6 +11,7 @@ use crate::report::live::{LiveStyle, LiveWriter};
 pub struct Observer {
     pub sub: Subscription,
     pub checker: Checker,
+    /// `--events`: should be buffered; one line per event.
     pub events: Option<Box<dyn Write + Send>>,
     pub verbose: Option<LiveStyle>,
 }
@@ -20,10 +21,10 @@ impl Observer {
     /// first error writing the events file, if any.
     pub async fn run(mut self) -> (Checker, Continuity, Option<io::Error>) {
         let mut continuity = Continuity::default();
-        let mut events = self
-            .events
-            .take()
-            .map(|w| BufWriter::with_capacity(1 << 16, w));
+        // The caller hands a buffered writer (the binary wraps the file in
+        // a BufWriter); it is flushed here so an error is reported, not
+        // lost in a drop.
+        let mut events = self.events.take();
         let mut live = self
             .verbose
             .map(|style| LiveWriter::new(style, io::stderr()));
