@@ -569,52 +569,40 @@ fn a_short_run_that_overshoots_by_its_last_batch_still_passes() {
 // ---------------------------------------------------------------------------
 // Exit 3: every injected fault is caught by the check that exists for it
 
+/// A run with `fault` injected: `config` (the built-in default if `None`)
+/// for `seconds`, seed 42.
+fn run_injected(config: Option<&str>, seconds: &str, fault: &str) -> Reported {
+    let mut args = Vec::new();
+    if let Some(c) = config {
+        args.extend(["--config", c]);
+    }
+    args.extend(["--duration", seconds, "--seed", "42", "--inject", fault]);
+    run_json(&args)
+}
+
 #[test]
 fn a_wrong_winner_is_caught_by_the_priority_rule() {
-    let r = run_json(&[
-        "--duration",
-        "2",
-        "--seed",
-        "42",
-        "--inject",
-        "wrong-winner",
-    ]);
+    let r = run_injected(None, "2", "wrong-winner");
     assert_caught(&r, &["priority_rule"]);
 }
 
 #[test]
 fn an_op_that_never_terminates_is_caught_by_accounting_and_events() {
-    let r = run_json(&[
-        "--duration",
-        "2",
-        "--seed",
-        "42",
-        "--inject",
-        "never-terminate",
-    ]);
+    let r = run_injected(None, "2", "never-terminate");
     assert_caught(&r, &["accounting", "events"]);
     assert!(uint(&r.json, "operations.in_flight_at_end") > 0);
 }
 
 #[test]
 fn a_lost_event_is_caught_by_the_events_check() {
-    let r = run_json(&["--duration", "2", "--seed", "42", "--inject", "lose-event"]);
+    let r = run_injected(None, "2", "lose-event");
     assert_caught(&r, &["events"]);
 }
 
 #[test]
 fn a_partial_write_under_chaos_is_caught_by_replay() {
     let chaos = configs("chaos.toml");
-    let r = run_json(&[
-        "--config",
-        &chaos,
-        "--duration",
-        "3",
-        "--seed",
-        "42",
-        "--inject",
-        "partial-write",
-    ]);
+    let r = run_injected(Some(&chaos), "3", "partial-write");
     assert_caught(&r, &["replay"]);
 }
 
@@ -660,32 +648,14 @@ fn chaos_without_a_fault_passes_every_check_and_takes_the_retry_path() {
 #[test]
 fn a_double_start_is_caught_by_exclusive_execution() {
     let contest = fixture("grace_contest.toml");
-    let r = run_json(&[
-        "--config",
-        &contest,
-        "--duration",
-        "3",
-        "--seed",
-        "42",
-        "--inject",
-        "double-start",
-    ]);
+    let r = run_injected(Some(&contest), "3", "double-start");
     assert_caught(&r, &["exclusive_execution"]);
 }
 
 #[test]
 fn ignoring_the_grace_period_is_caught_by_the_grace_rule() {
     let contest = fixture("grace_contest.toml");
-    let r = run_json(&[
-        "--config",
-        &contest,
-        "--duration",
-        "3",
-        "--seed",
-        "42",
-        "--inject",
-        "ignore-grace",
-    ]);
+    let r = run_injected(Some(&contest), "3", "ignore-grace");
     assert_caught(&r, &["grace_rule"]);
 }
 

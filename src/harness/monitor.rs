@@ -275,19 +275,30 @@ impl State {
         if pending.is_empty() {
             return;
         }
-        for op in &mut pending {
-            self.transition(op, Transition::Cancel);
-            publisher.push(Event::of(
-                op,
-                now_ns,
-                EventKind::OperationCancelled {
-                    from: OpState::Pending,
-                },
-            ));
+        self.cancelled += self.settle(&mut pending, Transition::Cancel, now_ns, publisher, |_| {
+            EventKind::OperationCancelled {
+                from: OpState::Pending,
+            }
+        });
+    }
+
+    /// Move every op of `ops` to a final state along `transition`, with
+    /// the event `kind` describes; returns how many.
+    fn settle(
+        &mut self,
+        ops: &mut [Op],
+        transition: Transition,
+        now_ns: u64,
+        publisher: &mut Publisher,
+        kind: impl Fn(&Op) -> EventKind,
+    ) -> u64 {
+        for op in ops.iter_mut() {
+            self.transition(op, transition);
+            publisher.push(Event::of(op, now_ns, kind(op)));
         }
-        let n = pending.len() as u64;
-        self.cancelled += n;
+        let n = ops.len() as u64;
         self.settled += n;
+        n
     }
 
     /// One resolution point of target `t`.
@@ -346,21 +357,14 @@ impl State {
                 },
             ));
         }
-        for loser in pending.iter_mut() {
-            self.transition(loser, Transition::Lose);
-            publisher.push(Event::of(
-                loser,
-                now,
-                EventKind::OperationRejected {
-                    from: OpState::Pending,
-                    reason: RejectReason::Outranked { winner: winner.id },
-                    retries: loser.retries,
-                },
-            ));
-        }
-        let losers = pending.len() as u64;
-        self.rejected += losers;
-        self.settled += losers;
+        let winner_id = winner.id;
+        self.rejected += self.settle(&mut pending, Transition::Lose, now, publisher, |loser| {
+            EventKind::OperationRejected {
+                from: OpState::Pending,
+                reason: RejectReason::Outranked { winner: winner_id },
+                retries: loser.retries,
+            }
+        });
         // The losers' buffer is dropped rather than kept: an idle target
         // holds no allocation, so memory (and the cache footprint) does not
         // grow with the number of targets.
