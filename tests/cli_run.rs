@@ -27,7 +27,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use assert_cmd::Command;
-use dynstress::check::CHECKS;
+use dynstress::report::model::CheckId;
 use serde_json::Value;
 use tempfile::TempDir;
 
@@ -235,7 +235,7 @@ fn assert_exact_accounting(json: &Value) {
 fn assert_all_checks_passed(json: &Value) {
     let checks = checks(json);
     let names: Vec<&str> = checks.keys().map(String::as_str).collect();
-    let mut expected = CHECKS.to_vec();
+    let mut expected: Vec<&str> = CheckId::ALL.iter().map(|c| c.name()).collect();
     expected.sort_unstable();
     assert_eq!(names, expected, "integrity.checks should hold every check");
     assert!(
@@ -358,7 +358,7 @@ fn assert_json_contract(json: &Value) {
     for (path, kind) in &fields {
         assert_kind(json, path, *kind);
     }
-    assert_eq!(uint(json, "schema_version"), 1);
+    assert_eq!(uint(json, "schema_version"), 2);
     assert_eq!(
         at(json, "dynstress_version").as_str(),
         Some(env!("CARGO_PKG_VERSION"))

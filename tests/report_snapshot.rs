@@ -83,10 +83,24 @@ fn latency(p: [u64; 5], mean: f64, count: u64) -> LatencySummary {
 
 fn passed_check(name: &str, detail: &str) -> CheckResult {
     CheckResult {
-        name: name.to_owned(),
+        id: CheckId::ALL
+            .into_iter()
+            .find(|c| c.name() == name)
+            .expect("a check name"),
         passed: true,
         detail: detail.to_owned(),
         violations: 0,
+        first_violations: Vec::new(),
+    }
+}
+
+fn violation(check: CheckId, op: Option<u64>, target: u32, rule: &str, detail: &str) -> Violation {
+    Violation {
+        check,
+        op,
+        target: Some(target),
+        rule: rule.to_owned(),
+        detail: detail.to_owned(),
     }
 }
 
@@ -230,22 +244,51 @@ fn failed_integrity() -> RunReport {
         interrupted: false,
     };
     r.integrity.violations = 5;
+    let priority = |op, target, detail| {
+        violation(
+            CheckId::PriorityRule,
+            Some(op),
+            target,
+            "winner outranked",
+            detail,
+        )
+    };
     r.integrity.checks[3] = CheckResult {
-        name: "priority_rule".to_owned(),
+        id: CheckId::PriorityRule,
         passed: false,
-        detail: "op-0000002a on target 3: winner had priority 5 while pending op-0000002c had 8\n\
-                 op-000004b1 on target 1: winner had priority 2 while pending op-000004b3 had 10\n\
-                 op-00000511 on target 4: winner had priority 5 while pending op-00000510 had 8"
-            .to_owned(),
+        detail: "273 conflicts and 1,229 rejections checked".to_owned(),
         violations: 3,
+        first_violations: vec![
+            priority(42, 3, "winner had priority 5 while pending op 44 had 8"),
+            priority(
+                1201,
+                1,
+                "winner had priority 2 while pending op 1203 had 10",
+            ),
+            priority(1297, 4, "winner had priority 5 while pending op 1296 had 8"),
+        ],
+    };
+    let replay = |target, detail| {
+        violation(
+            CheckId::Replay,
+            None,
+            target,
+            "store differs from replay",
+            detail,
+        )
     };
     r.integrity.checks[5] = CheckResult {
-        name: "replay".to_owned(),
+        id: CheckId::Replay,
         passed: false,
-        detail: "target 3: counter is 4711 in the store, 4712 in the replay\n\
-                 target 1: modification_history has 58 entries in the store, 57 in the replay"
-            .to_owned(),
+        detail: "273 commits replayed".to_owned(),
         violations: 2,
+        first_violations: vec![
+            replay(3, "counter is 4711 in the store, 4712 in the replay"),
+            replay(
+                1,
+                "modification_history has 58 entries in the store, 57 in the replay",
+            ),
+        ],
     };
     r
 }

@@ -10,7 +10,7 @@
 //! | check | catches |
 //! |---|---|
 //! | `accounting` | an op that never reached exactly one final state; counters that disagree with the per-op records |
-//! | `legal_transitions` | an event sequence the lifecycle of SPEC §3 does not allow |
+//! | `legal_transitions` | an event sequence the op lifecycle does not allow |
 //! | `exclusive_execution` | two ops executing on one target at once |
 //! | `priority_rule` | a winner that was not the highest effective priority (FIFO on ties); a rejection without an outranking winner or a spent budget |
 //! | `grace_rule` | a preemption inside the grace period or by a priority that is not strictly higher; a grace save outside it |
@@ -22,62 +22,67 @@
 pub mod online;
 pub mod state;
 
-use crate::report::model::CheckResult;
-
-/// The checks, in report order.
-pub const CHECKS: [&str; 9] = [
-    "accounting",
-    "legal_transitions",
-    "exclusive_execution",
-    "priority_rule",
-    "grace_rule",
-    "replay",
-    "versions",
-    "trees",
-    "events",
-];
+use crate::report::model::{CheckId, CheckResult, Violation};
 
 /// How many violations of one check are described in full.
 pub const MAX_DESCRIBED: usize = 5;
 
 /// The violations found by one check: a count and the first few, each
 /// naming the op, the target and the rule.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug)]
 pub struct Violations {
+    pub check: CheckId,
     pub count: u64,
-    pub first: Vec<String>,
+    pub first: Vec<Violation>,
 }
 
 impl Violations {
-    pub fn push(&mut self, describe: impl FnOnce() -> String) {
+    pub fn new(check: CheckId) -> Violations {
+        Violations {
+            check,
+            count: 0,
+            first: Vec::new(),
+        }
+    }
+
+    /// Count a violation; describe it (only the first few are built).
+    pub fn record(
+        &mut self,
+        op: Option<u64>,
+        target: Option<u32>,
+        rule: &str,
+        detail: impl FnOnce() -> String,
+    ) {
         self.count += 1;
         if self.first.len() < MAX_DESCRIBED {
-            self.first.push(describe());
+            self.first.push(Violation {
+                check: self.check,
+                op,
+                target,
+                rule: rule.to_string(),
+                detail: detail(),
+            });
         }
+    }
+
+    /// Count a violation described by one sentence.
+    pub fn push(&mut self, describe: impl FnOnce() -> String) {
+        self.record(None, None, "", describe);
     }
 
     pub fn is_empty(&self) -> bool {
         self.count == 0
     }
 
-    /// The report entry: on success `figures`, on failure the first
-    /// violations and how many more there were.
-    pub fn result(&self, name: &str, figures: String) -> CheckResult {
-        let detail = if self.count == 0 {
-            figures
-        } else {
-            let mut d = self.first.join("; ");
-            let more = self.count - self.first.len() as u64;
-            if more > 0 {
-                d.push_str(&format!("; and {more} more"));
-            }
-            d
-        };
+    /// The report entry: `figures` says what the check covered; on
+    /// failure the first violations and their count go with it.
+    pub fn result(&self, figures: String) -> CheckResult {
         CheckResult {
-            name: name.to_string(),
+            id: self.check,
             passed: self.count == 0,
-            detail,
+            detail: figures,
             violations: self.count,
+            first_violations: self.first.clone(),
         }
     }
 }

@@ -25,6 +25,7 @@ use crate::events::{Decision, Event, EventKind, RejectReason};
 use crate::ops::exec::Shadow;
 use crate::ops::lifecycle::Transition;
 use crate::ops::{OpId, OpState, Priority};
+use crate::report::model::CheckId;
 use crate::resolve::{Contender, outranks};
 
 /// What the checker remembers of an active op.
@@ -110,12 +111,12 @@ impl Checker {
             modified: vec![false; n],
             submitted: 0,
             terminals: Terminals::default(),
-            legal: Violations::default(),
-            exclusive: Violations::default(),
-            priority: Violations::default(),
-            grace_rule: Violations::default(),
-            replay: Violations::default(),
-            versions: Violations::default(),
+            legal: Violations::new(CheckId::LegalTransitions),
+            exclusive: Violations::new(CheckId::ExclusiveExecution),
+            priority: Violations::new(CheckId::PriorityRule),
+            grace_rule: Violations::new(CheckId::GraceRule),
+            replay: Violations::new(CheckId::Replay),
+            versions: Violations::new(CheckId::Versions),
             peak_active: 0,
             resolutions_checked: 0,
             rejections_checked: 0,
@@ -769,11 +770,11 @@ mod tests {
         // A child that did not inherit its parent's priority.
         submit_child(&mut c, 3, 2, 1, 2);
         assert_eq!(c.priority.count, 1);
-        assert!(c.priority.first[0].contains("parent chain gives 10"));
+        assert!(c.priority.first[0].detail.contains("parent chain gives 10"));
         // A parent that is not there.
         submit_child(&mut c, 4, 5, 99, 5);
         assert_eq!(c.priority.count, 2);
-        assert!(c.priority.first[1].contains("not an active op"));
+        assert!(c.priority.first[1].detail.contains("not an active op"));
         // Inherited priority decides a conflict: the LOW child of a
         // CRITICAL parent outranks a HIGH op.
         submit(&mut c, 5, 8);
@@ -789,7 +790,7 @@ mod tests {
         conflict(&mut c, 1, &[1, 2], Decision::Start);
         assert_eq!(c.priority.count, 1);
         assert!(
-            c.priority.first[0].contains("outranks it"),
+            c.priority.first[0].detail.contains("outranks it"),
             "{:?}",
             c.priority.first
         );
@@ -813,7 +814,7 @@ mod tests {
         conflict(&mut c, 2, &[1, 2, 3], Decision::Start);
         reject(&mut c, 1, 3);
         assert_eq!(c.priority.count, 1);
-        assert!(c.priority.first[0].contains("not the winner"));
+        assert!(c.priority.first[0].detail.contains("not the winner"));
     }
 
     #[test]
@@ -824,7 +825,7 @@ mod tests {
         start(&mut c, 0, 1);
         start(&mut c, 0, 2);
         assert_eq!(c.exclusive.count, 1);
-        assert!(c.exclusive.first[0].contains("still executing"));
+        assert!(c.exclusive.first[0].detail.contains("still executing"));
     }
 
     #[test]
@@ -834,7 +835,9 @@ mod tests {
         complete(&mut c, 1, FieldWrite::Counter(1));
         assert!(c.legal.count >= 1);
         assert!(
-            c.legal.first[0].contains("illegal Commit from Pending"),
+            c.legal.first[0]
+                .detail
+                .contains("illegal Commit from Pending"),
             "{:?}",
             c.legal.first
         );
@@ -870,7 +873,7 @@ mod tests {
         start(&mut c, 10 * MS, 1);
         preempt(&mut c, 60 * MS, 1, 2);
         assert_eq!(c.grace_rule.count, 1);
-        assert!(c.grace_rule.first[0].contains("inside the"));
+        assert!(c.grace_rule.first[0].detail.contains("inside the"));
     }
 
     #[test]
@@ -892,7 +895,7 @@ mod tests {
         start(&mut c, 0, 1);
         preempt(&mut c, 300 * MS, 1, 2);
         assert_eq!(c.grace_rule.count, 1);
-        assert!(c.grace_rule.first[0].contains("not strictly higher"));
+        assert!(c.grace_rule.first[0].detail.contains("not strictly higher"));
     }
 
     fn grace_save(c: &mut Checker, t_ns: u64, winner: u64, executing: u64) {
@@ -958,7 +961,11 @@ mod tests {
             },
         ));
         assert_eq!(c.priority.count, 1);
-        assert!(c.priority.first[0].contains("spent budget after 0 of 2"));
+        assert!(
+            c.priority.first[0]
+                .detail
+                .contains("spent budget after 0 of 2")
+        );
     }
 
     #[test]

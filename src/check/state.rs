@@ -5,13 +5,13 @@
 //! replayed shadows, the version chains), and the store itself. Each check
 //! returns a [`CheckResult`] with its figures, or the first violations.
 
+use super::Violations;
 use super::online::Checker;
-use super::{CHECKS, Violations};
 use crate::ecs::{EntityId, Store};
 use crate::events::Continuity;
 use crate::metrics::{CounterSnapshot, Metrics};
 use crate::report::format::count;
-use crate::report::model::CheckResult;
+use crate::report::model::{CheckId, CheckResult};
 
 /// Everything the final checks look at.
 pub struct FinalState<'a> {
@@ -25,53 +25,41 @@ pub struct FinalState<'a> {
     pub num_targets: u32,
 }
 
-/// Run all nine checks; results in [`CHECKS`] order.
+/// Run all nine checks; results in [`CheckId::ALL`] order.
 pub fn run_all(s: &FinalState<'_>) -> Vec<CheckResult> {
     let c = s.checker;
     let results = vec![
         accounting(s),
-        c.legal.result(
-            CHECKS[1],
-            format!(
-                "{} ops followed the lifecycle through {} events",
-                count(s.counters.submitted),
-                count(s.continuity.received)
-            ),
-        ),
-        c.exclusive.result(
-            CHECKS[2],
-            format!(
-                "{} starts, never two executing on one target",
-                count(s.counters.started)
-            ),
-        ),
-        c.priority.result(
-            CHECKS[3],
-            format!(
-                "{} conflicts and {} rejections checked",
-                count(c.resolutions_checked),
-                count(c.rejections_checked)
-            ),
-        ),
-        c.grace_rule.result(
-            CHECKS[4],
-            format!(
-                "{} grace saves and {} preemptions checked",
-                count(c.grace_saves_checked),
-                count(c.preemptions_checked)
-            ),
-        ),
+        c.legal.result(format!(
+            "{} ops followed the lifecycle through {} events",
+            count(s.counters.submitted),
+            count(s.continuity.received)
+        )),
+        c.exclusive.result(format!(
+            "{} starts, never two executing on one target",
+            count(s.counters.started)
+        )),
+        c.priority.result(format!(
+            "{} conflicts and {} rejections checked",
+            count(c.resolutions_checked),
+            count(c.rejections_checked)
+        )),
+        c.grace_rule.result(format!(
+            "{} grace saves and {} preemptions checked",
+            count(c.grace_saves_checked),
+            count(c.preemptions_checked)
+        )),
         replay(s),
         versions(s),
         trees(s),
         events(s),
     ];
-    debug_assert!(results.iter().zip(CHECKS).all(|(r, n)| r.name == n));
+    debug_assert!(results.iter().map(|r| r.id).eq(CheckId::ALL));
     results
 }
 
 fn accounting(s: &FinalState<'_>) -> CheckResult {
-    let mut v = Violations::default();
+    let mut v = Violations::new(CheckId::Accounting);
     let c = s.counters;
     let t = s.checker.terminals;
     let settled = c.settled();
@@ -135,7 +123,6 @@ fn accounting(s: &FinalState<'_>) -> CheckResult {
     // Described above up to the limit; count the rest.
     v.count += (s.checker.active() as u64).saturating_sub(super::MAX_DESCRIBED as u64);
     v.result(
-        "accounting",
         format!(
             "{} submitted = {} succeeded + {} rejected + {} cancelled; 0 in flight; engine, per-op records and metrics agree",
             count(c.submitted),
@@ -147,7 +134,7 @@ fn accounting(s: &FinalState<'_>) -> CheckResult {
 }
 
 fn replay(s: &FinalState<'_>) -> CheckResult {
-    let mut v = Violations::default();
+    let mut v = Violations::new(CheckId::Replay);
     for (i, shadow) in s.checker.shadows().iter().enumerate() {
         for diff in shadow.diff(s.store, EntityId(i as u32)) {
             v.push(|| format!("target {i}: {diff}"));
@@ -161,18 +148,15 @@ fn replay(s: &FinalState<'_>) -> CheckResult {
             v.first.push(d.clone());
         }
     }
-    v.result(
-        "replay",
-        format!(
-            "{} commits replayed on shadow copies of {} targets reproduce the store exactly",
-            count(s.checker.commits_replayed),
-            count(u64::from(s.num_targets))
-        ),
-    )
+    v.result(format!(
+        "{} commits replayed on shadow copies of {} targets reproduce the store exactly",
+        count(s.checker.commits_replayed),
+        count(u64::from(s.num_targets))
+    ))
 }
 
 fn versions(s: &FinalState<'_>) -> CheckResult {
-    let mut v = Violations::default();
+    let mut v = Violations::new(CheckId::Versions);
     let online = &s.checker.versions;
     v.count += online.count;
     v.first.extend(online.first.iter().cloned());
@@ -228,7 +212,6 @@ fn versions(s: &FinalState<'_>) -> CheckResult {
         }
     }
     v.result(
-        "versions",
         format!(
             "{} versions created; lineage lengths match the commits; previous_ecs_id chains and old versions of {} entities intact",
             count(created_total),
@@ -238,7 +221,7 @@ fn versions(s: &FinalState<'_>) -> CheckResult {
 }
 
 fn trees(s: &FinalState<'_>) -> CheckResult {
-    let mut v = Violations::default();
+    let mut v = Violations::new(CheckId::Trees);
     let figures = match s.store.check_trees() {
         Ok(stats) => format!(
             "{} trees, {} children, {} orphans; one root each, no cycles, index agrees",
@@ -247,17 +230,18 @@ fn trees(s: &FinalState<'_>) -> CheckResult {
             count(stats.orphans as u64)
         ),
         Err(problems) => {
+            let n = problems.len();
             for p in problems {
                 v.push(|| p);
             }
-            String::new()
+            format!("{} tree invariant problems", count(n as u64))
         }
     };
-    v.result("trees", figures)
+    v.result(figures)
 }
 
 fn events(s: &FinalState<'_>) -> CheckResult {
-    let mut v = Violations::default();
+    let mut v = Violations::new(CheckId::Events);
     let k = s.continuity;
     if k.lost > 0 || k.gaps > 0 {
         v.push(|| {
@@ -280,7 +264,6 @@ fn events(s: &FinalState<'_>) -> CheckResult {
         v.push(|| format!("the observer did not see the whole life of {n} ops"));
     }
     v.result(
-        "events",
         format!(
             "{} events received in order from every publisher, none lost; every op seen from submission to its final state",
             count(k.received)
@@ -556,7 +539,7 @@ mod tests {
     }
 
     fn check<'a>(results: &'a [CheckResult], name: &str) -> &'a CheckResult {
-        results.iter().find(|c| c.name == name).unwrap()
+        results.iter().find(|c| c.id.name() == name).unwrap()
     }
 
     /// `failing` failed (with a detail containing every one of `says`)
@@ -565,16 +548,16 @@ mod tests {
         let c = check(results, failing);
         assert!(!c.passed, "{failing} passed: {}", c.detail);
         assert!(c.violations > 0, "{failing} failed without a violation");
+        let described = c.describe();
         for s in says {
             assert!(
-                c.detail.contains(s),
-                "{failing} detail {:?} lacks {s:?}",
-                c.detail
+                described.contains(s),
+                "{failing} violations {described:?} lack {s:?}"
             );
         }
         for r in results {
-            if r.name != failing && !also.contains(&r.name.as_str()) {
-                assert!(r.passed, "{} failed too: {}", r.name, r.detail);
+            if r.id.name() != failing && !also.contains(&r.id.name()) {
+                assert!(r.passed, "{} failed too: {}", r.id.name(), r.describe());
             }
         }
     }
@@ -583,11 +566,11 @@ mod tests {
     fn the_honest_run_passes_all_nine_checks() {
         let r = honest();
         let results = r.results();
-        let names: Vec<&str> = results.iter().map(|c| c.name.as_str()).collect();
-        assert_eq!(names, CHECKS);
+        let ids: Vec<CheckId> = results.iter().map(|c| c.id).collect();
+        assert_eq!(ids, CheckId::ALL);
         for c in &results {
-            assert!(c.passed, "{}: {}", c.name, c.detail);
-            assert_eq!(c.violations, 0, "{}", c.name);
+            assert!(c.passed, "{}: {}", c.id.name(), c.describe());
+            assert_eq!(c.violations, 0, "{}", c.id.name());
         }
         // The run did what it claims: every type committed, versions and
         // structure really changed.
@@ -760,7 +743,7 @@ mod tests {
         );
         r.flush();
         for c in r.results() {
-            assert!(c.passed, "{}: {}", c.name, c.detail);
+            assert!(c.passed, "{}: {}", c.id.name(), c.describe());
         }
     }
 

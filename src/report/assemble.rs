@@ -14,8 +14,8 @@ use crate::events::Continuity;
 use crate::harness::SubmitResult;
 use crate::metrics::{CounterSnapshot, CpuTimes, Metrics};
 use crate::report::model::{
-    Conflicts, Durations, Integrity, Latencies, Operations, Outcome, Rates, Resources, RunReport,
-    SCHEMA_VERSION, ThresholdResult, WorkSummary,
+    CheckId, Conflicts, Durations, Integrity, Latencies, Operations, Outcome, Rates, Resources,
+    RunReport, SCHEMA_VERSION, ThresholdResult, Violation, WorkSummary,
 };
 
 /// Everything a report is made from.
@@ -59,19 +59,25 @@ pub fn assemble(i: Inputs<'_>) -> RunReport {
         num_targets: i.config.num_targets,
     });
     if i.engine_illegal_transitions > 0
-        && let Some(legal) = checks.iter_mut().find(|r| r.name == "legal_transitions")
+        && let Some(legal) = checks
+            .iter_mut()
+            .find(|r| r.id == CheckId::LegalTransitions)
     {
         legal.passed = false;
         legal.violations += i.engine_illegal_transitions;
-        let note = format!(
-            "the engine attempted {} illegal transitions",
-            i.engine_illegal_transitions
+        legal.first_violations.insert(
+            0,
+            Violation {
+                check: CheckId::LegalTransitions,
+                op: None,
+                target: None,
+                rule: "engine refused a transition".to_string(),
+                detail: format!(
+                    "the engine attempted {} illegal transitions",
+                    i.engine_illegal_transitions
+                ),
+            },
         );
-        legal.detail = if legal.detail.is_empty() {
-            note
-        } else {
-            format!("{note}; {}", legal.detail)
-        };
     }
     let violations: u64 = checks.iter().map(|r| r.violations).sum();
     let integrity_ok = checks.iter().all(|r| r.passed);

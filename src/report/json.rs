@@ -113,7 +113,7 @@ mod tests {
     fn values_are_the_report_values() {
         let (_, json) = rendered();
         let report = sample_report();
-        assert_eq!(json["schema_version"], 1);
+        assert_eq!(json["schema_version"], 2);
         assert_eq!(json["seed"], report.seed);
         assert_eq!(json["operations"]["submitted"], report.operations.submitted);
         assert_eq!(json["outcome"]["exit_code"], 0);
@@ -140,6 +140,6 @@ mod tests {
             "{:?}",
             &text[text.len().saturating_sub(10)..]
         );
-        assert!(text.starts_with("{\n  \"schema_version\": 1,"));
+        assert!(text.starts_with("{\n  \"schema_version\": 2,"));
     }
 }

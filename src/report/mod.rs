@@ -291,11 +291,12 @@ pub(crate) fn sample_report() -> model::RunReport {
         mean,
         count,
     };
-    let check = |name: &str, detail: &str| CheckResult {
-        name: name.to_owned(),
+    let check = |id: CheckId, detail: &str| CheckResult {
+        id,
         passed: true,
         detail: detail.to_owned(),
         violations: 0,
+        first_violations: Vec::new(),
     };
     let threshold = |name: &str, limit, observed| ThresholdResult {
         name: name.to_owned(),
@@ -383,15 +384,18 @@ pub(crate) fn sample_report() -> model::RunReport {
         integrity: Integrity {
             violations: 0,
             checks: vec![
-                check("accounting", "1,502 ops, each in one final state"),
-                check("legal_transitions", "3,010 transitions checked"),
-                check("exclusive_execution", "276 executions, never two at once"),
-                check("priority_rule", "273 resolutions checked"),
-                check("grace_rule", "0 preemptions"),
-                check("replay", "5 targets reproduced exactly"),
-                check("versions", "5 lineages, 196 versions"),
-                check("trees", "3 trees, 10 entities"),
-                check("events", "4,788 events, none lost"),
+                check(CheckId::Accounting, "1,502 ops, each in one final state"),
+                check(CheckId::LegalTransitions, "3,010 transitions checked"),
+                check(
+                    CheckId::ExclusiveExecution,
+                    "276 executions, never two at once",
+                ),
+                check(CheckId::PriorityRule, "273 resolutions checked"),
+                check(CheckId::GraceRule, "0 preemptions"),
+                check(CheckId::Replay, "5 targets reproduced exactly"),
+                check(CheckId::Versions, "5 lineages, 196 versions"),
+                check(CheckId::Trees, "3 trees, 10 entities"),
+                check(CheckId::Events, "4,788 events, none lost"),
             ],
             entities_modified: 5,
             versions_created: 191,

@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-pub const SCHEMA_VERSION: u32 = 1;
+pub const SCHEMA_VERSION: u32 = 2;
 
 #[derive(Clone, Debug, Serialize)]
 pub struct RunReport {
@@ -141,14 +141,115 @@ pub struct Integrity {
     pub versions_created: u64,
 }
 
+/// The integrity checks, in report order. Each is named in the JSON by its
+/// snake_case name (`"priority_rule"`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CheckId {
+    Accounting,
+    LegalTransitions,
+    ExclusiveExecution,
+    PriorityRule,
+    GraceRule,
+    Replay,
+    Versions,
+    Trees,
+    Events,
+}
+
+impl CheckId {
+    /// Every check, in report order.
+    pub const ALL: [CheckId; 9] = [
+        CheckId::Accounting,
+        CheckId::LegalTransitions,
+        CheckId::ExclusiveExecution,
+        CheckId::PriorityRule,
+        CheckId::GraceRule,
+        CheckId::Replay,
+        CheckId::Versions,
+        CheckId::Trees,
+        CheckId::Events,
+    ];
+
+    /// The name used in the report, the JSON and `--junit`.
+    pub fn name(self) -> &'static str {
+        match self {
+            CheckId::Accounting => "accounting",
+            CheckId::LegalTransitions => "legal_transitions",
+            CheckId::ExclusiveExecution => "exclusive_execution",
+            CheckId::PriorityRule => "priority_rule",
+            CheckId::GraceRule => "grace_rule",
+            CheckId::Replay => "replay",
+            CheckId::Versions => "versions",
+            CheckId::Trees => "trees",
+            CheckId::Events => "events",
+        }
+    }
+}
+
+/// One broken rule, as specific as the check can make it: which op on
+/// which target broke which rule, and the figures that show it.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Violation {
+    pub check: CheckId,
+    /// The op at fault (its id), when one op is.
+    pub op: Option<u64>,
+    /// The target (store entity index), when one target is concerned.
+    pub target: Option<u32>,
+    /// The rule broken, in a few words (`"winner outranked"`).
+    pub rule: String,
+    /// What was observed.
+    pub detail: String,
+}
+
+/// The outcome of one integrity check.
 #[derive(Clone, Debug, Serialize)]
 pub struct CheckResult {
-    pub name: String,
+    #[serde(rename = "name")]
+    pub id: CheckId,
     pub passed: bool,
-    /// Figures on success; the first violations (op, target, rule) and a
-    /// count on failure.
+    /// What the check covered, as a sentence; shown only when it passed.
     pub detail: String,
+    /// How many violations were found in all.
     pub violations: u64,
+    /// The first violations, in the order found (at most a handful).
+    pub first_violations: Vec<Violation>,
+}
+
+impl CheckResult {
+    /// The first violations as one line each, then how many more there
+    /// were; empty when the check passed.
+    pub fn describe(&self) -> String {
+        let mut lines: Vec<String> = self
+            .first_violations
+            .iter()
+            .map(Violation::to_string)
+            .collect();
+        let more = self
+            .violations
+            .saturating_sub(self.first_violations.len() as u64);
+        if more > 0 {
+            lines.push(format!("and {more} more"));
+        }
+        lines.join("; ")
+    }
+}
+
+impl std::fmt::Display for Violation {
+    /// `op-0000000c on target 3: winner outranked: <detail>`, leaving out
+    /// what is unknown. Ops are named as everywhere else in the report.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match (self.op, self.target) {
+            (Some(op), Some(t)) => write!(f, "op-{op:08x} on target {t}: ")?,
+            (Some(op), None) => write!(f, "op-{op:08x}: ")?,
+            (None, Some(t)) => write!(f, "target {t}: ")?,
+            (None, None) => {}
+        }
+        if !self.rule.is_empty() {
+            write!(f, "{}: ", self.rule)?;
+        }
+        f.write_str(&self.detail)
+    }
 }
 
 #[derive(Clone, Debug, Serialize)]

@@ -346,7 +346,7 @@ fn failure_reason(report: &RunReport) -> String {
         .checks
         .iter()
         .filter(|c| !c.passed)
-        .map(|c| c.name.as_str())
+        .map(|c| c.id.name())
         .collect();
     let failed_thresholds: Vec<&str> = report
         .thresholds
@@ -1004,23 +1004,39 @@ fn integrity(report: &RunReport, _g: &Glyphs) -> Section {
         .checks
         .iter()
         .map(|check| {
-            let mut lines = check.detail.lines().filter(|l| !l.trim().is_empty());
-            let mut text = check.name.clone();
-            if !check.passed && check.violations > 0 {
-                let noun = if check.violations == 1 {
-                    "violation"
-                } else {
-                    "violations"
+            let mut text = check.id.name().to_string();
+            if check.passed {
+                // What the check covered; a failed check never shows it.
+                let mut lines = check.detail.lines().filter(|l| !l.trim().is_empty());
+                if let Some(first) = lines.next() {
+                    text.push_str(": ");
+                    text.push_str(first.trim());
+                }
+                return Node {
+                    children: lines.map(|l| Node::new(l.trim())).collect(),
+                    ..Node::marked(true, text)
                 };
-                text.push_str(&format!(" ({} {noun})", count(check.violations)));
             }
-            if let Some(first) = lines.next() {
-                text.push_str(": ");
-                text.push_str(first.trim());
+            let noun = if check.violations == 1 {
+                "violation"
+            } else {
+                "violations"
+            };
+            text.push_str(&format!(" ({} {noun})", count(check.violations)));
+            let mut children: Vec<Node> = check
+                .first_violations
+                .iter()
+                .map(|v| Node::new(v.to_string()))
+                .collect();
+            let more = check
+                .violations
+                .saturating_sub(check.first_violations.len() as u64);
+            if more > 0 {
+                children.push(Node::new(format!("and {} more", count(more))));
             }
             Node {
-                children: lines.map(|l| Node::new(l.trim())).collect(),
-                ..Node::marked(check.passed, text)
+                children,
+                ..Node::marked(false, text)
             }
         })
         .collect();
@@ -1093,7 +1109,7 @@ fn assessment(report: &RunReport, g: &Glyphs) -> Section {
     let failed: Vec<&str> = checks
         .iter()
         .filter(|c| !c.passed)
-        .map(|c| c.name.as_str())
+        .map(|c| c.id.name())
         .collect();
     let clean = failed.is_empty() && report.integrity.violations == 0 && !checks.is_empty();
     let summary = if failed.is_empty() {
@@ -1122,7 +1138,7 @@ fn assessment(report: &RunReport, g: &Glyphs) -> Section {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::report::model::{CheckResult, ThresholdResult};
+    use crate::report::model::{CheckId, CheckResult, ThresholdResult, Violation};
     use crate::report::sample_report;
 
     const PLAIN: TextStyle = TextStyle {
@@ -1148,13 +1164,22 @@ mod tests {
 
     fn failed_integrity() -> RunReport {
         let mut r = sample_report();
+        let violation = |op, target, detail: &str| Violation {
+            check: CheckId::PriorityRule,
+            op: Some(op),
+            target: Some(target),
+            rule: "winner outranked".to_owned(),
+            detail: detail.to_owned(),
+        };
         r.integrity.checks[3] = CheckResult {
-            name: "priority_rule".to_owned(),
+            id: CheckId::PriorityRule,
             passed: false,
-            detail: "op-0000002a on target 3: winner priority 5 below pending 8\n\
-                     op-00000031 on target 1: winner priority 2 below pending 10"
-                .to_owned(),
+            detail: "273 resolutions checked".to_owned(),
             violations: 2,
+            first_violations: vec![
+                violation(42, 3, "winner priority 5 below pending 8"),
+                violation(49, 1, "winner priority 2 below pending 10"),
+            ],
         };
         r.integrity.violations = 2;
         r.outcome.passed = false;
@@ -1345,8 +1370,13 @@ mod tests {
         let out = text(&failed_integrity(), PLAIN);
         let line = line_with(&out, "priority_rule (2 violations)");
         assert!(line.contains("❌"), "{line}");
-        assert!(line.contains("op-0000002a on target 3"), "{line}");
-        // The second detail line sits under the check.
+        // A failed check never shows what it would have covered.
+        assert!(!line.contains("resolutions checked"), "{line}");
+        // Each violation sits under the check, naming op, target and rule.
+        assert!(
+            out.contains("│  ├─ op-0000002a on target 3: winner outranked: winner priority 5"),
+            "{out}"
+        );
         assert!(out.contains("│  └─ op-00000031 on target 1"), "{out}");
         assert!(line_with(&out, "violations: 2").contains("❌"));
         assert!(line_with(&out, "integrity: 1 of 9 checks failed (priority_rule)").contains("❌"));
