@@ -147,6 +147,9 @@ mod file {
         unknown_priority_name: "[priority_distribution]\nURGENT = 1.0\n" => "unknown key `priority_distribution.URGENT`";
         lowercase_priority_name: "[priority_distribution]\nhigh = 1.0\n" => "priority_distribution.high";
         unknown_operation_type: "[operation_types]\ndelete_entity = 1.0\n" => "unknown key `operation_types.delete_entity`";
+        unknown_operation_type_lists_the_types: "[operation_types]\nmodify_fields = 1.0\n" => "allowed keys in [operation_types]: version_entity, modify_field,";
+        unknown_priority_lists_the_levels: "[priority_distribution]\nURGENT = 1.0\n" => "allowed keys in [priority_distribution]: BACKGROUND, LOW, NORMAL, HIGH, CRITICAL";
+        integer_for_weight_table: "operation_types = 1\n" => "operation_types = 1 is an integer; expected a table";
         unknown_top_level_key: "num_workers = 4\n" => "unknown key `num_workers`";
         unknown_table: "[network]\nport = 8080\n" => "unknown key `network`";
         unknown_key_in_table: "[batch]\nmin_size = 2\nsize = 3\n" => "unknown key `batch.size`; allowed keys in [batch]: min_size, max_size, parent_probability";

@@ -1,0 +1,519 @@
+//! Run configuration: the TOML file, its defaults, and validation into the
+//! typed [`Config`] the rest of the crate runs on.
+//!
+//! Loading goes through four layers, one file each, close to the text first
+//! and ready-to-use values last:
+//!
+//! 1. `source`: read the file (refusing directories, huge or binary files)
+//!    and turn byte spans into `file, line L, column C`.
+//! 2. `schema`: walk the parsed document against the list of keys and
+//!    their TOML types; unknown keys and wrong types are refused with the
+//!    dotted key (`batch.min_size`), the value as written, its place and
+//!    what is allowed. The walk also records where each value is written.
+//! 3. `file`: serde structs in the shape of the document, every key with a
+//!    default, so an empty file (or no `--config` at all) is the built-in
+//!    default, which *is* `configs/brutal.toml` ([`DEFAULT_CONFIG_TOML`]; a
+//!    test keeps the two equal). Command-line [`Overrides`] replace file
+//!    values here, before validation.
+//! 4. `validate`: ranges and cross-key rules, into [`Config`]: durations,
+//!    counts, normalised weights and typed priorities, checked once so
+//!    downstream code never re-checks.
+//!
+//! Bad input is the common case for a config loader, so errors get as much
+//! care as the happy path: every [`ConfigError`] is one line naming the
+//! file, the key (or the flag, for an overridden value) and what is
+//! allowed; TOML syntax errors give line and column. Serde with
+//! `deny_unknown_fields` and `toml`'s spans alone would keep the place but
+//! lose the key and speak of Rust types; `schema` says why in full.
+
+mod error;
+mod file;
+mod schema;
+mod source;
+mod validate;
+
+use std::path::Path;
+use std::time::Duration;
+
+use serde::Deserialize;
+use toml::de::DeTable;
+
+pub use self::error::ConfigError;
+use self::file::ConfigFile;
+use self::source::Doc;
+use self::validate::Validator;
+use crate::ecs::Retention;
+use crate::ops::{OpType, Priority, RetryBudgets};
+
+/// The built-in default configuration: exactly `configs/brutal.toml`.
+pub const DEFAULT_CONFIG_TOML: &str = include_str!("../../configs/brutal.toml");
+
+/// Origin named in errors about the built-in default.
+const BUILT_IN: &str = "built-in default";
+
+/// Submission rate.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Rate {
+    /// Fixed open-loop rate, ops per second (> 0, finite).
+    PerSecond(f64),
+    /// Capacity mode: as fast as the engine settles, bounded by
+    /// `max_in_flight`.
+    Max,
+}
+
+/// Validated, typed configuration. Downstream code never re-checks it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Config {
+    pub duration: Duration,
+    pub num_targets: u32,
+    pub num_sources: u32,
+    pub rate: Rate,
+    pub grace_period: Duration,
+    pub drain_timeout: Duration,
+    pub target_completion_rate: f64,
+    pub max_memory_mb: f64,
+    /// `None`: draw a random seed at start (and print it).
+    pub seed: Option<u64>,
+    pub max_in_flight: u32,
+    /// Priority weights, normalised, only levels with weight > 0.
+    pub priorities: Vec<(Priority, f64)>,
+    /// Operation type weights, in `OpType::ALL` order.
+    pub op_weights: [f64; OpType::ALL.len()],
+    pub batch_min: u32,
+    pub batch_max: u32,
+    /// Chance that an op of a batch (other than its first) names an
+    /// earlier op of the same batch as its parent.
+    pub parent_probability: f64,
+    pub retries: RetryBudgets,
+    pub backoff_base: Duration,
+    pub backoff_max: Duration,
+    pub failure_probability: f64,
+    pub stall_probability: f64,
+    pub stall: Duration,
+    pub retention: Retention,
+    pub thresholds: Thresholds,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Thresholds {
+    pub min_completion_rate: f64,
+    pub max_memory_mb: f64,
+    pub min_rate_accuracy: f64,
+    pub max_resolution_p99_us: Option<f64>,
+    pub max_execution_p99_us: Option<f64>,
+}
+
+impl Config {
+    /// Model completion rate: one winner per batch of uniform size
+    /// `min..=max` gives `2 / (min + max)`.
+    pub fn model_completion_rate(&self) -> f64 {
+        2.0 / f64::from(self.batch_min + self.batch_max)
+    }
+
+    pub fn op_weight(&self, t: OpType) -> f64 {
+        self.op_weights[t.index()]
+    }
+
+    /// The effective config as a TOML file; parsing it gives back this
+    /// config. An absent seed is left out (TOML has no null).
+    pub fn to_toml(&self) -> String {
+        toml::to_string(&ConfigFile::from(self))
+            .unwrap_or_else(|e| format!("# the configuration cannot be written as TOML: {e}\n"))
+    }
+
+    /// The effective config in the shape of the file: the rate is a number
+    /// or `"max"`, an absent seed is `null`, and the thresholds are
+    /// resolved (their defaults filled in).
+    pub fn to_json(&self) -> serde_json::Value {
+        let mut value = serde_json::to_value(ConfigFile::from(self)).unwrap_or_default();
+        if let Some(map) = value.as_object_mut() {
+            // JSON has no 2^63 limit: the seed is always a plain number.
+            map.insert("seed".into(), serde_json::json!(self.seed));
+        }
+        value
+    }
+}
+
+/// Values given on the command line; they replace the file's before
+/// validation.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Overrides {
+    /// `--duration`: `duration_seconds`.
+    pub duration: Option<f64>,
+    /// `--rate`: `operation_rate_per_second`, a number or `"max"`.
+    pub rate: Option<String>,
+    /// `--targets`: `num_targets`.
+    pub targets: Option<u32>,
+    /// `--grace-period`: `grace_period_seconds`.
+    pub grace_period: Option<f64>,
+    /// `--seed`: `seed`.
+    pub seed: Option<u64>,
+}
+
+/// Load the config at `path` (`None`: the built-in default) and apply
+/// `overrides`. Nothing runs until this succeeds.
+pub fn load(path: Option<&Path>, overrides: &Overrides) -> Result<Config, ConfigError> {
+    match path {
+        None => parse_str(DEFAULT_CONFIG_TOML, BUILT_IN, overrides),
+        Some(path) => {
+            let text = source::read_text(path)?;
+            parse_str(&text, &path.display().to_string(), overrides)
+        }
+    }
+}
+
+/// Parse and validate config text. `origin` names it in errors (a path, or
+/// "built-in default").
+pub fn parse_str(text: &str, origin: &str, overrides: &Overrides) -> Result<Config, ConfigError> {
+    let doc = Doc { origin, text };
+    let table = DeTable::parse(text).map_err(|e| doc.syntax_error(&e))?;
+    let places = schema::check(&doc, table.get_ref())?;
+    let mut file = ConfigFile::deserialize(toml::de::Deserializer::from(table))
+        .map_err(|e| doc.serde_error(&e, &places))?;
+    let flags = file.apply(overrides);
+    Validator { doc, places, flags }.validate(&file)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::validate::NORMALISED;
+    use super::*;
+
+    fn parse(text: &str) -> Result<Config, ConfigError> {
+        parse_str(text, "test.toml", &Overrides::default())
+    }
+
+    fn err(text: &str) -> String {
+        match parse(text) {
+            Ok(c) => panic!("expected an error for {text:?}, got {c:?}"),
+            Err(e) => e.to_string(),
+        }
+    }
+
+    #[test]
+    fn empty_text_is_the_built_in_default() {
+        let empty = parse("").unwrap();
+        let builtin = load(None, &Overrides::default()).unwrap();
+        assert_eq!(empty, builtin);
+        assert_eq!(parse(DEFAULT_CONFIG_TOML).unwrap(), empty);
+    }
+
+    #[test]
+    fn defaults_are_the_documented_values() {
+        let c = parse("").unwrap();
+        assert_eq!(c.duration, Duration::from_secs(15));
+        assert_eq!((c.num_targets, c.num_sources), (5, 5));
+        assert_eq!(c.rate, Rate::PerSecond(100.0));
+        assert_eq!(c.grace_period, Duration::from_millis(200));
+        assert_eq!(c.drain_timeout, Duration::from_secs(2));
+        assert_eq!(c.target_completion_rate, 0.15);
+        assert_eq!(c.max_memory_mb, 1000.0);
+        assert_eq!(c.seed, None);
+        assert_eq!(c.max_in_flight, 100_000);
+        assert_eq!(
+            c.priorities,
+            vec![
+                (Priority::LOW, 0.25),
+                (Priority::NORMAL, 0.25),
+                (Priority::HIGH, 0.25),
+                (Priority::CRITICAL, 0.25),
+            ]
+        );
+        assert_eq!(c.op_weights, [0.30, 0.25, 0.20, 0.15, 0.05, 0.05]);
+        assert_eq!(c.op_weight(OpType::BorrowAttribute), 0.20);
+        assert_eq!((c.batch_min, c.batch_max), (3, 8));
+        assert_eq!(
+            c.retries,
+            RetryBudgets {
+                structural: 20,
+                normal: 5,
+                low_priority: 3
+            }
+        );
+        assert_eq!(c.backoff_base, Duration::from_millis(10));
+        assert_eq!(c.backoff_max, Duration::from_millis(1000));
+        assert_eq!((c.failure_probability, c.stall_probability), (0.0, 0.0));
+        assert_eq!(c.stall, Duration::ZERO);
+        assert_eq!(
+            c.retention,
+            Retention {
+                versions: 8,
+                history: 32
+            }
+        );
+        assert_eq!(
+            c.thresholds,
+            Thresholds {
+                min_completion_rate: 0.15,
+                max_memory_mb: 1000.0,
+                min_rate_accuracy: 0.95,
+                max_resolution_p99_us: None,
+                max_execution_p99_us: None,
+            }
+        );
+        assert!((c.model_completion_rate() - 2.0 / 11.0).abs() < 1e-12);
+    }
+
+    #[test]
+    fn thresholds_default_to_their_top_level_keys() {
+        let c = parse("target_completion_rate = 0.3\nmax_memory_mb = 64\n").unwrap();
+        assert_eq!(c.thresholds.min_completion_rate, 0.3);
+        assert_eq!(c.thresholds.max_memory_mb, 64.0);
+        let c = parse(
+            "target_completion_rate = 0.3\n[thresholds]\nmin_completion_rate = 0.1\n\
+             max_execution_p99_us = 20\n",
+        )
+        .unwrap();
+        assert_eq!(c.thresholds.min_completion_rate, 0.1);
+        assert_eq!(c.thresholds.max_execution_p99_us, Some(20.0));
+    }
+
+    #[test]
+    fn a_given_table_replaces_the_default_weights() {
+        let c = parse("[priority_distribution]\nHIGH = 1.0\n").unwrap();
+        assert_eq!(c.priorities, vec![(Priority::HIGH, 1.0)]);
+        let c = parse("[operation_types]\ndetach_entity = 1\n").unwrap();
+        assert_eq!(c.op_weights, [0.0, 0.0, 0.0, 0.0, 0.0, 1.0]);
+    }
+
+    #[test]
+    fn weights_are_normalised_lowest_priority_first_and_zeros_dropped() {
+        let c = parse(
+            "[priority_distribution]\nCRITICAL = 0.2000004\nBACKGROUND = 0.4\nLOW = 0\n\
+             NORMAL = 0.4\n",
+        )
+        .unwrap();
+        let names: Vec<_> = c.priorities.iter().map(|(p, _)| *p).collect();
+        assert_eq!(
+            names,
+            vec![Priority::BACKGROUND, Priority::NORMAL, Priority::CRITICAL]
+        );
+        let sum: f64 = c.priorities.iter().map(|(_, w)| w).sum();
+        assert!((sum - 1.0).abs() <= NORMALISED, "sum {sum}");
+        assert!(c.priorities[0].1 < 0.4, "divided by the sum 1.0000004");
+        let sum: f64 = c.op_weights.iter().sum();
+        assert!((sum - 1.0).abs() <= NORMALISED);
+    }
+
+    #[test]
+    fn weights_off_by_more_than_the_tolerance_are_refused() {
+        let e = err("[priority_distribution]\nLOW = 0.5\nHIGH = 0.4\n");
+        assert!(e.contains("priority_distribution"), "{e}");
+        assert!(e.contains("0.9"), "{e}");
+        let e = err("[operation_types]\nmodify_field = 1.1\n");
+        assert!(e.contains("[operation_types]"), "{e}");
+        let e = err("[operation_types]\nmodify_field = 1.5\nversion_entity = -0.5\n");
+        assert!(e.contains("operation_types.version_entity = -0.5"), "{e}");
+    }
+
+    #[test]
+    fn overrides_replace_file_values() {
+        let o = Overrides {
+            duration: Some(2.5),
+            rate: Some("max".into()),
+            targets: Some(42),
+            grace_period: Some(0.0),
+            seed: Some(u64::MAX),
+        };
+        let c = parse_str("duration_seconds = 60\nnum_targets = 3\n", "f.toml", &o).unwrap();
+        assert_eq!(c.duration, Duration::from_millis(2500));
+        assert_eq!(c.rate, Rate::Max);
+        assert_eq!(c.num_targets, 42);
+        assert_eq!(c.grace_period, Duration::ZERO);
+        assert_eq!(c.seed, Some(u64::MAX));
+        let o = Overrides {
+            rate: Some("250.5".into()),
+            ..Overrides::default()
+        };
+        assert_eq!(parse_str("", "f", &o).unwrap().rate, Rate::PerSecond(250.5));
+    }
+
+    #[test]
+    fn a_bad_override_names_the_flag_not_the_key() {
+        let cases: [(Overrides, &str); 6] = [
+            (
+                Overrides {
+                    duration: Some(-1.0),
+                    ..Overrides::default()
+                },
+                "--duration -1:",
+            ),
+            (
+                Overrides {
+                    duration: Some(f64::INFINITY),
+                    ..Overrides::default()
+                },
+                "--duration inf:",
+            ),
+            (
+                Overrides {
+                    rate: Some("fast".into()),
+                    ..Overrides::default()
+                },
+                "--rate fast:",
+            ),
+            (
+                Overrides {
+                    rate: Some("0".into()),
+                    ..Overrides::default()
+                },
+                "--rate 0:",
+            ),
+            (
+                Overrides {
+                    targets: Some(0),
+                    ..Overrides::default()
+                },
+                "--targets 0:",
+            ),
+            (
+                Overrides {
+                    grace_period: Some(f64::NAN),
+                    ..Overrides::default()
+                },
+                "--grace-period NaN:",
+            ),
+        ];
+        for (o, want) in cases {
+            let e = parse_str("num_targets = 5\n", "f.toml", &o)
+                .unwrap_err()
+                .to_string();
+            assert!(e.starts_with(want), "{e:?} should start with {want:?}");
+            assert!(!e.contains("f.toml"), "{e}");
+        }
+    }
+
+    #[test]
+    fn an_override_fixes_a_bad_file_value() {
+        let o = Overrides {
+            duration: Some(1.0),
+            ..Overrides::default()
+        };
+        assert!(parse("duration_seconds = -3\n").is_err());
+        assert!(parse_str("duration_seconds = -3\n", "f", &o).is_ok());
+    }
+
+    #[test]
+    fn errors_name_file_line_column_key_and_value() {
+        let e = err("num_targets = 5\n[batch]\nmin_size = 9\n");
+        assert_eq!(
+            e,
+            "test.toml, line 3, column 12: batch.min_size = 9: must be <= batch.max_size (8)"
+        );
+        let e = err("[batch]\nmax_size = 2\n");
+        assert!(
+            e.starts_with(
+                "test.toml, line 2, column 12: batch.max_size = 2: must be >= batch.min_size (3)"
+            ),
+            "{e}"
+        );
+        let e = err("num_targets = \"five\"\n");
+        assert_eq!(
+            e,
+            "test.toml, line 1, column 15: num_targets = \"five\" is a string; expected an integer"
+        );
+        let e = err("[batch]\nmin_size = 1\nsize = 3\n");
+        assert_eq!(
+            e,
+            "test.toml, line 3, column 1: unknown key `batch.size`; allowed keys in [batch]: \
+             min_size, max_size, parent_probability"
+        );
+        let e = err("duration_seconds = nan\n");
+        assert!(
+            e.contains("duration_seconds = nan: must be a number of seconds > 0"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn syntax_errors_have_line_and_column_on_one_line() {
+        let e = err("num_targets = 5\nnum_sources = = 3\n");
+        assert!(e.starts_with("test.toml, line 2, column "), "{e}");
+        assert!(e.contains("invalid TOML"), "{e}");
+        assert!(!e.contains('\n'), "{e:?}");
+    }
+
+    #[test]
+    fn every_error_is_one_line() {
+        for text in [
+            "x = 1",
+            "[nope]",
+            "seed = -1",
+            "seed = \"abc\"",
+            "operation_rate_per_second = \"fast\"",
+            "num_targets = 99999999999999999999999",
+            "text = \"\"\"\nmulti\nline\n\"\"\"",
+            "batch = [1, 2]",
+            "[[batch]]\nmin_size = 1",
+        ] {
+            let e = err(text);
+            assert!(!e.contains('\n'), "{text:?}: {e:?}");
+            assert!(e.starts_with("test.toml"), "{text:?}: {e:?}");
+        }
+    }
+
+    #[test]
+    fn large_seeds_round_trip_as_strings() {
+        let c = parse("seed = \"18446744073709551615\"\n").unwrap();
+        assert_eq!(c.seed, Some(u64::MAX));
+        assert_eq!(parse(&c.to_toml()).unwrap(), c);
+        assert_eq!(c.to_json()["seed"], serde_json::json!(u64::MAX));
+        assert_eq!(parse("seed = 7\n").unwrap().seed, Some(7));
+    }
+
+    #[test]
+    fn to_toml_round_trips() {
+        for text in [
+            "",
+            DEFAULT_CONFIG_TOML,
+            "operation_rate_per_second = \"max\"\nseed = 3\n[thresholds]\nmax_resolution_p99_us = 12.5\n",
+            "duration_seconds = 0.123456789\ngrace_period_seconds = 1e-9\n\
+             [priority_distribution]\nBACKGROUND = 0.1\nLOW = 0.2\nNORMAL = 0.3\nHIGH = 0.15\n\
+             CRITICAL = 0.2500001\n",
+        ] {
+            let c = parse(text).unwrap();
+            let again = parse_str(&c.to_toml(), "to_toml", &Overrides::default())
+                .unwrap_or_else(|e| panic!("{e}\n{}", c.to_toml()));
+            assert_eq!(again, c, "{}", c.to_toml());
+        }
+    }
+
+    #[test]
+    fn to_json_has_the_file_shape() {
+        let c = parse("operation_rate_per_second = \"max\"\n").unwrap();
+        let j = c.to_json();
+        assert_eq!(j["operation_rate_per_second"], "max");
+        assert_eq!(j["seed"], serde_json::Value::Null);
+        assert_eq!(j["batch"]["max_size"], 8);
+        assert_eq!(j["thresholds"]["min_completion_rate"], 0.15);
+        assert_eq!(j["priority_distribution"]["LOW"], 0.25);
+        assert_eq!(j["retention"]["history"], 32);
+        let j = parse("").unwrap().to_json();
+        assert_eq!(j["operation_rate_per_second"], 100.0);
+    }
+
+    #[test]
+    fn load_reads_the_file_and_names_it_in_errors() {
+        let dir = tempfile::tempdir().unwrap();
+        let missing = dir.path().join("missing.toml");
+        let e = load(Some(&missing), &Overrides::default()).unwrap_err();
+        assert!(e.to_string().ends_with("missing.toml: no such file"), "{e}");
+        let empty = dir.path().join("empty.toml");
+        std::fs::write(&empty, "").unwrap();
+        assert_eq!(
+            load(Some(&empty), &Overrides::default()).unwrap(),
+            parse("").unwrap()
+        );
+        let bad = dir.path().join("bad.toml");
+        std::fs::write(&bad, "[retention]\nhistory = 0\n").unwrap();
+        let e = load(Some(&bad), &Overrides::default()).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            format!(
+                "{}, line 2, column 11: retention.history = 0: must be a whole number \
+                 from 1 to 1000000",
+                bad.display()
+            )
+        );
+    }
+}
