@@ -179,3 +179,23 @@ fn wrong_winner_sometimes_picks_the_lower_op() {
     assert!(wrong > 0, "the fault never fired");
     assert!(right > wrong, "right {right}, wrong {wrong}");
 }
+
+/// A conflict's resolution latency runs from the arrival of the message
+/// that caused it to the time of the decision, both given as parameters.
+#[test]
+fn resolution_latency_counts_from_arrival() {
+    use crate::events::EventKind;
+    let mut st = State::new(1, Duration::from_millis(500), None, 1);
+    let mut out = Outputs::default();
+    let ops = ["1:p5", "2:p8"].map(|w| parse_op(w).unwrap_or_else(|e| panic!("{e}")));
+    st.batch(ops.into_iter(), 1_000, 1_250, &mut out);
+    let latencies: Vec<u64> = out
+        .events
+        .iter()
+        .filter_map(|ev| match ev.kind {
+            EventKind::OperationConflict { resolution_ns, .. } => Some(resolution_ns),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(latencies, [250]);
+}
