@@ -8,13 +8,21 @@
 //! come into play. A failed attempt waits out its backoff in a timer queue
 //! and then goes back to the monitor as Pending; one that has spent its
 //! retry budget is rejected.
+//!
+//! The decisions live in [`state::State`], a synchronous state machine
+//! tested by the scripts under `testscripts/driver/`. This task is the loop
+//! around it: it reads the clocks, runs each requested execution against
+//! the store (catching panics), keeps the stall and backoff timers, and
+//! sends the events, then the messages for the monitor.
+
+#[cfg(test)]
+mod scripts;
+pub(crate) mod state;
 
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use rand::rngs::SmallRng;
-use rand::{RngExt, SeedableRng};
 use rustc_hash::FxHashMap;
 use tokio::sync::{Semaphore, mpsc};
 use tokio_util::sync::CancellationToken;
@@ -23,15 +31,12 @@ use tokio_util::time::delay_queue::Key;
 
 use super::{Clock, Cmd, DriverMsg, Inject};
 use crate::ecs::Store;
-use crate::events::{Event, EventKind, Publisher, RejectReason};
+use crate::events::Publisher;
 use crate::metrics::Counters;
+use crate::ops::OpId;
 use crate::ops::backoff::Backoff;
-use crate::ops::exec::{self, Fault};
-use crate::ops::lifecycle::Transition;
-use crate::ops::{FailReason, Op, OpId, OpState};
-
-/// Probability that an injected failure is a panic rather than an error.
-const PANIC_SHARE: f64 = 0.2;
+use crate::ops::exec;
+use state::{Chance, Outcome, Outputs, Seeded, State, Timer};
 
 pub struct DriverConfig {
     pub backoff: Backoff,
@@ -61,28 +66,52 @@ pub struct DriverResult {
     pub illegal_transitions: u64,
 }
 
-struct State {
+/// Per-op timers on tokio's timer wheel.
+#[derive(Default)]
+struct Timers {
+    queue: DelayQueue<OpId>,
+    keys: FxHashMap<OpId, Key>,
+}
+
+impl Timers {
+    fn arm(&mut self, id: OpId, after: Duration) {
+        let key = self.queue.insert(id, after);
+        self.keys.insert(id, key);
+    }
+
+    fn disarm(&mut self, id: OpId) {
+        if let Some(key) = self.keys.remove(&id) {
+            self.queue.remove(&key);
+        }
+    }
+}
+
+/// The store and the clock: carries out the state machine's executions.
+struct Executor {
     store: Store,
-    cfg: DriverConfig,
-    rng: SmallRng,
-    stalled: DelayQueue<Op>,
-    stalled_keys: FxHashMap<OpId, Key>,
-    backoff: DelayQueue<(Op, u64)>,
-    backoff_keys: FxHashMap<OpId, Key>,
-    out: Vec<DriverMsg>,
-    closed: bool,
-    // Per-iteration tallies.
-    started: u64,
-    succeeded: u64,
-    rejected: u64,
-    cancelled: u64,
-    failed: u64,
-    retried: u64,
-    preempted: u64,
-    panics: u64,
-    illegal: u64,
-    /// Ops that reached a final state since the last flush.
-    settled_pending: u64,
+    clock: Clock,
+}
+
+impl Executor {
+    /// Run every execution the last input asked for, feeding each outcome
+    /// back before anything else happens.
+    fn run<C: Chance>(&mut self, st: &mut State<C>, out: &mut Outputs) {
+        while let Some(x) = out.execute.take() {
+            let at_us = chrono::Utc::now().timestamp_micros();
+            let began = Instant::now();
+            let store = &mut self.store;
+            let result = std::panic::catch_unwind(AssertUnwindSafe(|| {
+                exec::execute(store, &x.op, at_us, x.fault, x.leak)
+            }));
+            let execution_ns = began.elapsed().as_nanos() as u64;
+            let outcome = match result {
+                Ok(Ok(executed)) => Outcome::Committed(executed),
+                Ok(Err(reason)) => Outcome::Failed(reason),
+                Err(_) => Outcome::Panicked,
+            };
+            st.executed(x.op, outcome, execution_ns, self.clock.now_ns(), out);
+        }
+    }
 }
 
 impl Driver {
@@ -98,309 +127,98 @@ impl Driver {
             to_monitor,
             stop,
         } = self;
-        let mut st = State {
-            store,
-            rng: SmallRng::seed_from_u64(config.seed),
-            cfg: config,
-            stalled: DelayQueue::new(),
-            stalled_keys: FxHashMap::default(),
-            backoff: DelayQueue::new(),
-            backoff_keys: FxHashMap::default(),
-            out: Vec::new(),
-            closed: false,
-            started: 0,
-            succeeded: 0,
-            rejected: 0,
-            cancelled: 0,
-            failed: 0,
-            retried: 0,
-            preempted: 0,
-            panics: 0,
-            illegal: 0,
-            settled_pending: 0,
-        };
+        let chance = Seeded::new(
+            config.seed,
+            config.backoff,
+            config.failure_probability,
+            config.stall_probability,
+        );
+        let mut st = State::new(chance, config.stall, config.inject);
+        let mut exec = Executor { store, clock };
+        let mut out = Outputs::default();
+        let mut stalls = Timers::default();
+        let mut backoffs = Timers::default();
         let mut illegal_total = 0;
         loop {
             tokio::select! {
                 biased;
                 _ = stop.cancelled() => break,
                 Some(cmds) = from_monitor.recv() => {
-                    st.on_cmds(cmds, &clock, &mut publisher);
+                    from_the_monitor(&mut st, &mut exec, cmds, &mut out);
                     while let Ok(more) = from_monitor.try_recv() {
-                        st.on_cmds(more, &clock, &mut publisher);
+                        from_the_monitor(&mut st, &mut exec, more, &mut out);
                     }
                 }
-                Some(expired) = std::future::poll_fn(|cx| st.stalled.poll_expired(cx)) => {
-                    let op = expired.into_inner();
-                    st.stalled_keys.remove(&op.id);
-                    st.execute(op, &clock, &mut publisher);
+                Some(expired) = std::future::poll_fn(|cx| stalls.queue.poll_expired(cx)) => {
+                    let id = expired.into_inner();
+                    stalls.keys.remove(&id);
+                    st.stall_end(id, &mut out);
+                    exec.run(&mut st, &mut out);
                 }
-                Some(expired) = std::future::poll_fn(|cx| st.backoff.poll_expired(cx)) => {
-                    let (op, backoff_ns) = expired.into_inner();
-                    st.backoff_keys.remove(&op.id);
-                    st.retry(op, backoff_ns, &clock, &mut publisher);
+                Some(expired) = std::future::poll_fn(|cx| backoffs.queue.poll_expired(cx)) => {
+                    let id = expired.into_inner();
+                    backoffs.keys.remove(&id);
+                    st.backoff_end(id, clock.now_ns(), &mut out);
                 }
                 else => break,
             }
-            publisher.flush().await;
-            if !st.out.is_empty() {
-                let _ = to_monitor.send(std::mem::take(&mut st.out));
+            for timer in out.timers.drain(..) {
+                match timer {
+                    Timer::Stall(id, after) => stalls.arm(id, after),
+                    Timer::Backoff(id, after) => backoffs.arm(id, after),
+                    Timer::CancelStall(id) => stalls.disarm(id),
+                    Timer::CancelBackoff(id) => backoffs.disarm(id),
+                }
             }
-            Counters::add(&counters.started, std::mem::take(&mut st.started));
-            Counters::add(&counters.succeeded, std::mem::take(&mut st.succeeded));
-            Counters::add(&counters.rejected, std::mem::take(&mut st.rejected));
-            Counters::add(&counters.cancelled, std::mem::take(&mut st.cancelled));
-            Counters::add(&counters.failed_attempts, std::mem::take(&mut st.failed));
-            Counters::add(&counters.retried, std::mem::take(&mut st.retried));
-            Counters::add(&counters.preempted, std::mem::take(&mut st.preempted));
-            Counters::add(&counters.panics, std::mem::take(&mut st.panics));
-            illegal_total += std::mem::take(&mut st.illegal);
-            let settled = st.take_settled();
-            if settled > 0 {
-                permits.add_permits(settled as usize);
+            for event in out.events.drain(..) {
+                publisher.push(event);
+            }
+            publisher.flush().await;
+            if !out.msgs.is_empty() {
+                let _ = to_monitor.send(std::mem::take(&mut out.msgs));
+            }
+            let tally = std::mem::take(&mut out.tally);
+            Counters::add(&counters.started, tally.started);
+            Counters::add(&counters.succeeded, tally.succeeded);
+            Counters::add(&counters.rejected, tally.rejected);
+            Counters::add(&counters.cancelled, tally.cancelled);
+            Counters::add(&counters.failed_attempts, tally.failed);
+            Counters::add(&counters.retried, tally.retried);
+            Counters::add(&counters.preempted, tally.preempted);
+            Counters::add(&counters.panics, tally.panics);
+            illegal_total += tally.illegal;
+            if tally.settled > 0 {
+                permits.add_permits(tally.settled as usize);
             }
         }
         publisher.flush().await;
         DriverResult {
-            store: st.store,
+            store: exec.store,
             published: publisher.published(),
             illegal_transitions: illegal_total,
         }
     }
 }
 
-impl State {
-    /// Ops settled since the last call (their permits go back).
-    fn take_settled(&mut self) -> u64 {
-        std::mem::take(&mut self.settled_pending)
-    }
-
-    fn transition(&mut self, op: &mut Op, t: Transition) {
-        if op.transition(t).is_err() {
-            self.illegal += 1;
+/// Feed the monitor's commands one by one, each execution they ask for
+/// carried out before the next command.
+fn from_the_monitor<C: Chance>(
+    st: &mut State<C>,
+    exec: &mut Executor,
+    cmds: Vec<Cmd>,
+    out: &mut Outputs,
+) {
+    for cmd in cmds {
+        match cmd {
+            Cmd::Start { op, started_ns } => st.start(op, started_ns, out),
+            Cmd::Preempt {
+                victim,
+                winner,
+                decided_ns,
+            } => st.preempt(victim, winner, decided_ns, out),
+            Cmd::Close => st.close(exec.clock.now_ns(), out),
         }
-    }
-
-    fn on_cmds(&mut self, cmds: Vec<Cmd>, clock: &Clock, publisher: &mut Publisher) {
-        for cmd in cmds {
-            match cmd {
-                Cmd::Start { op, started_ns } => self.start(op, started_ns, clock, publisher),
-                Cmd::Preempt {
-                    victim,
-                    winner,
-                    decided_ns,
-                } => {
-                    if let Some(key) = self.stalled_keys.remove(&victim) {
-                        let mut op = self.stalled.remove(&key).into_inner();
-                        let elapsed_ns =
-                            decided_ns.saturating_sub(op.started_ns.unwrap_or(decided_ns));
-                        self.preempted += 1;
-                        publisher.push(Event::of(
-                            &op,
-                            decided_ns,
-                            EventKind::OperationPreempted {
-                                by: winner.id,
-                                elapsed_ns,
-                            },
-                        ));
-                        self.transition(&mut op, Transition::Fail);
-                        self.after_failure(
-                            op,
-                            FailReason::Preempted { by: winner.id },
-                            decided_ns,
-                            publisher,
-                        );
-                    }
-                    // The victim may have finished on its own meanwhile;
-                    // either way the target is the winner's now.
-                    self.start(winner, decided_ns, clock, publisher);
-                }
-                Cmd::Close => self.close(clock, publisher),
-            }
-        }
-    }
-
-    fn start(&mut self, mut op: Op, started_ns: u64, clock: &Clock, publisher: &mut Publisher) {
-        self.transition(&mut op, Transition::Start);
-        op.started_ns = Some(started_ns);
-        self.started += 1;
-        publisher.push(Event::of(
-            &op,
-            started_ns,
-            EventKind::OperationStarted {
-                attempt: op.retries + 1,
-            },
-        ));
-        if self.cfg.stall_probability > 0.0 && self.rng.random_bool(self.cfg.stall_probability) {
-            let id = op.id;
-            let key = self.stalled.insert(op, self.cfg.stall);
-            self.stalled_keys.insert(id, key);
-        } else {
-            self.execute(op, clock, publisher);
-        }
-    }
-
-    fn execute(&mut self, mut op: Op, clock: &Clock, publisher: &mut Publisher) {
-        let fault = if self.cfg.failure_probability > 0.0
-            && self.rng.random_bool(self.cfg.failure_probability)
-        {
-            Some(Fault {
-                step: self.rng.random_range(1..=exec::steps(&op.kind)),
-                panic: self.rng.random_bool(PANIC_SHARE),
-            })
-        } else {
-            None
-        };
-        let leak = self.cfg.inject == Some(Inject::PartialWrite) && fault.is_some_and(|f| !f.panic);
-        let at_us = chrono::Utc::now().timestamp_micros();
-        let began = Instant::now();
-        let store = &mut self.store;
-        let result = std::panic::catch_unwind(AssertUnwindSafe(|| {
-            exec::execute(store, &op, at_us, fault, leak)
-        }));
-        let execution_ns = began.elapsed().as_nanos() as u64;
-        let now = clock.now_ns();
-        let done = DriverMsg::Done {
-            target: op.target,
-            op: op.id,
-        };
-        match result {
-            Ok(Ok(executed)) => {
-                self.transition(&mut op, Transition::Commit);
-                op.finished_ns = Some(now);
-                self.succeeded += 1;
-                self.settled_pending += 1;
-                publisher.push(Event::of(
-                    &op,
-                    now,
-                    EventKind::OperationCompleted {
-                        execution_ns,
-                        end_to_end_ns: now.saturating_sub(op.submitted_ns),
-                        effect: executed.effect,
-                    },
-                ));
-                if !executed.fields.is_empty() {
-                    publisher.push(Event::of(
-                        &op,
-                        now,
-                        EventKind::EntityModified {
-                            fields: executed.fields,
-                        },
-                    ));
-                }
-                for v in executed.versions {
-                    let mut ev = Event::of(
-                        &op,
-                        now,
-                        EventKind::EntityVersioned {
-                            ecs_id: v.ecs_id,
-                            previous: v.previous,
-                            number: v.number,
-                        },
-                    );
-                    ev.target = v.entity.0;
-                    publisher.push(ev);
-                }
-            }
-            Ok(Err(reason)) => {
-                self.fail(op, reason, now, publisher);
-            }
-            Err(_) => {
-                self.panics += 1;
-                self.fail(op, FailReason::Panic, now, publisher);
-            }
-        }
-        self.out.push(done);
-    }
-
-    /// Executing → Failed, reported as `OperationFailed`.
-    fn fail(&mut self, mut op: Op, reason: FailReason, now: u64, publisher: &mut Publisher) {
-        self.transition(&mut op, Transition::Fail);
-        publisher.push(Event::of(
-            &op,
-            now,
-            EventKind::OperationFailed {
-                reason,
-                attempt: op.retries + 1,
-            },
-        ));
-        self.after_failure(op, reason, now, publisher);
-    }
-
-    /// A Failed op: back off and retry, or reject for a spent budget, or
-    /// cancel if the drain deadline has passed.
-    fn after_failure(
-        &mut self,
-        mut op: Op,
-        reason: FailReason,
-        now: u64,
-        publisher: &mut Publisher,
-    ) {
-        self.failed += 1;
-        op.last_error = Some(reason);
-        if self.closed {
-            self.cancel(op, now, publisher);
-        } else if op.retries < op.budget {
-            let delay = self.cfg.backoff.delay(op.retries, &mut self.rng);
-            let id = op.id;
-            let key = self.backoff.insert((op, delay.as_nanos() as u64), delay);
-            self.backoff_keys.insert(id, key);
-        } else {
-            self.transition(&mut op, Transition::SpendBudget);
-            self.rejected += 1;
-            self.settled_pending += 1;
-            publisher.push(Event::of(
-                &op,
-                now,
-                EventKind::OperationRejected {
-                    from: OpState::Failed,
-                    reason: RejectReason::BudgetSpent,
-                    retries: op.retries,
-                },
-            ));
-        }
-    }
-
-    fn cancel(&mut self, mut op: Op, now: u64, publisher: &mut Publisher) {
-        self.transition(&mut op, Transition::Cancel);
-        self.cancelled += 1;
-        self.settled_pending += 1;
-        publisher.push(Event::of(
-            &op,
-            now,
-            EventKind::OperationCancelled {
-                from: OpState::Failed,
-            },
-        ));
-    }
-
-    /// The backoff is over: Failed → Pending, back to the monitor.
-    fn retry(&mut self, mut op: Op, backoff_ns: u64, clock: &Clock, publisher: &mut Publisher) {
-        op.retries += 1;
-        self.transition(&mut op, Transition::Retry);
-        self.retried += 1;
-        publisher.push(Event::of(
-            &op,
-            clock.now_ns(),
-            EventKind::OperationRetry {
-                retry: op.retries,
-                max: op.budget,
-                backoff_ns,
-            },
-        ));
-        self.out.push(DriverMsg::Requeue(op));
-    }
-
-    /// The drain deadline: ops waiting out a backoff are cancelled, and so
-    /// is every op that fails from now on.
-    fn close(&mut self, clock: &Clock, publisher: &mut Publisher) {
-        self.closed = true;
-        let now = clock.now_ns();
-        let keys: Vec<Key> = self.backoff_keys.drain().map(|(_, k)| k).collect();
-        for key in keys {
-            let (op, _) = self.backoff.remove(&key).into_inner();
-            self.cancel(op, now, publisher);
-        }
+        exec.run(st, out);
     }
 }
 
@@ -409,9 +227,9 @@ mod tests {
     use super::*;
     use crate::config::{Overrides, parse_str};
     use crate::ecs::EntityId;
-    use crate::events::Bus;
+    use crate::events::{Bus, EventKind, RejectReason};
     use crate::harness::World;
-    use crate::ops::{OpKind, Priority, RetryBudgets};
+    use crate::ops::{Op, OpKind, OpState, Priority, RetryBudgets};
 
     /// The monitor's side of the protocol, reduced to what the test needs:
     /// every op that comes back from its backoff is started again.

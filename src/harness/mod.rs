@@ -27,6 +27,8 @@ mod driver;
 mod monitor;
 mod observer;
 mod progress;
+#[cfg(test)]
+mod script;
 mod setup;
 mod submit;
 

@@ -7,53 +7,29 @@
 //! period it protected ends. Nothing else is ever scanned: the cost of a
 //! resolution depends on the ops at that target only.
 //!
-//! Decisions go to the lifecycle driver as commands, after the events that
-//! describe them have been flushed, so observers always learn of a
-//! decision before its consequences.
+//! The decisions live in [`state::State`], a synchronous state machine
+//! tested by the scripts under `testscripts/monitor/`. This task is the
+//! loop around it: it reads the clock, feeds each message in, and carries
+//! out what comes back — events to the bus, then commands to the driver
+//! (observers always learn of a decision before its consequences), grace
+//! timers to the timer wheel, counts to the shared counters.
+
+#[cfg(test)]
+mod scripts;
+pub(crate) mod state;
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use rand::rngs::SmallRng;
-use rand::{RngExt, SeedableRng};
 use tokio::sync::{Semaphore, mpsc};
 use tokio_util::sync::CancellationToken;
 use tokio_util::time::DelayQueue;
 use tokio_util::time::delay_queue::Key;
 
 use super::{Clock, Cmd, DriverMsg, Inject, SubmitMsg};
-use crate::events::{Decision, Event, EventKind, Publisher, RejectReason};
+use crate::events::Publisher;
 use crate::metrics::Counters;
-use crate::ops::lifecycle::Transition;
-use crate::ops::{Op, OpId, OpState, Priority};
-use crate::resolve::{Action, Contender, Running, decide};
-
-/// The op a target is executing, as the monitor knows it.
-#[derive(Clone, Copy, Debug)]
-struct Executing {
-    id: OpId,
-    effective: Priority,
-    started_ns: u64,
-}
-
-#[derive(Default)]
-struct Slot {
-    pending: Vec<Op>,
-    executing: Option<Executing>,
-    grace_timer: Option<Key>,
-}
-
-impl Slot {
-    /// The target is `winner`'s from `now`: it starts (or preempts).
-    fn occupy(&mut self, winner: &mut Op, now: u64) {
-        self.executing = Some(Executing {
-            id: winner.id,
-            effective: winner.effective,
-            started_ns: now,
-        });
-        winner.started_ns = Some(now);
-    }
-}
+use state::{Outputs, State};
 
 /// What the monitor counted, returned when it stops.
 pub struct MonitorResult {
@@ -77,23 +53,21 @@ pub struct Monitor {
     pub seed: u64,
 }
 
-struct State {
-    slots: Vec<Slot>,
-    grace_timers: DelayQueue<u32>,
-    cmds: Vec<Cmd>,
-    scratch: Vec<Contender>,
-    closed: bool,
-    // Per-iteration tallies, added to the shared counters at each flush.
-    settled: u64,
-    rejected: u64,
-    cancelled: u64,
-    grace_saves: u64,
-    conflicts: u64,
-    illegal: u64,
-    rng: SmallRng,
-    inject: Option<Inject>,
-    dropped_one: bool,
-    submitted_seen: u64,
+/// The grace timers: one per target at most, on tokio's timer wheel.
+struct GraceTimers {
+    queue: DelayQueue<u32>,
+    keys: Vec<Option<Key>>,
+}
+
+impl GraceTimers {
+    /// Arm `target`'s timer, or move it if it is armed. The wheel's
+    /// millisecond granularity only ever fires late, never early.
+    fn arm(&mut self, target: u32, after: Duration) {
+        match self.keys[target as usize] {
+            Some(ref key) => self.queue.reset(key, after),
+            None => self.keys[target as usize] = Some(self.queue.insert(target, after)),
+        }
+    }
 }
 
 impl Monitor {
@@ -112,22 +86,11 @@ impl Monitor {
             inject,
             seed,
         } = self;
-        let mut st = State {
-            slots: (0..num_targets).map(|_| Slot::default()).collect(),
-            grace_timers: DelayQueue::new(),
-            cmds: Vec::new(),
-            scratch: Vec::new(),
-            closed: false,
-            settled: 0,
-            rejected: 0,
-            cancelled: 0,
-            grace_saves: 0,
-            conflicts: 0,
-            illegal: 0,
-            rng: SmallRng::seed_from_u64(seed),
-            inject,
-            dropped_one: false,
-            submitted_seen: 0,
+        let mut st = State::new(num_targets, grace, inject, seed);
+        let mut out = Outputs::default();
+        let mut timers = GraceTimers {
+            queue: DelayQueue::new(),
+            keys: vec![None; num_targets as usize],
         };
         let mut lose_event_armed = inject == Some(Inject::LoseEvent);
         let mut illegal_total = 0;
@@ -136,29 +99,34 @@ impl Monitor {
                 biased;
                 _ = stop.cancelled() => break,
                 Some(msgs) = from_driver.recv() => {
-                    st.on_driver(msgs, &clock, grace, &mut publisher);
+                    from_the_driver(&mut st, msgs, &clock, &mut out);
                     // Take whatever else is already queued, without waiting.
                     while let Ok(more) = from_driver.try_recv() {
-                        st.on_driver(more, &clock, grace, &mut publisher);
+                        from_the_driver(&mut st, more, &clock, &mut out);
                     }
                 }
                 Some(msg) = from_submitter.recv() => {
-                    st.on_submit(msg, &clock, grace, &mut publisher);
+                    from_the_submitter(&mut st, msg, &clock, &mut out);
                     for _ in 0..8 {
                         match from_submitter.try_recv() {
-                            Ok(more) => st.on_submit(more, &clock, grace, &mut publisher),
+                            Ok(more) => from_the_submitter(&mut st, more, &clock, &mut out),
                             Err(_) => break,
                         }
                     }
                 }
-                Some(expired) = std::future::poll_fn(|cx| st.grace_timers.poll_expired(cx)) => {
+                Some(expired) = std::future::poll_fn(|cx| timers.queue.poll_expired(cx)) => {
                     let t = expired.into_inner();
-                    st.slots[t as usize].grace_timer = None;
-                    let now = clock.now_ns();
-                    st.resolve(t, now, &clock, grace, &mut publisher);
+                    timers.keys[t as usize] = None;
+                    st.grace_end(t, clock.now_ns(), &mut out);
                 }
-                Some(()) = close.recv() => st.close(clock.now_ns(), &mut publisher),
+                Some(()) = close.recv() => st.close(clock.now_ns(), &mut out),
                 else => break,
+            }
+            for event in out.events.drain(..) {
+                publisher.push(event);
+            }
+            for (t, after) in out.timers.drain(..) {
+                timers.arm(t, after);
             }
             if lose_event_armed && publisher.published() > 100 {
                 publisher.lose_one_event();
@@ -167,18 +135,18 @@ impl Monitor {
             // Events before commands: observers learn of a decision before
             // its consequences.
             publisher.flush().await;
-            if !st.cmds.is_empty() {
-                let cmds = std::mem::take(&mut st.cmds);
+            if !out.cmds.is_empty() {
+                let cmds = std::mem::take(&mut out.cmds);
                 let _ = to_driver.send(cmds).await;
             }
-            Counters::add(&counters.rejected, std::mem::take(&mut st.rejected));
-            Counters::add(&counters.cancelled, std::mem::take(&mut st.cancelled));
-            Counters::add(&counters.grace_saves, std::mem::take(&mut st.grace_saves));
-            Counters::add(&counters.conflicts, std::mem::take(&mut st.conflicts));
-            illegal_total += std::mem::take(&mut st.illegal);
-            let settled = std::mem::take(&mut st.settled);
-            if settled > 0 {
-                permits.add_permits(settled as usize);
+            let tally = std::mem::take(&mut out.tally);
+            Counters::add(&counters.rejected, tally.rejected);
+            Counters::add(&counters.cancelled, tally.cancelled);
+            Counters::add(&counters.grace_saves, tally.grace_saves);
+            Counters::add(&counters.conflicts, tally.conflicts);
+            illegal_total += tally.illegal;
+            if tally.settled > 0 {
+                permits.add_permits(tally.settled as usize);
             }
         }
         publisher.flush().await;
@@ -189,257 +157,26 @@ impl Monitor {
     }
 }
 
-impl State {
-    fn transition(&mut self, op: &mut Op, t: Transition) {
-        if op.transition(t).is_err() {
-            self.illegal += 1;
-        }
+/// Feed one submitter message, batch by batch. A batch's resolution
+/// latency counts from the message's arrival.
+fn from_the_submitter(st: &mut State, msg: SubmitMsg, clock: &Clock, out: &mut Outputs) {
+    let arrived = clock.now_ns();
+    let mut ops = msg.ops.into_iter();
+    let mut start = 0u32;
+    for end in msg.ends {
+        let len = (end - start) as usize;
+        st.batch(ops.by_ref().take(len), arrived, clock.now_ns(), out);
+        start = end;
     }
+}
 
-    fn on_submit(
-        &mut self,
-        msg: SubmitMsg,
-        clock: &Clock,
-        grace: Duration,
-        publisher: &mut Publisher,
-    ) {
-        let arrived = clock.now_ns();
-        let mut ops = msg.ops.into_iter();
-        let mut start = 0u32;
-        for end in msg.ends {
-            let mut target = None;
-            let len = (end - start) as usize;
-            if let Some(first) = ops.as_slice().first() {
-                // One allocation for the batch (and a waiting winner).
-                self.slots[first.target as usize].pending.reserve(len + 1);
-            }
-            for op in ops.by_ref().take(len) {
-                self.submitted_seen += 1;
-                if self.inject == Some(Inject::NeverTerminate)
-                    && !self.dropped_one
-                    && self.submitted_seen > 20
-                {
-                    // Deliberately lose an op: it never reaches a final state.
-                    self.dropped_one = true;
-                    continue;
-                }
-                target = Some(op.target);
-                self.slots[op.target as usize].pending.push(op);
-            }
-            start = end;
-            if let Some(t) = target {
-                self.resolve(t, arrived, clock, grace, publisher);
-            }
-        }
-    }
-
-    fn on_driver(
-        &mut self,
-        msgs: Vec<DriverMsg>,
-        clock: &Clock,
-        grace: Duration,
-        publisher: &mut Publisher,
-    ) {
-        let arrived = clock.now_ns();
-        for msg in msgs {
-            match msg {
-                DriverMsg::Done { target, op } => {
-                    let slot = &mut self.slots[target as usize];
-                    // A preempted victim's slot was already handed to its
-                    // preemptor; only the current op frees the target.
-                    if slot.executing.is_some_and(|e| e.id == op) {
-                        slot.executing = None;
-                        self.resolve(target, arrived, clock, grace, publisher);
-                    }
-                }
-                DriverMsg::Requeue(op) => {
-                    let t = op.target;
-                    self.slots[t as usize].pending.push(op);
-                    self.resolve(t, arrived, clock, grace, publisher);
-                }
-            }
-        }
-    }
-
-    /// The drain deadline: cancel every Pending op and start nothing more.
-    fn close(&mut self, now_ns: u64, publisher: &mut Publisher) {
-        self.closed = true;
-        for t in 0..self.slots.len() {
-            self.cancel_pending(t as u32, now_ns, publisher);
-        }
-        self.cmds.push(Cmd::Close);
-    }
-
-    fn cancel_pending(&mut self, t: u32, now_ns: u64, publisher: &mut Publisher) {
-        let mut pending = std::mem::take(&mut self.slots[t as usize].pending);
-        if pending.is_empty() {
-            return;
-        }
-        self.cancelled += self.settle(&mut pending, Transition::Cancel, now_ns, publisher, |_| {
-            EventKind::OperationCancelled {
-                from: OpState::Pending,
-            }
-        });
-    }
-
-    /// Move every op of `ops` to a final state along `transition`, with
-    /// the event `kind` describes; returns how many.
-    fn settle(
-        &mut self,
-        ops: &mut [Op],
-        transition: Transition,
-        now_ns: u64,
-        publisher: &mut Publisher,
-        kind: impl Fn(&Op) -> EventKind,
-    ) -> u64 {
-        for op in ops.iter_mut() {
-            self.transition(op, transition);
-            publisher.push(Event::of(op, now_ns, kind(op)));
-        }
-        let n = ops.len() as u64;
-        self.settled += n;
-        n
-    }
-
-    /// One resolution point of target `t`.
-    fn resolve(
-        &mut self,
-        t: u32,
-        arrived_ns: u64,
-        clock: &Clock,
-        grace: Duration,
-        publisher: &mut Publisher,
-    ) {
-        if self.closed {
-            self.cancel_pending(t, clock.now_ns(), publisher);
-            return;
-        }
-        let slot = &mut self.slots[t as usize];
-        if slot.pending.is_empty() {
-            return;
-        }
-        self.scratch.clear();
-        self.scratch.extend(slot.pending.iter().map(|op| Contender {
-            id: op.id,
-            effective: op.effective,
-        }));
-        let now = clock.now_ns();
-        let running = slot.executing.map(|e| Running {
-            id: e.id,
-            effective: e.effective,
-            elapsed: Duration::from_nanos(now.saturating_sub(e.started_ns)),
-        });
-        let Some(mut decision) = decide(&self.scratch, running, grace) else {
-            return;
-        };
-        let mut pending = std::mem::take(&mut slot.pending);
-        self.apply_injected_fault(&mut decision.winner, &mut decision.action, running);
-        let conflict = pending.len() + usize::from(running.is_some()) >= 2;
-        let mut winner = pending.swap_remove(decision.winner);
-        if conflict {
-            self.conflicts += 1;
-            let mut ids: Vec<OpId> = Vec::with_capacity(pending.len() + 1);
-            ids.push(winner.id);
-            ids.extend(pending.iter().map(|o| o.id));
-            publisher.push(Event::of(
-                &winner,
-                now,
-                EventKind::OperationConflict {
-                    pending: ids.into_boxed_slice(),
-                    executing: running.map(|r| r.id),
-                    decision: match decision.action {
-                        Action::Start => Decision::Start,
-                        Action::Wait => Decision::Wait,
-                        Action::GraceSave { .. } => Decision::GraceSave,
-                        Action::Preempt { .. } => Decision::Preempt,
-                    },
-                    resolution_ns: now.saturating_sub(arrived_ns),
-                },
-            ));
-        }
-        let winner_id = winner.id;
-        self.rejected += self.settle(&mut pending, Transition::Lose, now, publisher, |loser| {
-            EventKind::OperationRejected {
-                from: OpState::Pending,
-                reason: RejectReason::Outranked { winner: winner_id },
-                retries: loser.retries,
-            }
-        });
-        // The losers' buffer is dropped rather than kept: an idle target
-        // holds no allocation, so memory (and the cache footprint) does not
-        // grow with the number of targets.
-        drop(pending);
-        let slot = &mut self.slots[t as usize];
-        match decision.action {
-            Action::Start => {
-                slot.occupy(&mut winner, now);
-                self.cmds.push(Cmd::Start {
-                    op: winner,
-                    started_ns: now,
-                });
-            }
-            Action::Wait => slot.pending.push(winner),
-            Action::GraceSave { remaining } => {
-                self.grace_saves += 1;
-                if let Some(run) = running {
-                    publisher.push(Event::of(
-                        &winner,
-                        now,
-                        EventKind::GraceProtected {
-                            executing: run.id,
-                            elapsed_ns: run.elapsed.as_nanos() as u64,
-                        },
-                    ));
-                }
-                slot.pending.push(winner);
-                // Resolve again when the protection ends. The timer wheel's
-                // millisecond granularity only ever fires late, never early.
-                match slot.grace_timer {
-                    Some(ref key) => self.grace_timers.reset(key, remaining),
-                    None => slot.grace_timer = Some(self.grace_timers.insert(t, remaining)),
-                }
-            }
-            Action::Preempt { victim } => {
-                slot.occupy(&mut winner, now);
-                self.cmds.push(Cmd::Preempt {
-                    victim,
-                    winner,
-                    decided_ns: now,
-                });
-            }
-        }
-    }
-
-    /// The deliberately broken resolver of `--inject`: tests use it to prove
-    /// the priority, exclusivity and grace checks catch a wrong decision.
-    fn apply_injected_fault(
-        &mut self,
-        winner: &mut usize,
-        action: &mut Action,
-        running: Option<Running>,
-    ) {
-        match self.inject {
-            Some(Inject::WrongWinner) if self.scratch.len() >= 2 && self.rng.random_bool(0.2) => {
-                // Pick the lowest-ranked contender instead of the highest.
-                let worst = (0..self.scratch.len()).min_by_key(|&i| {
-                    (
-                        self.scratch[i].effective,
-                        std::cmp::Reverse(self.scratch[i].id),
-                    )
-                });
-                if let Some(w) = worst {
-                    *winner = w;
-                }
-            }
-            Some(Inject::DoubleStart) if running.is_some() => {
-                *action = Action::Start;
-            }
-            Some(Inject::IgnoreGrace) => {
-                if let (Action::GraceSave { .. }, Some(run)) = (*action, running) {
-                    *action = Action::Preempt { victim: run.id };
-                }
-            }
-            _ => {}
+/// Feed one message of the driver, message by message.
+fn from_the_driver(st: &mut State, msgs: Vec<DriverMsg>, clock: &Clock, out: &mut Outputs) {
+    let arrived = clock.now_ns();
+    for msg in msgs {
+        match msg {
+            DriverMsg::Done { target, op } => st.done(target, op, arrived, clock.now_ns(), out),
+            DriverMsg::Requeue(op) => st.requeue(op, arrived, clock.now_ns(), out),
         }
     }
 }

@@ -1,0 +1,366 @@
+//! The monitor's decisions as a synchronous state machine.
+//!
+//! [`State`] holds everything the conflict monitor decides with: the
+//! Pending ops of each target, the op each target is executing (as far as
+//! the monitor knows), whether the drain deadline has passed, and the
+//! seeded rng of the injected faults. It never reads a clock, sends on a
+//! channel or arms a timer. Each input is a method:
+//!
+//! | input                        | method              |
+//! |------------------------------|---------------------|
+//! | a batch from the submitter   | [`State::batch`]    |
+//! | driver: the op finished      | [`State::done`]     |
+//! | driver: retry after backoff  | [`State::requeue`]  |
+//! | a grace timer expired        | [`State::grace_end`]|
+//! | the drain deadline           | [`State::close`]    |
+//!
+//! Each takes the current time (and, for arrivals, the time the message
+//! arrived, so the resolution latency is measured as before) and appends
+//! what it decided to [`Outputs`]: events for the bus, commands for the
+//! driver, grace timers to (re)arm and the counters to add. The async task
+//! in `monitor.rs` only feeds inputs and carries out outputs, so the same
+//! rules run unchanged under a test script or a virtual clock.
+
+use std::time::Duration;
+
+use rand::rngs::SmallRng;
+use rand::{RngExt, SeedableRng};
+
+use crate::events::{Decision, Event, EventKind, RejectReason};
+use crate::harness::{Cmd, Inject};
+use crate::ops::lifecycle::Transition;
+use crate::ops::{Op, OpId, OpState, Priority};
+use crate::resolve::{Action, Contender, Running, decide};
+
+/// What the inputs since the outputs were last taken decided.
+#[derive(Debug, Default)]
+pub(crate) struct Outputs {
+    /// For the bus, in order; flushed before `cmds` are sent.
+    pub events: Vec<Event>,
+    /// For the driver, in order.
+    pub cmds: Vec<Cmd>,
+    /// Grace timers: resolve `target` again after the duration. A timer
+    /// already armed for the target is moved, not doubled.
+    pub timers: Vec<(u32, Duration)>,
+    pub tally: Tally,
+}
+
+/// Counts for the shared counters; `settled` ops give their permit back.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Tally {
+    pub settled: u64,
+    pub rejected: u64,
+    pub cancelled: u64,
+    pub grace_saves: u64,
+    pub conflicts: u64,
+    /// Transitions the lifecycle refused (engine bugs).
+    pub illegal: u64,
+}
+
+/// The op a target is executing, as the monitor knows it.
+#[derive(Clone, Copy, Debug)]
+struct Executing {
+    id: OpId,
+    effective: Priority,
+    started_ns: u64,
+}
+
+#[derive(Default)]
+struct Slot {
+    pending: Vec<Op>,
+    executing: Option<Executing>,
+}
+
+impl Slot {
+    /// The target is `winner`'s from `now`: it starts (or preempts).
+    fn occupy(&mut self, winner: &mut Op, now: u64) {
+        self.executing = Some(Executing {
+            id: winner.id,
+            effective: winner.effective,
+            started_ns: now,
+        });
+        winner.started_ns = Some(now);
+    }
+}
+
+/// The monitor's decision state; see the module docs.
+pub(crate) struct State {
+    slots: Vec<Slot>,
+    grace: Duration,
+    scratch: Vec<Contender>,
+    closed: bool,
+    rng: SmallRng,
+    inject: Option<Inject>,
+    dropped_one: bool,
+    submitted_seen: u64,
+}
+
+impl State {
+    pub(crate) fn new(
+        num_targets: u32,
+        grace: Duration,
+        inject: Option<Inject>,
+        seed: u64,
+    ) -> State {
+        State {
+            slots: (0..num_targets).map(|_| Slot::default()).collect(),
+            grace,
+            scratch: Vec::new(),
+            closed: false,
+            rng: SmallRng::seed_from_u64(seed),
+            inject,
+            dropped_one: false,
+            submitted_seen: 0,
+        }
+    }
+
+    /// One batch of the submitter: ops for one target, resolved together.
+    pub(crate) fn batch(
+        &mut self,
+        ops: impl ExactSizeIterator<Item = Op>,
+        arrived_ns: u64,
+        now_ns: u64,
+        out: &mut Outputs,
+    ) {
+        let len = ops.len();
+        let mut target = None;
+        for op in ops {
+            self.submitted_seen += 1;
+            if self.inject == Some(Inject::NeverTerminate)
+                && !self.dropped_one
+                && self.submitted_seen > 20
+            {
+                // Deliberately lose an op: it never reaches a final state.
+                self.dropped_one = true;
+                continue;
+            }
+            let pending = &mut self.slots[op.target as usize].pending;
+            if target.is_none() {
+                // One allocation for the batch (and a waiting winner).
+                pending.reserve(len + 1);
+            }
+            target = Some(op.target);
+            pending.push(op);
+        }
+        if let Some(t) = target {
+            self.resolve(t, arrived_ns, now_ns, out);
+        }
+    }
+
+    /// The driver reports that `op`, executing on `target`, finished.
+    pub(crate) fn done(
+        &mut self,
+        target: u32,
+        op: OpId,
+        arrived_ns: u64,
+        now_ns: u64,
+        out: &mut Outputs,
+    ) {
+        let slot = &mut self.slots[target as usize];
+        // A preempted victim's slot was already handed to its preemptor;
+        // only the current op frees the target.
+        if slot.executing.is_some_and(|e| e.id == op) {
+            slot.executing = None;
+            self.resolve(target, arrived_ns, now_ns, out);
+        }
+    }
+
+    /// A failed op waited out its backoff and competes again.
+    pub(crate) fn requeue(&mut self, op: Op, arrived_ns: u64, now_ns: u64, out: &mut Outputs) {
+        let t = op.target;
+        self.slots[t as usize].pending.push(op);
+        self.resolve(t, arrived_ns, now_ns, out);
+    }
+
+    /// The grace period that protected `target`'s executing op has ended.
+    pub(crate) fn grace_end(&mut self, target: u32, now_ns: u64, out: &mut Outputs) {
+        self.resolve(target, now_ns, now_ns, out);
+    }
+
+    /// The drain deadline: cancel every Pending op and start nothing more.
+    pub(crate) fn close(&mut self, now_ns: u64, out: &mut Outputs) {
+        self.closed = true;
+        for t in 0..self.slots.len() {
+            self.cancel_pending(t as u32, now_ns, out);
+        }
+        out.cmds.push(Cmd::Close);
+    }
+
+    /// Target `t`: the executing op (id, effective priority, start) and
+    /// the Pending ones.
+    #[cfg(test)]
+    pub(crate) fn describe(&self, t: u32) -> (Option<(OpId, Priority, u64)>, Vec<OpId>) {
+        let slot = &self.slots[t as usize];
+        (
+            slot.executing.map(|e| (e.id, e.effective, e.started_ns)),
+            slot.pending.iter().map(|o| o.id).collect(),
+        )
+    }
+
+    #[cfg(test)]
+    pub(crate) fn targets(&self) -> u32 {
+        self.slots.len() as u32
+    }
+
+    fn cancel_pending(&mut self, t: u32, now_ns: u64, out: &mut Outputs) {
+        let mut pending = std::mem::take(&mut self.slots[t as usize].pending);
+        if pending.is_empty() {
+            return;
+        }
+        out.tally.cancelled += settle(&mut pending, Transition::Cancel, now_ns, out, |_| {
+            EventKind::OperationCancelled {
+                from: OpState::Pending,
+            }
+        });
+    }
+
+    /// One resolution point of target `t`.
+    fn resolve(&mut self, t: u32, arrived_ns: u64, now: u64, out: &mut Outputs) {
+        if self.closed {
+            self.cancel_pending(t, now, out);
+            return;
+        }
+        let slot = &mut self.slots[t as usize];
+        if slot.pending.is_empty() {
+            return;
+        }
+        self.scratch.clear();
+        self.scratch.extend(slot.pending.iter().map(|op| Contender {
+            id: op.id,
+            effective: op.effective,
+        }));
+        let running = slot.executing.map(|e| Running {
+            id: e.id,
+            effective: e.effective,
+            elapsed: Duration::from_nanos(now.saturating_sub(e.started_ns)),
+        });
+        let Some(mut decision) = decide(&self.scratch, running, self.grace) else {
+            return;
+        };
+        let mut pending = std::mem::take(&mut slot.pending);
+        self.apply_injected_fault(&mut decision.winner, &mut decision.action, running);
+        let conflict = pending.len() + usize::from(running.is_some()) >= 2;
+        let mut winner = pending.swap_remove(decision.winner);
+        if conflict {
+            out.tally.conflicts += 1;
+            let mut ids: Vec<OpId> = Vec::with_capacity(pending.len() + 1);
+            ids.push(winner.id);
+            ids.extend(pending.iter().map(|o| o.id));
+            out.events.push(Event::of(
+                &winner,
+                now,
+                EventKind::OperationConflict {
+                    pending: ids.into_boxed_slice(),
+                    executing: running.map(|r| r.id),
+                    decision: match decision.action {
+                        Action::Start => Decision::Start,
+                        Action::Wait => Decision::Wait,
+                        Action::GraceSave { .. } => Decision::GraceSave,
+                        Action::Preempt { .. } => Decision::Preempt,
+                    },
+                    resolution_ns: now.saturating_sub(arrived_ns),
+                },
+            ));
+        }
+        let winner_id = winner.id;
+        out.tally.rejected += settle(&mut pending, Transition::Lose, now, out, |loser| {
+            EventKind::OperationRejected {
+                from: OpState::Pending,
+                reason: RejectReason::Outranked { winner: winner_id },
+                retries: loser.retries,
+            }
+        });
+        // The losers' buffer is dropped rather than kept: an idle target
+        // holds no allocation, so memory (and the cache footprint) does not
+        // grow with the number of targets.
+        drop(pending);
+        let slot = &mut self.slots[t as usize];
+        match decision.action {
+            Action::Start => {
+                slot.occupy(&mut winner, now);
+                out.cmds.push(Cmd::Start {
+                    op: winner,
+                    started_ns: now,
+                });
+            }
+            Action::Wait => slot.pending.push(winner),
+            Action::GraceSave { remaining } => {
+                out.tally.grace_saves += 1;
+                if let Some(run) = running {
+                    out.events.push(Event::of(
+                        &winner,
+                        now,
+                        EventKind::GraceProtected {
+                            executing: run.id,
+                            elapsed_ns: run.elapsed.as_nanos() as u64,
+                        },
+                    ));
+                }
+                slot.pending.push(winner);
+                // Resolve again when the protection ends.
+                out.timers.push((t, remaining));
+            }
+            Action::Preempt { victim } => {
+                slot.occupy(&mut winner, now);
+                out.cmds.push(Cmd::Preempt {
+                    victim,
+                    winner,
+                    decided_ns: now,
+                });
+            }
+        }
+    }
+
+    /// The deliberately broken resolver of `--inject`: tests use it to prove
+    /// the priority, exclusivity and grace checks catch a wrong decision.
+    fn apply_injected_fault(
+        &mut self,
+        winner: &mut usize,
+        action: &mut Action,
+        running: Option<Running>,
+    ) {
+        match self.inject {
+            Some(Inject::WrongWinner) if self.scratch.len() >= 2 && self.rng.random_bool(0.2) => {
+                // Pick the lowest-ranked contender instead of the highest.
+                let worst = (0..self.scratch.len()).min_by_key(|&i| {
+                    (
+                        self.scratch[i].effective,
+                        std::cmp::Reverse(self.scratch[i].id),
+                    )
+                });
+                if let Some(w) = worst {
+                    *winner = w;
+                }
+            }
+            Some(Inject::DoubleStart) if running.is_some() => {
+                *action = Action::Start;
+            }
+            Some(Inject::IgnoreGrace) => {
+                if let (Action::GraceSave { .. }, Some(run)) = (*action, running) {
+                    *action = Action::Preempt { victim: run.id };
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+/// Move every op of `ops` to a final state along `transition`, with the
+/// event `kind` describes; returns how many.
+fn settle(
+    ops: &mut [Op],
+    transition: Transition,
+    now_ns: u64,
+    out: &mut Outputs,
+    kind: impl Fn(&Op) -> EventKind,
+) -> u64 {
+    for op in ops.iter_mut() {
+        if op.transition(transition).is_err() {
+            out.tally.illegal += 1;
+        }
+        out.events.push(Event::of(op, now_ns, kind(op)));
+    }
+    let n = ops.len() as u64;
+    out.tally.settled += n;
+    n
+}
