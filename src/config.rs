@@ -87,7 +87,7 @@ pub struct Config {
     /// Priority weights, normalised, only levels with weight > 0.
     pub priorities: Vec<(Priority, f64)>,
     /// Operation type weights, in `OpType::ALL` order.
-    pub op_weights: [f64; 6],
+    pub op_weights: [f64; OpType::COUNT],
     pub batch_min: u32,
     pub batch_max: u32,
     /// Chance that an op of a batch (other than its first) names an
@@ -744,7 +744,7 @@ impl Default for OpTypeWeights {
 
 impl OpTypeWeights {
     /// `(name, weight)` in `OpType::ALL` order.
-    fn entries(&self) -> [(&'static str, f64); 6] {
+    fn entries(&self) -> [(&'static str, f64); OpType::COUNT] {
         [
             ("version_entity", self.version_entity),
             ("modify_field", self.modify_field),
@@ -755,7 +755,7 @@ impl OpTypeWeights {
         ]
     }
 
-    fn from_array(w: [f64; 6]) -> OpTypeWeights {
+    fn from_array(w: [f64; OpType::COUNT]) -> OpTypeWeights {
         OpTypeWeights {
             version_entity: w[0],
             modify_field: w[1],
