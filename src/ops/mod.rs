@@ -30,8 +30,7 @@ use std::fmt;
 
 use serde::Serialize;
 
-pub(crate) use kind::DrawContext;
-pub use kind::{BorrowField, FieldWrite, OpKind, OpType};
+pub use kind::{BorrowField, DrawContext, FieldWrite, OpKind, OpType};
 pub use lifecycle::{OpState, TransitionError};
 
 /// Stable operation id; also the submission sequence number.

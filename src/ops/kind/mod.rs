@@ -123,7 +123,7 @@ macro_rules! registry {
             }
 
             /// An op of this type with its parameters drawn from `rng`.
-            pub(crate) fn draw(self, rng: &mut SmallRng, cx: &DrawContext) -> OpKind {
+            pub fn draw(self, rng: &mut SmallRng, cx: &DrawContext) -> OpKind {
                 match self {
                     $( OpType::$Type => $module::draw(rng, cx), )*
                 }
@@ -183,7 +183,7 @@ use registry;
 
 /// What drawing an op's parameters may depend on besides the RNG.
 #[derive(Clone, Copy, Debug)]
-pub(crate) struct DrawContext {
+pub struct DrawContext {
     /// Store entity index of the first source entity.
     pub first_source: u32,
     pub num_sources: u32,
