@@ -5,7 +5,7 @@
 //! either all of the op's effects become visible or none do. An injected
 //! fault aborts the transaction after some of its writes were staged
 //! (dropping a `Txn` rolls it back); an injected panic does the same by
-//! unwinding through it — the caller catches the panic. [`Attempt`] is what
+//! unwinding through it — the caller catches the panic. `Attempt` is what
 //! every type's transaction shares: the fault to inject, the step count,
 //! the history entry's tail and the commit.
 //!

@@ -8,7 +8,8 @@
 //! is drawn at submission and carried in its [`OpKind`], so the effect of a
 //! committed op is known exactly and can be replayed (see `check`).
 //!
-//! * [`lifecycle`] — the state machine of §3 with checked transitions.
+//! * [`lifecycle`] — an op's life as a state machine with checked
+//!   transitions.
 //! * [`priority`] — effective priority through parent chains.
 //! * [`backoff`] — retry delays: `base × 2^retry`, capped, seeded jitter.
 //! * [`OpType`] / [`OpKind`] — the operation types, one module each under
