@@ -28,11 +28,15 @@
 //! 2. Add `mod <name>;` and one line to the `registry!` table: the variant
 //!    name, the parameters its `OpKind` variant carries (none, a tuple with
 //!    named fields, or a struct), and `=> <name>`. The config and report
-//!    name of the type is `<name>`.
+//!    name of the type is `<name>`; its place in the table is its index in
+//!    per-type arrays and its rank in the report. (The `mod` line stays
+//!    outside the macro so that rustfmt and the editor find the file.)
 //! 3. Give it a weight in `src/config.rs`: a field named `<name>` in
 //!    `OpTypeWeights`, its entry in `entries` and `from_array` (registry
-//!    order), and its default weight. Per-type arrays elsewhere are sized by
-//!    [`OpType::COUNT`] and follow.
+//!    order), and its default weight; the config tests that pin the default
+//!    weights gain one. Per-type arrays elsewhere are sized by
+//!    [`OpType::COUNT`] and follow; the report lists the new type, so its
+//!    snapshots change.
 //!
 //! If its commit is described by an existing [`Effect`] variant (as the
 //! two structural types share `Effect::Structural`), that is all. A new kind
