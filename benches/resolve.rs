@@ -1,6 +1,7 @@
 //! The hot-path pieces of one resolution: the conflict rule itself, a
-//! lifecycle step, and a backoff draw. SPEC §11 budgets resolution p99 at
-//! 20 µs; these show how little of that the pure rule uses.
+//! lifecycle step, and a backoff draw. The performance budget puts
+//! resolution p99 at 20 µs; these show how little of that the pure rule
+//! uses.
 
 use std::hint::black_box;
 use std::time::Duration;

@@ -142,7 +142,7 @@ pub struct Metrics {
     pub end_to_end: Latency,
     /// Indexed by priority value (1–10; 0 unused).
     pub by_priority: [PriorityCounts; 11],
-    pub by_type: [TypeCounts; 6],
+    pub by_type: [TypeCounts; OpType::COUNT],
     pub conflicts: u64,
     pub conflict_ops: u64,
     pub grace_saves: u64,

@@ -29,7 +29,7 @@ use crate::config::{Config, Rate};
 use crate::events::{Event, EventKind, Publisher};
 use crate::metrics::{Counters, Latency};
 use crate::ops::priority::ParentIndex;
-use crate::ops::{BorrowField, FieldWrite, Op, OpId, OpKind, OpType, Priority, RetryBudgets};
+use crate::ops::{DrawContext, Op, OpId, OpType, Priority, RetryBudgets};
 
 /// Capacity mode: batches per message to the monitor.
 const BATCHES_PER_MESSAGE: usize = 64;
@@ -55,8 +55,7 @@ pub struct Workload {
     batch_min: u32,
     batch_max: u32,
     num_targets: u32,
-    first_source: u32,
-    num_sources: u32,
+    sources: DrawContext,
     budgets: RetryBudgets,
     parent_probability: f64,
     parents: ParentIndex,
@@ -79,38 +78,15 @@ impl Workload {
             batch_min: config.batch_min,
             batch_max: config.batch_max,
             num_targets: config.num_targets,
-            first_source,
-            num_sources: config.num_sources,
+            sources: DrawContext {
+                first_source,
+                num_sources: config.num_sources,
+            },
             budgets: config.retries,
             parent_probability: config.parent_probability,
             parents: ParentIndex::default(),
             next_id: 0,
         })
-    }
-
-    fn draw_kind(&mut self, t: OpType) -> OpKind {
-        let rng = &mut self.rng;
-        match t {
-            OpType::VersionEntity => OpKind::VersionEntity,
-            OpType::ModifyField => OpKind::ModifyField(match rng.random_range(0..3u8) {
-                0 => FieldWrite::Counter(rng.random_range(1..=10_000)),
-                1 => FieldWrite::DataValue(rng.random_range(0.0..1000.0)),
-                _ => FieldWrite::Text(rng.random()),
-            }),
-            OpType::BorrowAttribute => OpKind::BorrowAttribute {
-                source: self.first_source + rng.random_range(0..self.num_sources),
-                field: match rng.random_range(0..3u8) {
-                    0 => BorrowField::Counter,
-                    1 => BorrowField::Data,
-                    _ => BorrowField::Text,
-                },
-            },
-            OpType::ComplexUpdate => OpKind::ComplexUpdate {
-                data_value: rng.random_range(0.0..100.0),
-            },
-            OpType::PromoteToRoot => OpKind::PromoteToRoot,
-            OpType::DetachEntity => OpKind::DetachEntity,
-        }
     }
 
     /// Draw one batch: a target and its ops, appended to `ops`, with their
@@ -127,7 +103,7 @@ impl Workload {
         for i in 0..size {
             let priority = self.priorities[self.priority_index.sample(&mut self.rng)];
             let op_type = OpType::ALL[self.type_index.sample(&mut self.rng)];
-            let kind = self.draw_kind(op_type);
+            let kind = op_type.draw(&mut self.rng, &self.sources);
             let id = OpId(self.next_id);
             self.next_id += 1;
             let mut op = Op::new(id, kind, priority, target, &self.budgets, now_ns);

@@ -1,5 +1,4 @@
-//! Retry backoff (SPEC §3): how long a Failed op waits before it competes
-//! again.
+//! Retry backoff: how long a Failed op waits before it competes again.
 //!
 //! The delay before retry `n` (0-based) grows as `base × 2^n` up to `max`
 //! ([`Backoff::ceiling`]); the op then really waits a jittered share of that

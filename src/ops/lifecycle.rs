@@ -1,4 +1,4 @@
-//! The operation lifecycle (SPEC §3) as a checked state machine.
+//! The operation lifecycle as a checked state machine.
 //!
 //! An op lives through six states. [`OpState::apply`] is the only place a
 //! transition is defined: every state change in the engine goes through it,
@@ -139,7 +139,7 @@ mod tests {
     use super::Transition::{self, *};
     use super::TransitionError;
 
-    /// The lifecycle of SPEC §3, written out independently of `apply`.
+    /// The lifecycle, written out independently of `apply`.
     const LEGAL: [(OpState, Transition, OpState); 8] = [
         (Pending, Start, Executing),
         (Executing, Commit, Succeeded),

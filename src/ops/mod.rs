@@ -8,22 +8,30 @@
 //! is drawn at submission and carried in its [`OpKind`], so the effect of a
 //! committed op is known exactly and can be replayed (see `check`).
 //!
-//! * [`lifecycle`] — the state machine of §3 with checked transitions.
+//! * [`lifecycle`] — an op's life as a state machine with checked
+//!   transitions.
 //! * [`priority`] — effective priority through parent chains.
 //! * [`backoff`] — retry delays: `base × 2^retry`, capped, seeded jitter.
-//! * [`exec`] — the six operation types executed as store transactions.
+//! * [`OpType`] / [`OpKind`] — the operation types, one module each under
+//!   `kind/`, listed once in its registry (which says what adding a type
+//!   takes).
+//! * [`exec`] — one execution attempt: an op run as a store transaction.
+//! * [`exec::Shadow`] — the replay of committed effects the checks use.
 //! * [`text`] — the text they write, built without the formatting machinery.
 
 pub mod backoff;
 pub mod exec;
+mod kind;
 pub mod lifecycle;
 pub mod priority;
+mod shadow;
 pub mod text;
 
 use std::fmt;
 
 use serde::Serialize;
 
+pub use kind::{BorrowField, DrawContext, FieldWrite, OpKind, OpType};
 pub use lifecycle::{OpState, TransitionError};
 
 /// Stable operation id; also the submission sequence number.
@@ -90,60 +98,6 @@ impl fmt::Display for Priority {
     }
 }
 
-/// The six operation types of the workload.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum OpType {
-    VersionEntity,
-    ModifyField,
-    BorrowAttribute,
-    ComplexUpdate,
-    PromoteToRoot,
-    DetachEntity,
-}
-
-impl OpType {
-    pub const ALL: [OpType; 6] = [
-        OpType::VersionEntity,
-        OpType::ModifyField,
-        OpType::BorrowAttribute,
-        OpType::ComplexUpdate,
-        OpType::PromoteToRoot,
-        OpType::DetachEntity,
-    ];
-
-    /// The config / report name, e.g. `"version_entity"`.
-    pub fn name(self) -> &'static str {
-        match self {
-            OpType::VersionEntity => "version_entity",
-            OpType::ModifyField => "modify_field",
-            OpType::BorrowAttribute => "borrow_attribute",
-            OpType::ComplexUpdate => "complex_update",
-            OpType::PromoteToRoot => "promote_to_root",
-            OpType::DetachEntity => "detach_entity",
-        }
-    }
-
-    pub fn from_name(name: &str) -> Option<OpType> {
-        OpType::ALL.into_iter().find(|t| t.name() == name)
-    }
-
-    /// Index into per-type arrays (`0..6`, in [`OpType::ALL`] order).
-    pub fn index(self) -> usize {
-        self as usize
-    }
-
-    pub fn is_structural(self) -> bool {
-        matches!(self, OpType::PromoteToRoot | OpType::DetachEntity)
-    }
-}
-
-impl fmt::Display for OpType {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
-    }
-}
-
 /// Operation class: sets the retry budget.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
 pub enum OpClass {
@@ -184,73 +138,6 @@ impl RetryBudgets {
             OpClass::Structural => self.structural,
             OpClass::Normal => self.normal,
             OpClass::LowPriority => self.low_priority,
-        }
-    }
-}
-
-/// The field a `modify_field` op writes, with the value drawn at submission.
-#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum FieldWrite {
-    /// `counter` ← int in 1..=10000.
-    Counter(i64),
-    /// `data_value` ← float in 0..1000.
-    DataValue(f64),
-    /// `text_content` ← `text_<n>`; the number is drawn, the text derived.
-    Text(u32),
-}
-
-/// Which source field a `borrow_attribute` op copies into which target field.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum BorrowField {
-    /// source_counter → counter
-    Counter,
-    /// source_data → data_value
-    Data,
-    /// source_text → text_content
-    Text,
-}
-
-impl BorrowField {
-    /// `(source_field, target_field)`.
-    pub fn fields(self) -> (&'static str, &'static str) {
-        match self {
-            BorrowField::Counter => ("source_counter", "counter"),
-            BorrowField::Data => ("source_data", "data_value"),
-            BorrowField::Text => ("source_text", "text_content"),
-        }
-    }
-}
-
-/// What an op does, with every random parameter drawn at submission.
-#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum OpKind {
-    VersionEntity,
-    ModifyField(FieldWrite),
-    BorrowAttribute {
-        /// Store entity index of the source.
-        source: u32,
-        field: BorrowField,
-    },
-    ComplexUpdate {
-        /// The new `data_value`, drawn in 0..100.
-        data_value: f64,
-    },
-    PromoteToRoot,
-    DetachEntity,
-}
-
-impl OpKind {
-    pub fn op_type(&self) -> OpType {
-        match self {
-            OpKind::VersionEntity => OpType::VersionEntity,
-            OpKind::ModifyField(_) => OpType::ModifyField,
-            OpKind::BorrowAttribute { .. } => OpType::BorrowAttribute,
-            OpKind::ComplexUpdate { .. } => OpType::ComplexUpdate,
-            OpKind::PromoteToRoot => OpType::PromoteToRoot,
-            OpKind::DetachEntity => OpType::DetachEntity,
         }
     }
 }

@@ -1,4 +1,4 @@
-//! Effective priority through parent chains (SPEC §3).
+//! Effective priority through parent chains.
 //!
 //! An op may name a parent op. Its effective priority is the maximum of its
 //! own priority and every ancestor's, so a low-priority child of a critical

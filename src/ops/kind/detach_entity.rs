@@ -1,0 +1,28 @@
+//! `detach_entity`: the target taken out of its tree, an orphan.
+//!
+//! Draws nothing. Its transaction stages the move (a no-op if the target
+//! already is an orphan; refused if it has children; otherwise the parent
+//! it leaves is versioned too), then appends a history entry. Structural:
+//! it gets the structural retry budget. Records
+//! [`Effect::Structural`](crate::events::Effect).
+
+use rand::rngs::SmallRng;
+
+use super::{DrawContext, OpKind, OpType, commit_structural};
+use crate::ecs::Store;
+use crate::ops::FailReason;
+use crate::ops::exec::{Attempt, Executed, store_err};
+
+pub(super) const STRUCTURAL: bool = true;
+pub(super) const STEPS: u8 = 2;
+
+pub(super) fn draw(_: &mut SmallRng, _: &DrawContext) -> OpKind {
+    OpKind::DetachEntity
+}
+
+pub(super) fn execute(store: &mut Store, attempt: &mut Attempt) -> Result<Executed, FailReason> {
+    let mut txn = attempt.begin(store)?;
+    let changed = txn.detach().map_err(store_err)?;
+    attempt.staged()?;
+    commit_structural(attempt, txn, OpType::DetachEntity, changed)
+}
