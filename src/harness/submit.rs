@@ -9,8 +9,9 @@
 //! limit lets them through.
 //!
 //! Each batch picks one target (uniformly, or Zipf-skewed) and submits
-//! 3–8 (configurable, uniform or clamped Poisson) ops to it at once, with priorities and types drawn from the configured weights and
-//! every parameter drawn now, so each op's effect is fixed at submission.
+//! 3–8 (configurable, uniform or clamped Poisson) ops to it at once, with
+//! priorities and types drawn from the configured weights and every
+//! parameter drawn now, so each op's effect is fixed at submission.
 //! Optionally some ops name an earlier op of their batch as parent and
 //! inherit its priority (effective priority, SPEC §3).
 
