@@ -10,3 +10,4 @@ pub mod metrics;
 pub mod ops;
 pub mod report;
 pub mod resolve;
+pub mod workload;

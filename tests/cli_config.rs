@@ -168,7 +168,94 @@ mod file {
         rate_accuracy_above_one: "[thresholds]\nmin_rate_accuracy = 2\n" => "thresholds.min_rate_accuracy = 2";
         nan_completion_threshold: "[thresholds]\nmin_completion_rate = nan\n" => "thresholds.min_completion_rate = nan";
         zero_latency_threshold: "[thresholds]\nmax_resolution_p99_us = 0\n" => "thresholds.max_resolution_p99_us = 0";
+        stages_with_duration: "duration_seconds = 10\n[[stages]]\nduration_seconds = 5\nrate_per_second = 10\n" => "duration_seconds = 10: cannot be given with [[stages]]";
+        stages_with_rate: "operation_rate_per_second = 50\n[[stages]]\nduration_seconds = 5\nrate_per_second = 10\n" => "operation_rate_per_second = 50: cannot be given with [[stages]]";
+        stage_without_rate: "[[stages]]\nduration_seconds = 5\n" => "[stages[0]]: rate_per_second is missing";
+        stage_without_duration: "[[stages]]\nrate_per_second = 5\n" => "[stages[0]]: duration_seconds is missing";
+        stage_zero_duration: "[[stages]]\nduration_seconds = 5\nrate_per_second = 1\n[[stages]]\nduration_seconds = 0\nrate_per_second = 1\n" => "stages[1].duration_seconds = 0";
+        stage_negative_rate: "[[stages]]\nduration_seconds = 5\nrate_per_second = -1\n" => "stages[0].rate_per_second = -1";
+        stage_nan_rate: "[[stages]]\nduration_seconds = 5\nrate_per_second = nan\n" => "stages[0].rate_per_second = nan";
+        stages_all_at_rate_zero: "[[stages]]\nduration_seconds = 5\nrate_per_second = 0\n" => "[[stages]]: every rate is 0";
+        stages_longer_than_a_week: "[[stages]]\nduration_seconds = 600000\nrate_per_second = 1\n[[stages]]\nduration_seconds = 600000\nrate_per_second = 1\n" => "the stages last 1200000 s in all";
+        unknown_stage_key: "[[stages]]\nduration_seconds = 5\nrate_per_second = 1\ntarget = 3\n" => "unknown key `stages[0].target`; allowed keys in [[stages]]: duration_seconds, rate_per_second";
+        stages_as_a_table: "[stages]\nduration_seconds = 5\n" => "expected an array of tables";
+        start_rate_without_stages: "start_rate_per_second = 10\n" => "start_rate_per_second = 10";
+        negative_start_rate: "start_rate_per_second = -10\n[[stages]]\nduration_seconds = 5\nrate_per_second = 1\n" => "start_rate_per_second = -10";
+        unknown_arrivals: "arrivals = \"bursty\"\n" => "arrivals = \"bursty\": must be one of \"uniform\", \"poisson\"";
+        arrivals_not_a_string: "arrivals = 1\n" => "arrivals = 1 is an integer";
+        poisson_arrivals_in_capacity_mode: "operation_rate_per_second = \"max\"\narrivals = \"poisson\"\n" => "arrivals = \"poisson\": must be \"uniform\" in capacity mode";
+        unknown_target_distribution: "[targets]\ndistribution = \"pareto\"\n" => "targets.distribution = \"pareto\": must be one of \"uniform\", \"zipf\"";
+        zipf_exponent_without_zipf: "[targets]\nzipf_exponent = 1.2\n" => "targets.zipf_exponent = 1.2: is only used with targets.distribution = \"zipf\"";
+        zero_zipf_exponent: "[targets]\ndistribution = \"zipf\"\nzipf_exponent = 0\n" => "targets.zipf_exponent = 0";
+        absurd_zipf_exponent: "[targets]\ndistribution = \"zipf\"\nzipf_exponent = 100\n" => "targets.zipf_exponent = 100";
+        unknown_targets_key: "[targets]\nhot = 3\n" => "unknown key `targets.hot`; allowed keys in [targets]: distribution, zipf_exponent";
+        unknown_size_distribution: "[batch]\nsize_distribution = \"normal\"\n" => "batch.size_distribution = \"normal\": must be one of \"uniform\", \"poisson\"";
+        poisson_sizes_without_mean: "[batch]\nsize_distribution = \"poisson\"\n" => "batch.size_distribution = \"poisson\": needs batch.mean_size";
+        mean_size_without_poisson: "[batch]\nmean_size = 5\n" => "batch.mean_size = 5: is only used with";
+        mean_size_outside_the_range: "[batch]\nsize_distribution = \"poisson\"\nmean_size = 20\n" => "batch.mean_size = 20: must be a number from batch.min_size (3) to batch.max_size (8)";
     }
+}
+
+#[test]
+fn rate_max_is_refused_with_stages_naming_the_flag() {
+    let staged = b"[[stages]]\nduration_seconds = 5\nrate_per_second = 10\n";
+    refused(
+        Some(staged),
+        &[
+            "run",
+            "--config",
+            "{cfg}",
+            "--rate",
+            "max",
+            "--json",
+            "{dir}/report.json",
+        ],
+        "--rate max: cannot be \"max\" with [[stages]]",
+    );
+    refused(
+        Some(staged),
+        &[
+            "run",
+            "--config",
+            "{cfg}",
+            "--duration",
+            "0",
+            "--json",
+            "{dir}/report.json",
+        ],
+        "--duration 0:",
+    );
+}
+
+#[test]
+fn duration_and_rate_flags_scale_the_stages() {
+    let dir = TempDir::new().unwrap();
+    let cfg = dir.path().join("staged.toml");
+    std::fs::write(
+        &cfg,
+        "[[stages]]\nduration_seconds = 10\nrate_per_second = 100\n\
+         [[stages]]\nduration_seconds = 30\nrate_per_second = 100\n",
+    )
+    .unwrap();
+    // `validate` takes no overrides; the JSON report's config shows them
+    // applied, so run for the shortest scaled time.
+    let report = dir.path().join("report.json");
+    dynstress()
+        .args(["run", "--no-progress", "--quiet", "--seed", "1", "--config"])
+        .arg(&cfg)
+        .args(["--duration", "0.4", "--rate", "50", "--json"])
+        .arg(&report)
+        .assert()
+        .success();
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
+    let stages = &json["config"]["stages"];
+    // The shape is kept: 1 : 3 in time, the peak at the given rate.
+    let secs = |i: usize| stages[i]["duration_seconds"].as_f64().unwrap();
+    assert!((secs(0) - 0.1).abs() < 1e-12, "{stages}");
+    assert!((secs(1) - 0.3).abs() < 1e-12, "{stages}");
+    assert_eq!(stages[1]["rate_per_second"], 50.0, "{stages}");
+    assert!(json["config"].get("duration_seconds").is_none());
 }
 
 #[test]
@@ -427,4 +514,21 @@ fn version_is_printed() {
         .assert()
         .success()
         .stdout(predicate::str::contains(env!("CARGO_PKG_VERSION")));
+}
+
+#[test]
+fn the_shaped_configs_validate_with_their_shapes() {
+    for (name, shows) in [
+        ("ramp.toml", "[[stages]]"),
+        ("spike.toml", "arrivals = \"poisson\""),
+        ("hotkeys.toml", "distribution = \"zipf\""),
+        ("soak.toml", "duration_seconds = 1800.0"),
+    ] {
+        dynstress()
+            .args(["validate", "--config"])
+            .arg(configs_dir().join(name))
+            .assert()
+            .success()
+            .stdout(predicate::str::contains(shows));
+    }
 }

@@ -21,15 +21,25 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use super::{Config, Overrides, Rate};
 use crate::ops::{OpType, Priority};
+use crate::workload::{BatchSizes, Schedule, TargetDistribution};
 
 /// The config file as written.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub(super) struct ConfigFile {
-    pub(super) duration_seconds: f64,
+    /// Absent only when written from a staged config (the stages set it).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(super) duration_seconds: Option<f64>,
     pub(super) num_targets: i64,
     pub(super) num_sources: i64,
-    pub(super) operation_rate_per_second: RateValue,
+    /// Absent only when written from a staged config (the stages set it).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(super) operation_rate_per_second: Option<RateValue>,
+    /// Only with `[[stages]]`: the rate the first stage ramps from.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(super) start_rate_per_second: Option<f64>,
+    #[serde(skip_serializing_if = "is_uniform")]
+    pub(super) arrivals: String,
     pub(super) grace_period_seconds: f64,
     pub(super) drain_timeout_seconds: f64,
     pub(super) target_completion_rate: f64,
@@ -39,20 +49,38 @@ pub(super) struct ConfigFile {
     pub(super) max_in_flight: i64,
     pub(super) priority_distribution: PriorityWeights,
     pub(super) operation_types: OpTypeWeights,
+    #[serde(skip_serializing_if = "TargetsFile::is_default")]
+    pub(super) targets: TargetsFile,
     pub(super) batch: BatchFile,
     pub(super) retries: RetriesFile,
     pub(super) faults: FaultsFile,
     pub(super) thresholds: ThresholdsFile,
     pub(super) retention: RetentionFile,
+    /// Written last: TOML puts arrays of tables after the plain tables.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub(super) stages: Vec<StageFile>,
+}
+
+/// `duration_seconds` when the file does not give it.
+pub(super) const DEFAULT_DURATION_S: f64 = 15.0;
+/// `operation_rate_per_second` when the file does not give it.
+pub(super) const DEFAULT_RATE: f64 = 100.0;
+/// The name of every default distribution.
+pub(super) const UNIFORM: &str = "uniform";
+
+fn is_uniform(name: &String) -> bool {
+    name == UNIFORM
 }
 
 impl Default for ConfigFile {
     fn default() -> Self {
         ConfigFile {
-            duration_seconds: 15.0,
+            duration_seconds: Some(DEFAULT_DURATION_S),
             num_targets: 5,
             num_sources: 5,
-            operation_rate_per_second: RateValue::Number(100.0),
+            operation_rate_per_second: Some(RateValue::Number(DEFAULT_RATE)),
+            start_rate_per_second: None,
+            arrivals: UNIFORM.into(),
             grace_period_seconds: 0.2,
             drain_timeout_seconds: 2.0,
             target_completion_rate: 0.15,
@@ -61,11 +89,13 @@ impl Default for ConfigFile {
             max_in_flight: 100_000,
             priority_distribution: PriorityWeights::default(),
             operation_types: OpTypeWeights::default(),
+            targets: TargetsFile::default(),
             batch: BatchFile::default(),
             retries: RetriesFile::default(),
             faults: FaultsFile::default(),
             thresholds: ThresholdsFile::default(),
             retention: RetentionFile::default(),
+            stages: Vec::new(),
         }
     }
 }
@@ -260,6 +290,11 @@ pub(super) struct BatchFile {
     pub(super) min_size: i64,
     pub(super) max_size: i64,
     pub(super) parent_probability: f64,
+    #[serde(skip_serializing_if = "is_uniform")]
+    pub(super) size_distribution: String,
+    /// Only with `size_distribution = "poisson"`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(super) mean_size: Option<f64>,
 }
 
 impl Default for BatchFile {
@@ -268,8 +303,46 @@ impl Default for BatchFile {
             min_size: 3,
             max_size: 8,
             parent_probability: 0.0,
+            size_distribution: UNIFORM.into(),
+            mean_size: None,
         }
     }
+}
+
+/// `[targets]`: how batches pick their target.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub(super) struct TargetsFile {
+    pub(super) distribution: String,
+    /// Only with `distribution = "zipf"`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(super) zipf_exponent: Option<f64>,
+}
+
+impl Default for TargetsFile {
+    fn default() -> Self {
+        TargetsFile {
+            distribution: UNIFORM.into(),
+            zipf_exponent: None,
+        }
+    }
+}
+
+impl TargetsFile {
+    fn is_default(&self) -> bool {
+        *self == TargetsFile::default()
+    }
+}
+
+/// One `[[stages]]` entry. Both keys are required; they are options here
+/// so that validation, not serde, says which one is missing.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub(super) struct StageFile {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(super) duration_seconds: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(super) rate_per_second: Option<f64>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -355,14 +428,14 @@ impl ConfigFile {
         let mut flags = Vec::new();
         let mut note = |key, flag, value: String| flags.push(Flag { key, flag, value });
         if let Some(d) = o.duration {
-            self.duration_seconds = d;
+            self.duration_seconds = Some(d);
             note("duration_seconds", "--duration", d.to_string());
         }
         if let Some(r) = &o.rate {
-            self.operation_rate_per_second = match r.parse::<f64>() {
+            self.operation_rate_per_second = Some(match r.parse::<f64>() {
                 Ok(n) => RateValue::Number(n),
                 Err(_) => RateValue::Text(r.clone()),
-            };
+            });
             note("operation_rate_per_second", "--rate", r.clone());
         }
         if let Some(t) = o.targets {
@@ -384,14 +457,17 @@ impl ConfigFile {
 impl From<&Config> for ConfigFile {
     fn from(c: &Config) -> Self {
         let ms = |d: Duration| i64::try_from(d.as_millis()).unwrap_or(i64::MAX);
+        let staged = c.stages.as_ref();
         ConfigFile {
-            duration_seconds: c.duration.as_secs_f64(),
+            duration_seconds: staged.is_none().then_some(c.duration.as_secs_f64()),
             num_targets: i64::from(c.num_targets),
             num_sources: i64::from(c.num_sources),
-            operation_rate_per_second: match c.rate {
+            operation_rate_per_second: staged.is_none().then(|| match c.rate {
                 Rate::PerSecond(r) => RateValue::Number(r),
                 Rate::Max => RateValue::Text("max".into()),
-            },
+            }),
+            start_rate_per_second: staged.map(Schedule::start_rate),
+            arrivals: c.arrivals.name().into(),
             grace_period_seconds: c.grace_period.as_secs_f64(),
             drain_timeout_seconds: c.drain_timeout.as_secs_f64(),
             target_completion_rate: c.target_completion_rate,
@@ -400,10 +476,22 @@ impl From<&Config> for ConfigFile {
             max_in_flight: i64::from(c.max_in_flight),
             priority_distribution: PriorityWeights::from_levels(&c.priorities),
             operation_types: OpTypeWeights(c.op_weights),
+            targets: TargetsFile {
+                distribution: c.targets.name().into(),
+                zipf_exponent: match c.targets {
+                    TargetDistribution::Uniform => None,
+                    TargetDistribution::Zipf { exponent } => Some(exponent),
+                },
+            },
             batch: BatchFile {
                 min_size: i64::from(c.batch_min),
                 max_size: i64::from(c.batch_max),
                 parent_probability: c.parent_probability,
+                size_distribution: c.batch_sizes.name().into(),
+                mean_size: match c.batch_sizes {
+                    BatchSizes::Uniform => None,
+                    BatchSizes::Poisson { mean } => Some(mean),
+                },
             },
             retries: RetriesFile {
                 structural: i64::from(c.retries.structural),
@@ -428,6 +516,15 @@ impl From<&Config> for ConfigFile {
                 versions: i64::try_from(c.retention.versions).unwrap_or(i64::MAX),
                 history: i64::try_from(c.retention.history).unwrap_or(i64::MAX),
             },
+            stages: staged.map_or_else(Vec::new, |s| {
+                s.stages()
+                    .iter()
+                    .map(|s| StageFile {
+                        duration_seconds: Some(s.duration_s),
+                        rate_per_second: Some(s.rate),
+                    })
+                    .collect()
+            }),
         }
     }
 }
@@ -518,7 +615,7 @@ mod tests {
         );
         assert_eq!(
             file.operation_rate_per_second,
-            RateValue::Text("max".into())
+            Some(RateValue::Text("max".into()))
         );
         assert_eq!(file.seed, Some(SeedValue::Text(u64::MAX.to_string())));
     }

@@ -44,6 +44,7 @@ use self::source::Doc;
 use self::validate::Validator;
 use crate::ecs::Retention;
 use crate::ops::{OpType, Priority, RetryBudgets};
+use crate::workload::{Arrivals, BatchSizes, Schedule, TargetDistribution};
 
 /// The built-in default configuration: exactly `configs/brutal.toml`.
 pub const DEFAULT_CONFIG_TOML: &str = include_str!("../../configs/brutal.toml");
@@ -64,10 +65,19 @@ pub enum Rate {
 /// Validated, typed configuration. Downstream code never re-checks it.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Config {
+    /// The submission phase; with stages, their sum.
     pub duration: Duration,
     pub num_targets: u32,
     pub num_sources: u32,
+    /// With stages, the schedule's mean rate (expected ops ÷ duration), so
+    /// that achieved ÷ target judges a run against the staged schedule.
     pub rate: Rate,
+    /// `[[stages]]`: the staged schedule, `None` for a constant rate.
+    pub stages: Option<Schedule>,
+    /// How batches are spaced in time (fixed or staged rates only).
+    pub arrivals: Arrivals,
+    /// How a batch picks its target.
+    pub targets: TargetDistribution,
     pub grace_period: Duration,
     pub drain_timeout: Duration,
     pub target_completion_rate: f64,
@@ -81,6 +91,8 @@ pub struct Config {
     pub op_weights: [f64; OpType::ALL.len()],
     pub batch_min: u32,
     pub batch_max: u32,
+    /// How batch sizes are drawn in `batch_min..=batch_max`.
+    pub batch_sizes: BatchSizes,
     /// Chance that an op of a batch (other than its first) names an
     /// earlier op of the same batch as its parent.
     pub parent_probability: f64,
@@ -104,10 +116,29 @@ pub struct Thresholds {
 }
 
 impl Config {
-    /// Model completion rate: one winner per batch of uniform size
-    /// `min..=max` gives `2 / (min + max)`.
+    /// Model completion rate: one winner per batch gives 1 / E[batch
+    /// size], for the configured size distribution (uniform sizes in
+    /// `min..=max`: `2 / (min + max)`; a clamped Poisson: exact).
     pub fn model_completion_rate(&self) -> f64 {
-        2.0 / f64::from(self.batch_min + self.batch_max)
+        match self.batch_sizes {
+            BatchSizes::Uniform => 2.0 / f64::from(self.batch_min + self.batch_max),
+            sizes => 1.0 / sizes.expected(self.batch_min, self.batch_max),
+        }
+    }
+
+    /// Mean ops per batch.
+    pub fn mean_batch_size(&self) -> f64 {
+        self.batch_sizes.expected(self.batch_min, self.batch_max)
+    }
+
+    /// The schedule batches are paced against: the stages, or the constant
+    /// rate for the whole duration; `None` in capacity mode.
+    pub fn schedule(&self) -> Option<Schedule> {
+        match (&self.stages, self.rate) {
+            (Some(s), _) => Some(s.clone()),
+            (None, Rate::PerSecond(r)) => Some(Schedule::constant(r, self.duration.as_secs_f64())),
+            (None, Rate::Max) => None,
+        }
     }
 
     pub fn op_weight(&self, t: OpType) -> f64 {
@@ -138,9 +169,12 @@ impl Config {
 /// validation.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Overrides {
-    /// `--duration`: `duration_seconds`.
+    /// `--duration`: `duration_seconds`. With `[[stages]]`, every stage is
+    /// stretched or shrunk in proportion so that they last this long.
     pub duration: Option<f64>,
-    /// `--rate`: `operation_rate_per_second`, a number or `"max"`.
+    /// `--rate`: `operation_rate_per_second`, a number or `"max"`. With
+    /// `[[stages]]`, every rate is scaled so that the peak is this rate;
+    /// `"max"` is refused.
     pub rate: Option<String>,
     /// `--targets`: `num_targets`.
     pub targets: Option<u32>,
@@ -416,7 +450,7 @@ mod tests {
         assert_eq!(
             e,
             "test.toml, line 3, column 1: unknown key `batch.size`; allowed keys in [batch]: \
-             min_size, max_size, parent_probability"
+             min_size, max_size, parent_probability, size_distribution, mean_size"
         );
         let e = err("duration_seconds = nan\n");
         assert!(
@@ -515,5 +549,196 @@ mod tests {
                 bad.display()
             )
         );
+    }
+
+    const STAGED: &str = "start_rate_per_second = 10\n\
+        [[stages]]\nduration_seconds = 10\nrate_per_second = 100\n\
+        [[stages]]\nduration_seconds = 20\nrate_per_second = 100\n\
+        [[stages]]\nduration_seconds = 10\nrate_per_second = 0\n";
+
+    #[test]
+    fn stages_set_the_duration_and_the_mean_rate() {
+        let c = parse(STAGED).unwrap();
+        let s = c.stages.as_ref().unwrap();
+        assert_eq!(s.start_rate(), 10.0);
+        assert_eq!(s.stages().len(), 3);
+        assert_eq!(c.duration, Duration::from_secs(40));
+        // 550 + 2000 + 500 expected ops over 40 s.
+        assert_eq!(s.total_ops(), 3050.0);
+        assert_eq!(c.rate, Rate::PerSecond(3050.0 / 40.0));
+        assert_eq!(c.schedule().as_ref(), Some(s));
+        // Without stages the schedule is the constant rate.
+        let c = parse("").unwrap();
+        assert_eq!(c.stages, None);
+        assert_eq!(c.schedule().unwrap().due_s(150.0), Some(1.5));
+        assert_eq!(
+            parse("operation_rate_per_second = \"max\"")
+                .unwrap()
+                .schedule(),
+            None
+        );
+    }
+
+    #[test]
+    fn stages_and_a_fixed_duration_or_rate_are_refused_naming_both() {
+        for key in ["duration_seconds = 15", "operation_rate_per_second = 100"] {
+            let e = err(&format!("{key}\n{STAGED}"));
+            let name = key.split(' ').next().unwrap();
+            assert!(e.contains(&format!("{name} = ")), "{e}");
+            assert!(
+                e.contains("cannot be given with [[stages]] (test.toml, line 3"),
+                "{e}"
+            );
+        }
+    }
+
+    #[test]
+    fn duration_and_rate_flags_scale_the_stages() {
+        let o = Overrides {
+            duration: Some(4.0),
+            rate: Some("50".into()),
+            ..Overrides::default()
+        };
+        let c = parse_str(STAGED, "f.toml", &o).unwrap();
+        let s = c.stages.as_ref().unwrap();
+        assert_eq!(c.duration, Duration::from_secs(4));
+        assert_eq!(s.peak_rate(), 50.0);
+        assert_eq!(s.start_rate(), 5.0);
+        assert!((s.total_ops() - 3050.0 / 10.0 / 2.0).abs() < 1e-9);
+        let o = Overrides {
+            rate: Some("max".into()),
+            ..Overrides::default()
+        };
+        let e = parse_str(STAGED, "f.toml", &o).unwrap_err().to_string();
+        assert!(
+            e.starts_with("--rate max: cannot be \"max\" with [[stages]]"),
+            "{e}"
+        );
+        let o = Overrides {
+            duration: Some(-1.0),
+            ..Overrides::default()
+        };
+        let e = parse_str(STAGED, "f.toml", &o).unwrap_err().to_string();
+        assert!(e.starts_with("--duration -1:"), "{e}");
+    }
+
+    #[test]
+    fn bad_stages_name_the_stage_and_key() {
+        let e = err("[[stages]]\nduration_seconds = 5\n");
+        assert!(e.contains("[stages[0]]: rate_per_second is missing"), "{e}");
+        let e = err(&format!(
+            "{STAGED}[[stages]]\nduration_seconds = 0\nrate_per_second = 1\n"
+        ));
+        assert!(e.contains("stages[3].duration_seconds = 0: must be"), "{e}");
+        let e = err("[[stages]]\nduration_seconds = 1\nrate_per_second = -5\n");
+        assert!(e.contains("stages[0].rate_per_second = -5"), "{e}");
+        let e = err("[[stages]]\nduration_seconds = 1\nrate_per_second = 0\n");
+        assert!(e.contains("every rate is 0"), "{e}");
+        let e = err("[[stages]]\nduration_seconds = 1\nrate = 5\n");
+        assert!(
+            e.contains("unknown key `stages[0].rate`; allowed keys in [[stages]]"),
+            "{e}"
+        );
+        let e = err("stages = [1, 2]\n");
+        assert!(
+            e.contains("stages[0] = 1 is an integer; expected a table"),
+            "{e}"
+        );
+        let e = err("start_rate_per_second = 5\n");
+        assert!(
+            e.contains("start_rate_per_second = 5: is the rate the first"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn distributions_are_named_and_their_parameters_checked() {
+        let c = parse("arrivals = \"poisson\"\n[targets]\ndistribution = \"zipf\"\n").unwrap();
+        assert_eq!(c.arrivals, Arrivals::Poisson);
+        assert_eq!(c.targets, TargetDistribution::Zipf { exponent: 1.0 });
+        for (text, want) in [
+            (
+                "arrivals = \"bursty\"",
+                "arrivals = \"bursty\": must be one of \"uniform\", \"poisson\"",
+            ),
+            (
+                "arrivals = 3",
+                "arrivals = 3 is an integer; expected a string, one of",
+            ),
+            (
+                "arrivals = \"poisson\"\noperation_rate_per_second = \"max\"",
+                "arrivals = \"poisson\": must be \"uniform\" in capacity mode",
+            ),
+            (
+                "[targets]\ndistribution = \"pareto\"",
+                "targets.distribution = \"pareto\"",
+            ),
+            (
+                "[targets]\nzipf_exponent = 1.1",
+                "targets.zipf_exponent = 1.1: is only used with",
+            ),
+            (
+                "[targets]\ndistribution = \"zipf\"\nzipf_exponent = 0",
+                "targets.zipf_exponent = 0: must be a number > 0",
+            ),
+            (
+                "[batch]\nsize_distribution = \"poisson\"",
+                "batch.size_distribution = \"poisson\": needs batch.mean_size",
+            ),
+            (
+                "[batch]\nmean_size = 4",
+                "batch.mean_size = 4: is only used with",
+            ),
+            (
+                "[batch]\nsize_distribution = \"poisson\"\nmean_size = 9",
+                "batch.mean_size = 9: must be a number from batch.min_size (3) to batch.max_size (8)",
+            ),
+            (
+                "[batch]\nsize_distribution = \"normal\"",
+                "batch.size_distribution = \"normal\"",
+            ),
+        ] {
+            let e = err(text);
+            assert!(e.contains(want), "{text:?}: {e}");
+        }
+    }
+
+    #[test]
+    fn the_completion_model_follows_the_size_distribution() {
+        let c = parse("[batch]\nsize_distribution = \"poisson\"\nmean_size = 5\n").unwrap();
+        assert_eq!(c.batch_sizes, BatchSizes::Poisson { mean: 5.0 });
+        let e = BatchSizes::Poisson { mean: 5.0 }.expected(3, 8);
+        assert_eq!(c.model_completion_rate(), 1.0 / e);
+        assert_eq!(c.mean_batch_size(), e);
+        // Clamping lifts the low tail more than it cuts the high one here.
+        assert!(e > 5.0 && e < 5.5, "{e}");
+    }
+
+    #[test]
+    fn shaped_configs_round_trip_through_to_toml() {
+        for text in [
+            STAGED,
+            "arrivals = \"poisson\"\n[targets]\ndistribution = \"zipf\"\nzipf_exponent = 1.3\n\
+             [batch]\nsize_distribution = \"poisson\"\nmean_size = 3.5\n",
+        ] {
+            let c = parse(text).unwrap();
+            let again = parse_str(&c.to_toml(), "to_toml", &Overrides::default())
+                .unwrap_or_else(|e| panic!("{e}\n{}", c.to_toml()));
+            assert_eq!(again, c, "{}", c.to_toml());
+        }
+        let j = parse(STAGED).unwrap().to_json();
+        assert_eq!(j["stages"][1]["rate_per_second"], 100.0);
+        assert!(j.get("duration_seconds").is_none(), "{j}");
+        // The default writes none of the new keys.
+        let text = parse("").unwrap().to_toml();
+        for key in [
+            "[[stages]]",
+            "arrivals",
+            "[targets]",
+            "size_distribution",
+            "start_rate",
+        ] {
+            assert!(!text.contains(key), "{key}: {text}");
+        }
     }
 }

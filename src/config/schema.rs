@@ -35,6 +35,7 @@ use toml::de::{DeTable, DeValue};
 use super::error::ConfigError;
 use super::source::{Doc, Places};
 use crate::ops::{OpType, Priority};
+use crate::workload::{Arrivals, BatchSizes, TargetDistribution};
 
 /// The TOML type a key takes.
 #[derive(Clone, Copy)]
@@ -46,7 +47,11 @@ pub(super) enum Kind {
     Rate,
     /// An integer, or a quoted decimal string for seeds above 2^63 - 1.
     Seed,
+    /// A string naming one of these (validation checks which).
+    Choice(&'static [&'static str]),
     Table(&'static [(&'static str, Kind)]),
+    /// An array of tables (`[[stages]]`), each with these keys.
+    Tables(&'static [(&'static str, Kind)]),
     /// A table of numbers keyed by these names.
     Weights(fn() -> Vec<&'static str>),
 }
@@ -62,28 +67,41 @@ impl Kind {
                     DeValue::Integer(_) | DeValue::Float(_) | DeValue::String(_)
                 )
                 | (Kind::Seed, DeValue::Integer(_) | DeValue::String(_))
+                | (Kind::Choice(_), DeValue::String(_))
                 | (Kind::Table(_) | Kind::Weights(_), DeValue::Table(_))
+                | (Kind::Tables(_), DeValue::Array(_))
         )
     }
 
-    fn expected(self) -> &'static str {
+    fn expected(self) -> String {
         match self {
-            Kind::Integer => "an integer",
-            Kind::Number => "a number",
-            Kind::Rate => "a number of operations per second or \"max\"",
-            Kind::Seed => "an integer from 0 to 18446744073709551615",
-            Kind::Table(_) | Kind::Weights(_) => "a table",
+            Kind::Integer => "an integer".into(),
+            Kind::Number => "a number".into(),
+            Kind::Rate => "a number of operations per second or \"max\"".into(),
+            Kind::Seed => "an integer from 0 to 18446744073709551615".into(),
+            Kind::Choice(names) => format!("a string, one of {}", quoted(names)),
+            Kind::Table(_) | Kind::Weights(_) => "a table".into(),
+            Kind::Tables(_) => "an array of tables ([[table]] entries)".into(),
         }
     }
 
     /// The keys of a table kind, in declaration order.
     pub(super) fn keys(self) -> Option<Vec<(&'static str, Kind)>> {
         match self {
-            Kind::Table(keys) => Some(keys.to_vec()),
+            Kind::Table(keys) | Kind::Tables(keys) => Some(keys.to_vec()),
             Kind::Weights(names) => Some(names().into_iter().map(|n| (n, Kind::Number)).collect()),
             _ => None,
         }
     }
+}
+
+/// `"a", "b"`: the names a choice allows, as they are written.
+pub(super) fn quoted(names: &[&str]) -> String {
+    names
+        .iter()
+        .map(|n| format!("{n:?}"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// The priority levels, lowest first: the keys of `[priority_distribution]`.
@@ -102,6 +120,8 @@ pub(super) const SCHEMA: &[(&str, Kind)] = &[
     ("num_targets", Kind::Integer),
     ("num_sources", Kind::Integer),
     ("operation_rate_per_second", Kind::Rate),
+    ("start_rate_per_second", Kind::Number),
+    ("arrivals", Kind::Choice(&Arrivals::NAMES)),
     ("grace_period_seconds", Kind::Number),
     ("drain_timeout_seconds", Kind::Number),
     ("target_completion_rate", Kind::Number),
@@ -111,11 +131,20 @@ pub(super) const SCHEMA: &[(&str, Kind)] = &[
     ("priority_distribution", Kind::Weights(priority_names)),
     ("operation_types", Kind::Weights(op_type_names)),
     (
+        "targets",
+        Kind::Table(&[
+            ("distribution", Kind::Choice(&TargetDistribution::NAMES)),
+            ("zipf_exponent", Kind::Number),
+        ]),
+    ),
+    (
         "batch",
         Kind::Table(&[
             ("min_size", Kind::Integer),
             ("max_size", Kind::Integer),
             ("parent_probability", Kind::Number),
+            ("size_distribution", Kind::Choice(&BatchSizes::NAMES)),
+            ("mean_size", Kind::Number),
         ]),
     ),
     (
@@ -150,21 +179,30 @@ pub(super) const SCHEMA: &[(&str, Kind)] = &[
         "retention",
         Kind::Table(&[("versions", Kind::Integer), ("history", Kind::Integer)]),
     ),
+    (
+        "stages",
+        Kind::Tables(&[
+            ("duration_seconds", Kind::Number),
+            ("rate_per_second", Kind::Number),
+        ]),
+    ),
 ];
 
 /// Check the document against [`SCHEMA`], in source order, and return
 /// where each value is written.
 pub(super) fn check(doc: &Doc<'_>, table: &DeTable<'_>) -> Result<Places, ConfigError> {
     let mut places = Places::new();
-    check_table(doc, table, "", SCHEMA, &mut places)?;
+    check_table(doc, table, "", "at the top level", SCHEMA, &mut places)?;
     Ok(places)
 }
 
-/// Check `table` (at dotted `prefix`) against `schema`.
+/// Check `table` (at dotted `prefix`, called `scope` in messages) against
+/// `schema`.
 fn check_table(
     doc: &Doc<'_>,
     table: &DeTable<'_>,
     prefix: &str,
+    scope: &str,
     schema: &[(&str, Kind)],
     places: &mut Places,
 ) -> Result<(), ConfigError> {
@@ -178,16 +216,11 @@ fn check_table(
             format!("{prefix}.{name}")
         };
         let Some(&(_, kind)) = schema.iter().find(|(k, _)| *k == name) else {
-            let scope = if prefix.is_empty() {
-                "at the top level".to_string()
-            } else {
-                format!("in [{prefix}]")
-            };
             let allowed: Vec<&str> = schema.iter().map(|(k, _)| *k).collect();
             return Err(ConfigError::UnknownKey {
                 at: doc.at(&doc.locate(key.span())),
                 key: path,
-                scope,
+                scope: scope.to_string(),
                 allowed: allowed.join(", "),
             });
         };
@@ -198,7 +231,7 @@ fn check_table(
                 key: path,
                 value: here.text,
                 found: article(value.get_ref().type_str()),
-                expected: kind.expected().to_string(),
+                expected: kind.expected(),
             });
         }
         if let DeValue::Integer(n) = value.get_ref()
@@ -212,8 +245,28 @@ fn check_table(
             });
         }
         places.insert(path.clone(), here);
-        if let (Some(sub), DeValue::Table(t)) = (kind.keys(), value.get_ref()) {
-            check_table(doc, t, &path, &sub, places)?;
+        match (kind.keys(), value.get_ref()) {
+            (Some(sub), DeValue::Table(t)) => {
+                check_table(doc, t, &path, &format!("in [{path}]"), &sub, places)?;
+            }
+            (Some(sub), DeValue::Array(items)) => {
+                for (i, item) in items.iter().enumerate() {
+                    let path = format!("{path}[{i}]");
+                    let here = doc.locate(item.span());
+                    let DeValue::Table(t) = item.get_ref() else {
+                        return Err(ConfigError::WrongType {
+                            at: doc.at(&here),
+                            key: path,
+                            value: here.text,
+                            found: article(item.get_ref().type_str()),
+                            expected: "a table".into(),
+                        });
+                    };
+                    places.insert(path.clone(), here);
+                    check_table(doc, t, &path, &format!("in [[{name}]]"), &sub, places)?;
+                }
+            }
+            _ => {}
         }
     }
     Ok(())
@@ -228,7 +281,9 @@ fn article(type_name: &str) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::super::file::{ConfigFile, PriorityWeights, SeedValue, ThresholdsFile};
+    use super::super::file::{
+        BatchFile, ConfigFile, PriorityWeights, SeedValue, StageFile, TargetsFile, ThresholdsFile,
+    };
     use super::*;
 
     fn walk(text: &str) -> Result<Places, ConfigError> {
@@ -258,6 +313,21 @@ mod tests {
         // Every optional key present, so the serialised file has every key.
         let value = toml::Value::try_from(ConfigFile {
             seed: Some(SeedValue::Number(1)),
+            start_rate_per_second: Some(1.0),
+            arrivals: "poisson".into(),
+            targets: TargetsFile {
+                distribution: "zipf".into(),
+                zipf_exponent: Some(1.0),
+            },
+            batch: BatchFile {
+                size_distribution: "poisson".into(),
+                mean_size: Some(4.0),
+                ..BatchFile::default()
+            },
+            stages: vec![StageFile {
+                duration_seconds: Some(1.0),
+                rate_per_second: Some(1.0),
+            }],
             priority_distribution: PriorityWeights::from_levels(&[
                 (Priority::BACKGROUND, 0.2),
                 (Priority::LOW, 0.2),
@@ -279,8 +349,12 @@ mod tests {
         assert_eq!(sorted_keys(table), sorted(SCHEMA.to_vec()));
         for (name, kind) in SCHEMA {
             if let Some(sub) = kind.keys() {
-                let got = sorted_keys(table[*name].as_table().unwrap());
-                assert_eq!(got, sorted(sub), "[{name}]");
+                let value = &table[*name];
+                let sub_table = match value.as_array() {
+                    Some(items) => items[0].as_table().unwrap(),
+                    None => value.as_table().unwrap(),
+                };
+                assert_eq!(sorted_keys(sub_table), sorted(sub), "[{name}]");
             }
         }
     }

@@ -11,11 +11,15 @@ use std::fmt;
 use std::time::Duration;
 
 use super::error::ConfigError;
-use super::file::{ConfigFile, Flag, RateValue, SeedValue};
+use super::file::{
+    ConfigFile, DEFAULT_DURATION_S, DEFAULT_RATE, Flag, RateValue, SeedValue, StageFile,
+};
+use super::schema::quoted;
 use super::source::{Doc, Places};
 use super::{Config, Rate, Thresholds};
 use crate::ecs::Retention;
 use crate::ops::{Priority, RetryBudgets};
+use crate::workload::{Arrivals, BatchSizes, Schedule, Stage, TargetDistribution};
 
 /// Upper bound of every duration in seconds: 7 days.
 const MAX_SECONDS: f64 = 7.0 * 24.0 * 3600.0;
@@ -28,6 +32,11 @@ const MAX_BATCH: i64 = 10_000;
 const MAX_RATE: f64 = 100_000_000.0;
 const MAX_RETRIES: i64 = 1000;
 const MAX_RETENTION: i64 = 1_000_000;
+/// Upper bound of `targets.zipf_exponent`: beyond it, one target takes
+/// practically every batch.
+const MAX_ZIPF_EXPONENT: f64 = 10.0;
+/// `targets.zipf_exponent` when absent: the classic Zipf law.
+const DEFAULT_ZIPF_EXPONENT: f64 = 1.0;
 /// Weights must sum to 1 within this.
 const WEIGHT_TOLERANCE: f64 = 1e-6;
 /// Weights summing to 1 within this are taken as already normalised, so
@@ -68,7 +77,252 @@ impl Validator<'_> {
     }
 
     fn is_written(&self, key: &str) -> bool {
-        self.places.contains_key(key) || self.flags.iter().any(|f| f.key == key)
+        self.places.contains_key(key) || self.is_flag(key)
+    }
+
+    fn is_flag(&self, key: &str) -> bool {
+        self.flags.iter().any(|f| f.key == key)
+    }
+
+    /// `v` as the index of one of `names`.
+    fn choice(&self, key: &str, v: &str, names: &[&str]) -> Result<usize, ConfigError> {
+        names.iter().position(|n| *n == v).ok_or_else(|| {
+            self.fail(
+                key,
+                &format!("{v:?}"),
+                format!("must be one of {}", quoted(names)),
+            )
+        })
+    }
+
+    /// An operations-per-second rate of a stage: finite, >= 0, at most
+    /// `MAX_RATE`.
+    fn stage_rate(&self, key: &str, v: f64) -> Result<f64, ConfigError> {
+        if v.is_finite() && (0.0..=MAX_RATE).contains(&v) {
+            Ok(v)
+        } else {
+            Err(self.fail(
+                key,
+                &v,
+                format!("must be a number of operations per second from 0 to {MAX_RATE}"),
+            ))
+        }
+    }
+
+    /// The place of `key` (or the origin when it is not written).
+    fn at(&self, key: &str) -> String {
+        match self.places.get(key) {
+            Some(l) => self.doc.at(l),
+            None => self.doc.origin.to_string(),
+        }
+    }
+
+    /// Duration, rate and schedule: `duration_seconds` and
+    /// `operation_rate_per_second`, or `[[stages]]` (never both), with
+    /// `--duration` and `--rate` applied.
+    fn pace(&self, f: &ConfigFile) -> Result<(Duration, Rate, Option<Schedule>), ConfigError> {
+        let duration_s = f.duration_seconds.unwrap_or(DEFAULT_DURATION_S);
+        let rate_value = f
+            .operation_rate_per_second
+            .clone()
+            .unwrap_or(RateValue::Number(DEFAULT_RATE));
+        if f.stages.is_empty() {
+            if let Some(v) = f.start_rate_per_second {
+                return Err(self.fail(
+                    "start_rate_per_second",
+                    &v,
+                    "is the rate the first of the [[stages]] ramps from; without stages,                      set operation_rate_per_second"
+                        .into(),
+                ));
+            }
+            let duration = self.seconds("duration_seconds", duration_s, true)?;
+            return Ok((duration, self.rate(&rate_value)?, None));
+        }
+        for key in ["duration_seconds", "operation_rate_per_second"] {
+            if let Some(l) = self.places.get(key) {
+                return Err(ConfigError::Invalid {
+                    at: self.doc.at(l),
+                    key: key.to_string(),
+                    value: l.text.clone(),
+                    allowed: format!(
+                        "cannot be given with [[stages]] ({}): the stages set the run's                          duration and rate; remove one or the other",
+                        self.at("stages")
+                    ),
+                });
+            }
+        }
+        let start = match f.start_rate_per_second {
+            Some(v) => self.stage_rate("start_rate_per_second", v)?,
+            None => 0.0,
+        };
+        let stages = f
+            .stages
+            .iter()
+            .enumerate()
+            .map(|(i, s)| self.stage(i, s))
+            .collect::<Result<Vec<_>, _>>()?;
+        let schedule = Schedule::new(start, stages);
+        let total = schedule.duration_s();
+        if total > MAX_SECONDS {
+            return Err(ConfigError::Table {
+                at: self.at("stages"),
+                table: "[stages]".into(),
+                problem: format!(
+                    "the stages last {} s in all; at most {MAX_SECONDS} (7 days)",
+                    short_float(total)
+                ),
+            });
+        }
+        if schedule.total_ops() <= 0.0 {
+            return Err(ConfigError::Table {
+                at: self.at("stages"),
+                table: "[stages]".into(),
+                problem: "every rate is 0, so the stages would submit nothing; give a stage                           a rate_per_second > 0"
+                    .into(),
+            });
+        }
+        // The flags scale the shape instead of replacing it.
+        let time = if self.is_flag("duration_seconds") {
+            self.seconds("duration_seconds", duration_s, true)?
+                .as_secs_f64()
+                / total
+        } else {
+            1.0
+        };
+        let rate = if self.is_flag("operation_rate_per_second") {
+            match self.rate(&rate_value)? {
+                Rate::PerSecond(r) => r / schedule.peak_rate(),
+                Rate::Max => {
+                    return Err(self.fail(
+                        "operation_rate_per_second",
+                        &rate_value,
+                        "cannot be \"max\" with [[stages]]; a number scales the stages so                          that their peak is that rate"
+                            .into(),
+                    ));
+                }
+            }
+        } else {
+            1.0
+        };
+        let schedule = if (time, rate) == (1.0, 1.0) {
+            schedule
+        } else {
+            schedule.scaled(time, rate)
+        };
+        Ok((
+            Duration::from_secs_f64(schedule.duration_s()),
+            Rate::PerSecond(schedule.mean_rate()),
+            Some(schedule),
+        ))
+    }
+
+    /// Stage `i` of `[[stages]]`: both keys required.
+    fn stage(&self, i: usize, s: &StageFile) -> Result<Stage, ConfigError> {
+        let table = format!("stages[{i}]");
+        let missing = |key: &str| ConfigError::Table {
+            at: self.at(&table),
+            table: table.clone(),
+            problem: format!(
+                "{key} is missing; every stage has duration_seconds (> 0) and \
+                 rate_per_second (the rate it ramps to)"
+            ),
+        };
+        let duration = s
+            .duration_seconds
+            .ok_or_else(|| missing("duration_seconds"))?;
+        let rate = s
+            .rate_per_second
+            .ok_or_else(|| missing("rate_per_second"))?;
+        Ok(Stage {
+            duration_s: self
+                .seconds(&format!("{table}.duration_seconds"), duration, true)?
+                .as_secs_f64(),
+            rate: self.stage_rate(&format!("{table}.rate_per_second"), rate)?,
+        })
+    }
+
+    fn arrivals(&self, f: &ConfigFile, rate: Rate) -> Result<Arrivals, ConfigError> {
+        let arrivals = match self.choice("arrivals", &f.arrivals, &Arrivals::NAMES)? {
+            0 => Arrivals::Uniform,
+            _ => Arrivals::Poisson,
+        };
+        if arrivals == Arrivals::Poisson && rate == Rate::Max {
+            return Err(self.fail(
+                "arrivals",
+                &format!("{:?}", f.arrivals),
+                "must be \"uniform\" in capacity mode (operation_rate_per_second = \"max\"), \
+                 which has no schedule to space batches on"
+                    .into(),
+            ));
+        }
+        Ok(arrivals)
+    }
+
+    fn targets(&self, f: &ConfigFile) -> Result<TargetDistribution, ConfigError> {
+        let t = &f.targets;
+        let zipf = self.choice(
+            "targets.distribution",
+            &t.distribution,
+            &TargetDistribution::NAMES,
+        )? == 1;
+        match (zipf, t.zipf_exponent) {
+            (false, None) => Ok(TargetDistribution::Uniform),
+            (false, Some(v)) => Err(self.fail(
+                "targets.zipf_exponent",
+                &v,
+                "is only used with targets.distribution = \"zipf\"".into(),
+            )),
+            (true, v) => {
+                let exponent = v.unwrap_or(DEFAULT_ZIPF_EXPONENT);
+                if exponent.is_finite() && exponent > 0.0 && exponent <= MAX_ZIPF_EXPONENT {
+                    Ok(TargetDistribution::Zipf { exponent })
+                } else {
+                    Err(self.fail(
+                        "targets.zipf_exponent",
+                        &exponent,
+                        format!("must be a number > 0 and at most {MAX_ZIPF_EXPONENT}"),
+                    ))
+                }
+            }
+        }
+    }
+
+    fn batch_sizes(&self, f: &ConfigFile, min: u32, max: u32) -> Result<BatchSizes, ConfigError> {
+        let b = &f.batch;
+        let poisson = self.choice(
+            "batch.size_distribution",
+            &b.size_distribution,
+            &BatchSizes::NAMES,
+        )? == 1;
+        match (poisson, b.mean_size) {
+            (false, None) => Ok(BatchSizes::Uniform),
+            (false, Some(v)) => Err(self.fail(
+                "batch.mean_size",
+                &v,
+                "is only used with batch.size_distribution = \"poisson\"".into(),
+            )),
+            (true, None) => Err(self.fail(
+                "batch.size_distribution",
+                &format!("{:?}", b.size_distribution),
+                "needs batch.mean_size, the mean batch size before clamping to \
+                 min_size..=max_size"
+                    .into(),
+            )),
+            (true, Some(mean)) => {
+                if mean.is_finite() && f64::from(min) <= mean && mean <= f64::from(max) {
+                    Ok(BatchSizes::Poisson { mean })
+                } else {
+                    Err(self.fail(
+                        "batch.mean_size",
+                        &mean,
+                        format!(
+                            "must be a number from batch.min_size ({min}) to \
+                             batch.max_size ({max})"
+                        ),
+                    ))
+                }
+            }
+        }
     }
 
     /// A duration in seconds: finite, at most 7 days, and > 0 or >= 0.
@@ -185,10 +439,11 @@ impl Validator<'_> {
     }
 
     pub(super) fn validate(&self, f: &ConfigFile) -> Result<Config, ConfigError> {
-        let duration = self.seconds("duration_seconds", f.duration_seconds, true)?;
+        let (duration, rate, stages) = self.pace(f)?;
+        let arrivals = self.arrivals(f, rate)?;
         let num_targets = self.whole("num_targets", f.num_targets, 1, MAX_ENTITIES)?;
         let num_sources = self.whole("num_sources", f.num_sources, 1, MAX_ENTITIES)?;
-        let rate = self.rate(&f.operation_rate_per_second)?;
+        let targets = self.targets(f)?;
         let grace_period = self.seconds("grace_period_seconds", f.grace_period_seconds, false)?;
         let drain_timeout =
             self.seconds("drain_timeout_seconds", f.drain_timeout_seconds, false)?;
@@ -219,6 +474,7 @@ impl Validator<'_> {
         }
         let parent_probability =
             self.fraction("batch.parent_probability", f.batch.parent_probability)?;
+        let batch_sizes = self.batch_sizes(f, batch_min, batch_max)?;
         let max_in_flight = self.whole(
             "max_in_flight",
             f.max_in_flight,
@@ -287,6 +543,9 @@ impl Validator<'_> {
             num_targets,
             num_sources,
             rate,
+            stages,
+            arrivals,
+            targets,
             grace_period,
             drain_timeout,
             target_completion_rate,
@@ -297,6 +556,7 @@ impl Validator<'_> {
             op_weights,
             batch_min,
             batch_max,
+            batch_sizes,
             parent_probability,
             retries,
             backoff_base: Duration::from_millis(u64::from(base)),
