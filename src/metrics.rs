@@ -15,7 +15,7 @@ use hdrhistogram::Histogram;
 
 use crate::events::{Effect, Event, EventKind};
 use crate::ops::{OpType, Priority};
-use crate::report::model::{LatencySummary, PriorityCounts, TimelinePoint, TypeCounts};
+use crate::report::model::{LatencySummary, Named, PriorityCounts, TimelinePoint, TypeCounts};
 
 /// The engine's counters, shared by the tasks that act.
 #[derive(Debug, Default)]
@@ -280,14 +280,16 @@ impl Metrics {
             .collect()
     }
 
-    pub fn by_type_named(&self) -> BTreeMap<String, TypeCounts> {
+    /// Counts per operation type, in workload order.
+    pub fn by_type_named(&self) -> Named<TypeCounts> {
         OpType::ALL
             .iter()
-            .map(|t| (t.name().to_string(), self.by_type[t.index()]))
+            .map(|t| (t.name(), self.by_type[t.index()]))
             .collect()
     }
 
-    pub fn by_priority_named(&self) -> BTreeMap<String, PriorityCounts> {
+    /// Counts per priority level that saw any op, lowest level first.
+    pub fn by_priority_named(&self) -> Named<PriorityCounts> {
         self.by_priority
             .iter()
             .enumerate()
@@ -417,7 +419,10 @@ mod tests {
             vec![(1, 1), (2, 2)]
         );
         assert_eq!(t[1].rss_mb, 5.0);
-        assert_eq!(m.by_priority_named()["LOW"].submitted, 3);
-        assert_eq!(m.by_type_named()["version_entity"].submitted, 3);
+        assert_eq!(m.by_priority_named().get("LOW").unwrap().submitted, 3);
+        assert_eq!(
+            m.by_type_named().get("version_entity").unwrap().submitted,
+            3
+        );
     }
 }

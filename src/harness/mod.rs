@@ -29,6 +29,7 @@ mod observer;
 mod progress;
 mod setup;
 mod submit;
+mod verdict;
 
 use std::future::Future;
 use std::io::Write;
@@ -318,27 +319,25 @@ pub async fn run(
 
     let published = submitted.published + monitor.published + driver.published;
     let illegal = monitor.illegal_transitions + driver.illegal_transitions;
-    Ok(crate::report::assemble::assemble(
-        crate::report::assemble::Inputs {
-            config: &config,
-            seed,
-            interrupted: interrupted.is_cancelled(),
-            settled_all,
-            cancelled_at_deadline,
-            submission_s: submitted.elapsed_s,
-            drain_s: (drain_end.saturating_sub(submission_end)) as f64 / 1e9,
-            total_s: drain_end as f64 / 1e9,
-            submit: &submitted,
-            counters: counters.snapshot(),
-            metrics: &metrics,
-            checker: &checker,
-            continuity: &continuity,
-            published,
-            engine_illegal_transitions: illegal,
-            store: &driver.store,
-            cpu: crate::metrics::cpu_times(),
-        },
-    ))
+    Ok(verdict::assemble(verdict::Inputs {
+        config: &config,
+        seed,
+        interrupted: interrupted.is_cancelled(),
+        settled_all,
+        cancelled_at_deadline,
+        submission_s: submitted.elapsed_s,
+        drain_s: (drain_end.saturating_sub(submission_end)) as f64 / 1e9,
+        total_s: drain_end as f64 / 1e9,
+        submit: &submitted,
+        counters: counters.snapshot(),
+        metrics: &metrics,
+        checker: &checker,
+        continuity: &continuity,
+        published,
+        engine_illegal_transitions: illegal,
+        store: &driver.store,
+        cpu: crate::metrics::cpu_times(),
+    }))
 }
 
 /// Injected panics (the chaos faults) are expected and caught; keep the

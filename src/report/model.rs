@@ -1,22 +1,25 @@
 //! The run report as data: everything the text and JSON renderers show.
 //!
-//! The JSON field names are a contract (`schema_version` 1): rename nothing
-//! here without bumping it. The text report renders from the same struct, so
-//! the two can never disagree.
-
-use std::collections::BTreeMap;
+//! The JSON field names are a contract (see [`SCHEMA_VERSION`]): rename
+//! nothing here without bumping it. The text report renders from the same
+//! struct, so the two can never disagree. The harness fills the report in
+//! once a run is over, verdict included; nothing in `report/` computes a
+//! verdict or reads the engine's types.
 
 use serde::Serialize;
+use serde::ser::{SerializeMap, Serializer};
 
-pub const SCHEMA_VERSION: u32 = 2;
+/// Version of the JSON document's shape; bumped on every change that can
+/// break a reader. The README lists what changed in each version.
+pub const SCHEMA_VERSION: u32 = 3;
 
 #[derive(Clone, Debug, Serialize)]
 pub struct RunReport {
     pub schema_version: u32,
     pub dynstress_version: String,
     pub seed: u64,
-    /// The effective config, in the shape of the TOML file.
-    pub config: serde_json::Value,
+    /// The effective config, as the gate used it.
+    pub config: ConfigView,
     pub outcome: Outcome,
     pub duration_s: Durations,
     pub operations: Operations,
@@ -35,8 +38,218 @@ pub struct RunReport {
 #[derive(Clone, Debug, Serialize)]
 pub struct Outcome {
     pub passed: bool,
-    pub exit_code: i32,
+    pub exit_code: ExitCode,
     pub interrupted: bool,
+}
+
+/// Every exit code of the binary, in one place: the verdict sets it, main
+/// exits with it, the renderers print it, `--help` and the README list it.
+/// In the JSON it is the plain number.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ExitCode {
+    /// Every threshold held and every integrity check passed.
+    Passed,
+    /// A threshold failed.
+    ThresholdFailed,
+    /// Usage or configuration error; nothing ran.
+    Usage,
+    /// An integrity check failed.
+    IntegrityFailed,
+    /// Interrupted by Ctrl-C.
+    Interrupted,
+}
+
+impl ExitCode {
+    /// Every code, in numeric order.
+    pub const ALL: [ExitCode; 5] = [
+        ExitCode::Passed,
+        ExitCode::ThresholdFailed,
+        ExitCode::Usage,
+        ExitCode::IntegrityFailed,
+        ExitCode::Interrupted,
+    ];
+
+    /// The process exit status.
+    pub fn code(self) -> u8 {
+        match self {
+            ExitCode::Passed => 0,
+            ExitCode::ThresholdFailed => 1,
+            ExitCode::Usage => 2,
+            ExitCode::IntegrityFailed => 3,
+            ExitCode::Interrupted => 130,
+        }
+    }
+
+    /// What the code means, as `--help` and the README say it.
+    pub fn meaning(self) -> &'static str {
+        match self {
+            ExitCode::Passed => "passed: every threshold held and every integrity check passed",
+            ExitCode::ThresholdFailed => {
+                "a threshold failed (completion rate, memory, rate accuracy, latency), \
+                 or nothing real was done"
+            }
+            ExitCode::Usage => "usage or configuration error; nothing ran",
+            ExitCode::IntegrityFailed => {
+                "an integrity check failed: the engine did something wrong"
+            }
+            ExitCode::Interrupted => "interrupted (Ctrl-C); the partial report is printed",
+        }
+    }
+
+    /// Rank when two outcomes meet (a verdict and an output failure, say):
+    /// the higher one is what the process exits with.
+    fn severity(self) -> u8 {
+        match self {
+            ExitCode::Passed => 0,
+            ExitCode::ThresholdFailed => 1,
+            ExitCode::IntegrityFailed => 3,
+            ExitCode::Usage => 4,
+            ExitCode::Interrupted => 5,
+        }
+    }
+
+    /// The more severe of two codes.
+    pub fn max(self, other: ExitCode) -> ExitCode {
+        if other.severity() > self.severity() {
+            other
+        } else {
+            self
+        }
+    }
+}
+
+/// The number, as the process exits with it.
+impl std::fmt::Display for ExitCode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.code())
+    }
+}
+
+impl Serialize for ExitCode {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_u8(self.code())
+    }
+}
+
+/// Named entries in a meaningful order (priority levels lowest first,
+/// operation types as the workload lists them), written to JSON as an
+/// object in that order.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Named<T>(pub Vec<(String, T)>);
+
+impl<T> Default for Named<T> {
+    fn default() -> Self {
+        Named(Vec::new())
+    }
+}
+
+impl<T> Named<T> {
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &T)> {
+        self.0.iter().map(|(n, v)| (n.as_str(), v))
+    }
+
+    pub fn get(&self, name: &str) -> Option<&T> {
+        self.iter().find(|(n, _)| *n == name).map(|(_, v)| v)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl<S: Into<String>, T> FromIterator<(S, T)> for Named<T> {
+    fn from_iter<I: IntoIterator<Item = (S, T)>>(iter: I) -> Self {
+        Named(iter.into_iter().map(|(n, v)| (n.into(), v)).collect())
+    }
+}
+
+impl<T: Serialize> Serialize for Named<T> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut map = s.serialize_map(Some(self.0.len()))?;
+        for (name, value) in &self.0 {
+            map.serialize_entry(name, value)?;
+        }
+        map.end()
+    }
+}
+
+/// The effective configuration as the report shows it: the file's keys,
+/// with one name per setting. The thresholds are the ones the gate
+/// enforced (their defaults resolved), so the report never shows a second
+/// name for the same limit.
+#[derive(Clone, Debug, Serialize)]
+pub struct ConfigView {
+    pub duration_seconds: f64,
+    pub drain_timeout_seconds: f64,
+    pub num_targets: u32,
+    pub num_sources: u32,
+    pub operation_rate_per_second: TargetRate,
+    pub max_in_flight: u32,
+    pub grace_period_seconds: f64,
+    /// Level name → weight, lowest level first.
+    pub priority_distribution: Named<f64>,
+    /// Type name → weight, in workload order.
+    pub operation_types: Named<f64>,
+    pub batch: BatchView,
+    pub retries: RetriesView,
+    pub faults: FaultsView,
+    pub thresholds: ThresholdsView,
+    pub retention: RetentionView,
+}
+
+/// A fixed rate, or capacity mode (`"max"` in the JSON).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum TargetRate {
+    PerSecond(f64),
+    Max,
+}
+
+impl Serialize for TargetRate {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            TargetRate::PerSecond(r) => s.serialize_f64(*r),
+            TargetRate::Max => s.serialize_str("max"),
+        }
+    }
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct BatchView {
+    pub min_size: u32,
+    pub max_size: u32,
+    pub parent_probability: f64,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct RetriesView {
+    pub structural: u32,
+    pub normal: u32,
+    pub low_priority: u32,
+    pub backoff_base_ms: u64,
+    pub backoff_max_ms: u64,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct FaultsView {
+    pub failure_probability: f64,
+    pub stall_probability: f64,
+    pub stall_ms: u64,
+}
+
+/// The limits the gate enforces, by the names the thresholds carry.
+#[derive(Clone, Debug, Serialize)]
+pub struct ThresholdsView {
+    pub min_completion_rate: f64,
+    pub max_memory_mb: f64,
+    pub min_rate_accuracy: f64,
+    pub max_resolution_p99_us: Option<f64>,
+    pub max_execution_p99_us: Option<f64>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct RetentionView {
+    pub versions: u64,
+    pub history: u64,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -57,10 +270,11 @@ pub struct Operations {
     pub retried: u64,
     pub preempted: u64,
     pub in_flight_at_end: u64,
-    /// Keyed by level name (`LOW`, `NORMAL`, ...); numeric key for unnamed.
-    pub by_priority: BTreeMap<String, PriorityCounts>,
-    /// Keyed by operation type name.
-    pub by_type: BTreeMap<String, TypeCounts>,
+    /// Keyed by level name (`LOW`, `NORMAL`, ...; numeric for unnamed),
+    /// lowest level first.
+    pub by_priority: Named<PriorityCounts>,
+    /// Keyed by operation type name, in workload order.
+    pub by_type: Named<TypeCounts>,
 }
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]

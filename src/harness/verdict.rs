@@ -1,25 +1,32 @@
-//! From a finished run to its [`RunReport`]: figures, integrity checks,
-//! thresholds and the verdict (SPEC §9).
+//! The end of a run: final integrity checks, thresholds, the verdict, and
+//! the finished [`RunReport`].
 //!
 //! The verdict is computed here, once, from the checks and thresholds —
-//! never assumed: exit 3 if any integrity check failed, else 1 if any
-//! threshold failed, else 0; an interrupted run exits 130 whatever else
-//! holds (its report is partial).
+//! never assumed: [`ExitCode::IntegrityFailed`] if any integrity check
+//! failed, else [`ExitCode::ThresholdFailed`] if any threshold failed, else
+//! [`ExitCode::Passed`]; an interrupted run is [`ExitCode::Interrupted`]
+//! whatever else holds (its report is partial). The report module only
+//! renders what this builds, so the typed [`Config`] is turned into the
+//! report's [`ConfigView`] here too.
 
+use std::time::Duration;
+
+use super::SubmitResult;
 use crate::check::online::Checker;
 use crate::check::state::{FinalState, run_all};
 use crate::config::{Config, Rate};
 use crate::ecs::Store;
 use crate::events::Continuity;
-use crate::harness::SubmitResult;
 use crate::metrics::{CounterSnapshot, CpuTimes, Metrics};
+use crate::ops::OpType;
 use crate::report::model::{
-    CheckId, Conflicts, Durations, Integrity, Latencies, Operations, Outcome, Rates, Resources,
-    RunReport, SCHEMA_VERSION, ThresholdResult, Violation, WorkSummary,
+    BatchView, CheckId, ConfigView, Conflicts, Durations, ExitCode, FaultsView, Integrity,
+    Latencies, Operations, Outcome, Rates, Resources, RetentionView, RetriesView, RunReport,
+    SCHEMA_VERSION, TargetRate, ThresholdResult, ThresholdsView, Violation, WorkSummary,
 };
 
 /// Everything a report is made from.
-pub struct Inputs<'a> {
+pub(crate) struct Inputs<'a> {
     pub config: &'a Config,
     pub seed: u64,
     pub interrupted: bool,
@@ -46,7 +53,7 @@ fn ratio(a: u64, b: u64) -> f64 {
     if b == 0 { 0.0 } else { a as f64 / b as f64 }
 }
 
-pub fn assemble(i: Inputs<'_>) -> RunReport {
+pub(crate) fn assemble(i: Inputs<'_>) -> RunReport {
     let c = i.counters;
     let m = i.metrics;
     let mut checks = run_all(&FinalState {
@@ -105,7 +112,7 @@ pub fn assemble(i: Inputs<'_>) -> RunReport {
         ),
     ];
     if let Rate::PerSecond(target) = i.config.rate {
-        // SPEC §7: achieved / target. The schedule never sends a batch
+        // Achieved / target. The schedule never sends a batch
         // before it is due, so the ratio can exceed 1 only by the last
         // batch's size; that is accurate, not a miss.
         let accuracy = achieved / target;
@@ -130,22 +137,22 @@ pub fn assemble(i: Inputs<'_>) -> RunReport {
     let thresholds_ok = thresholds.iter().all(|t| t.passed);
 
     let exit_code = if i.interrupted {
-        130
+        ExitCode::Interrupted
     } else if !integrity_ok {
-        3
+        ExitCode::IntegrityFailed
     } else if !thresholds_ok {
-        1
+        ExitCode::ThresholdFailed
     } else {
-        0
+        ExitCode::Passed
     };
 
     RunReport {
         schema_version: SCHEMA_VERSION,
         dynstress_version: env!("CARGO_PKG_VERSION").to_string(),
         seed: i.seed,
-        config: i.config.to_json(),
+        config: config_view(i.config),
         outcome: Outcome {
-            passed: exit_code == 0,
+            passed: exit_code == ExitCode::Passed,
             exit_code,
             interrupted: i.interrupted,
         },
@@ -224,5 +231,92 @@ fn threshold(name: &str, limit: f64, observed: f64, passed: bool) -> ThresholdRe
         limit,
         observed,
         passed,
+    }
+}
+
+/// The report's view of the config: one name per setting, the thresholds
+/// as enforced.
+pub(crate) fn config_view(c: &Config) -> ConfigView {
+    let ms = |d: Duration| u64::try_from(d.as_millis()).unwrap_or(u64::MAX);
+    let t = &c.thresholds;
+    ConfigView {
+        duration_seconds: c.duration.as_secs_f64(),
+        drain_timeout_seconds: c.drain_timeout.as_secs_f64(),
+        num_targets: c.num_targets,
+        num_sources: c.num_sources,
+        operation_rate_per_second: match c.rate {
+            Rate::PerSecond(r) => TargetRate::PerSecond(r),
+            Rate::Max => TargetRate::Max,
+        },
+        max_in_flight: c.max_in_flight,
+        grace_period_seconds: c.grace_period.as_secs_f64(),
+        priority_distribution: c
+            .priorities
+            .iter()
+            .map(|(p, w)| {
+                (
+                    p.name().map_or_else(|| p.get().to_string(), str::to_string),
+                    *w,
+                )
+            })
+            .collect(),
+        operation_types: OpType::ALL
+            .iter()
+            .map(|t| (t.name(), c.op_weight(*t)))
+            .collect(),
+        batch: BatchView {
+            min_size: c.batch_min,
+            max_size: c.batch_max,
+            parent_probability: c.parent_probability,
+        },
+        retries: RetriesView {
+            structural: c.retries.structural,
+            normal: c.retries.normal,
+            low_priority: c.retries.low_priority,
+            backoff_base_ms: ms(c.backoff_base),
+            backoff_max_ms: ms(c.backoff_max),
+        },
+        faults: FaultsView {
+            failure_probability: c.failure_probability,
+            stall_probability: c.stall_probability,
+            stall_ms: ms(c.stall),
+        },
+        thresholds: ThresholdsView {
+            min_completion_rate: t.min_completion_rate,
+            max_memory_mb: t.max_memory_mb,
+            min_rate_accuracy: t.min_rate_accuracy,
+            max_resolution_p99_us: t.max_resolution_p99_us,
+            max_execution_p99_us: t.max_execution_p99_us,
+        },
+        retention: RetentionView {
+            versions: c.retention.versions as u64,
+            history: c.retention.history as u64,
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_config_view_shows_the_enforced_thresholds_once() {
+        let mut config = crate::config::load(None, &Default::default()).unwrap();
+        config.thresholds.min_completion_rate = 0.3;
+        config.thresholds.max_memory_mb = 64.0;
+        let json = serde_json::to_value(config_view(&config)).unwrap();
+        assert_eq!(json["thresholds"]["min_completion_rate"], 0.3);
+        assert_eq!(json["thresholds"]["max_memory_mb"], 64.0);
+        assert!(json.get("target_completion_rate").is_none(), "{json}");
+        assert!(json.get("max_memory_mb").is_none(), "{json}");
+        // Levels lowest first, types in workload order, as written.
+        let text = serde_json::to_string(&config_view(&config)).unwrap();
+        let at = |key: &str| text.find(&format!("\"{key}\"")).unwrap();
+        assert!(
+            at("LOW") < at("NORMAL") && at("HIGH") < at("CRITICAL"),
+            "{text}"
+        );
+        assert!(at("version_entity") < at("detach_entity"), "{text}");
+        assert_eq!(json["operation_rate_per_second"], 100.0);
     }
 }
