@@ -81,11 +81,13 @@ pub struct RunArgs {
     #[arg(long, value_name = "FILE|-")]
     pub json: Option<PathBuf>,
 
-    /// Write every event to FILE, one JSON object per line.
-    #[arg(long, value_name = "FILE")]
+    /// Write every event to FILE, or to stdout with "-", one JSON object
+    /// per line.
+    #[arg(long, value_name = "FILE|-")]
     pub events: Option<PathBuf>,
 
-    /// No progress and no text report; the exit code (and --json) tell.
+    /// No progress and no text report; the exit code (and --json) tell,
+    /// and a run that did not pass prints one line saying why.
     #[arg(long, short = 'q', conflicts_with = "verbose")]
     pub quiet: bool,
 

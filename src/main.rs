@@ -7,7 +7,7 @@
 //! be refused is refused before the run starts, with exit code 2 and one
 //! line naming the key or flag; the library never sees clap and never exits
 //! the process. The only process exit outside `main`'s return is the second
-//! Ctrl-C, which must leave at once.
+//! signal (SIGINT or SIGTERM), which must leave at once.
 
 mod cli;
 
@@ -21,10 +21,10 @@ use anyhow::Context;
 use clap::Parser;
 use clap::error::ErrorKind;
 use dynstress::config::{self, Config, Overrides};
-use dynstress::harness::{self, ProgressMode, RunOptions};
+use dynstress::harness::{self, ProgressMode, RunOptions, Signal};
 use dynstress::report::export::{ExportFormat, ExportManager, ExportTarget};
 use dynstress::report::model::{ExitCode, RunReport};
-use dynstress::report::text::TextStyle;
+use dynstress::report::text::{self, TextStyle};
 
 use crate::cli::{Cli, ColorChoice, Command, RunArgs};
 
@@ -44,7 +44,7 @@ impl Failure {
 
     fn run(error: anyhow::Error) -> Failure {
         Failure {
-            code: ExitCode::ThresholdFailed,
+            code: ExitCode::CouldNotRun,
             error,
         }
     }
@@ -157,7 +157,7 @@ fn run(args: RunArgs) -> Result<ExitCode, Failure> {
         None => None,
         Some(p) => Some(
             exports
-                .events(ExportTarget::File(p.to_path_buf()), "--events")
+                .events(ExportTarget::from_arg(p), "--events")
                 .map_err(Failure::usage)?,
         ),
     };
@@ -180,51 +180,99 @@ fn run(args: RunArgs) -> Result<ExitCode, Failure> {
     let report = execute(config, options, args.quiet).map_err(Failure::run)?;
     let mut code = report.outcome.exit_code;
     for error in exports.write_all(&report) {
-        // A report that cannot be written still must not turn a failed run
-        // into a pass.
+        // A report that cannot be written never hides the verdict: the
+        // others were still written, and the code is the more severe one.
         eprintln!("error: {error}");
-        code = code.max(ExitCode::ThresholdFailed);
+        code = code.max(ExitCode::CouldNotRun);
+    }
+    if args.quiet && code != ExitCode::Passed {
+        // Quiet, but a failing run still says in one line what failed.
+        eprintln!("dynstress: {}", text::summary(&report, code));
     }
     Ok(code)
 }
-/// Run the harness on a multi-thread runtime, with Ctrl-C wired to its
-/// interrupt.
+/// Run the harness on a multi-thread runtime, with SIGINT and SIGTERM
+/// wired to its stop.
 fn execute(config: Config, options: RunOptions, quiet: bool) -> anyhow::Result<RunReport> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .context("cannot start the tokio runtime")?;
     let report = runtime.block_on(async {
-        let interrupt = interrupt_on_ctrl_c(quiet);
-        harness::run(config, options, interrupt).await
+        let stop = stop_on_signal(quiet);
+        harness::run(config, options, stop).await
     });
     // The harness has stopped its tasks; don't wait on stragglers.
     runtime.shutdown_timeout(Duration::from_secs(1));
     report.context("the run could not be carried out")
 }
 
-/// The first Ctrl-C resolves the returned future (stop submitting, drain,
-/// check, report); the second exits with 130 at once. If signals cannot be
-/// listened to, the future never resolves.
-fn interrupt_on_ctrl_c(quiet: bool) -> impl Future<Output = ()> + Send + 'static {
-    let (first, interrupted) = tokio::sync::oneshot::channel::<()>();
+/// The exit code a signal stands for.
+fn signal_code(signal: Signal) -> ExitCode {
+    match signal {
+        Signal::Interrupt => ExitCode::Interrupted,
+        Signal::Terminate => ExitCode::Terminated,
+    }
+}
+
+/// The first SIGINT or SIGTERM resolves the returned future (stop
+/// submitting, drain, check, report); a second one exits at once with its
+/// own code. If signals cannot be listened to, the future never resolves.
+fn stop_on_signal(quiet: bool) -> impl Future<Output = Signal> + Send + 'static {
+    let (first, stopped) = tokio::sync::oneshot::channel::<Signal>();
     tokio::spawn(async move {
-        if tokio::signal::ctrl_c().await.is_err() {
+        let mut signals = Signals::new();
+        let Some(signal) = signals.next().await else {
             return;
-        }
+        };
         if !quiet {
-            eprintln!("\ninterrupted: draining and checking; press Ctrl-C again to quit at once");
+            let what = match signal {
+                Signal::Interrupt => "interrupted",
+                Signal::Terminate => "terminated",
+            };
+            eprintln!("\n{what}: draining and checking; signal again to quit at once");
         }
         // The receiver is gone only if the run already ended.
-        let _ = first.send(());
-        if tokio::signal::ctrl_c().await.is_ok() {
-            eprintln!("\ninterrupted again: exiting without a report");
-            std::process::exit(i32::from(ExitCode::Interrupted.code()));
+        let _ = first.send(signal);
+        if let Some(again) = signals.next().await {
+            eprintln!("\nsignalled again: exiting without a report");
+            process::exit(i32::from(signal_code(again).code()));
         }
     });
     async move {
-        if interrupted.await.is_err() {
-            std::future::pending::<()>().await;
+        match stopped.await {
+            Ok(signal) => signal,
+            Err(_) => std::future::pending().await,
         }
+    }
+}
+
+/// The stop signals: SIGINT everywhere, SIGTERM on Unix.
+struct Signals {
+    #[cfg(unix)]
+    term: Option<tokio::signal::unix::Signal>,
+}
+
+impl Signals {
+    fn new() -> Signals {
+        Signals {
+            #[cfg(unix)]
+            term: tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok(),
+        }
+    }
+
+    /// The next signal; `None` if none can arrive any more.
+    async fn next(&mut self) -> Option<Signal> {
+        #[cfg(unix)]
+        if let Some(term) = self.term.as_mut() {
+            return tokio::select! {
+                r = tokio::signal::ctrl_c() => r.ok().map(|()| Signal::Interrupt),
+                r = term.recv() => r.map(|()| Signal::Terminate),
+            };
+        }
+        tokio::signal::ctrl_c()
+            .await
+            .ok()
+            .map(|()| Signal::Interrupt)
     }
 }

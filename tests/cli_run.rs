@@ -422,7 +422,14 @@ fn a_healthy_default_run_passes_keeps_the_json_contract_and_accounts_exactly() {
     let json = &r.json;
     assert_eq!(
         at(json, "outcome"),
-        &serde_json::json!({"passed": true, "exit_code": 0, "interrupted": false})
+        &serde_json::json!({
+            "passed": true,
+            "exit_code": 0,
+            "meaning": "passed: every threshold held and every integrity check passed",
+            "interrupted": false,
+            "errors": [],
+            "events_complete": null,
+        })
     );
     assert_json_contract(json);
     assert_exact_accounting(json);
@@ -978,4 +985,240 @@ fn the_text_report_keeps_its_shape() {
     let shape = redact(&r.stdout);
     assert!(!shape.chars().any(|c| c.is_ascii_digit()), "{shape}");
     insta::assert_snapshot!("report_shape_ascii", shape);
+}
+
+// ---------------------------------------------------------------------------
+// Never mislead a CI job: outputs, exit codes, refusals
+
+/// `/dev/full` accepts the open and fails every write, like a full disk.
+const FULL: &str = "/dev/full";
+
+#[test]
+fn an_output_error_never_hides_the_verdict() {
+    // The engine is broken and the events file fails: the integrity
+    // failure still decides the code, and the report is still printed.
+    let r = run(&[
+        "run",
+        "--seed",
+        "42",
+        "--duration",
+        "5",
+        "--rate",
+        "max",
+        "--no-progress",
+        "--inject",
+        "wrong-winner",
+        "--events",
+        FULL,
+    ]);
+    r.assert_exit(EXIT_INTEGRITY);
+    assert!(r.stdout.contains("FAILED (exit 3)"), "{}", r.describe());
+    assert!(r.stdout.contains("priority_rule"), "{}", r.describe());
+    assert!(
+        r.stdout.contains("writing the events file failed"),
+        "{}",
+        r.describe()
+    );
+
+    // A healthy run whose JSON report cannot be written: the text report
+    // is printed all the same, and the run exits 4, not 0.
+    let r = run(&[
+        "run",
+        "--seed",
+        "42",
+        "--duration",
+        "1",
+        "--no-progress",
+        "--json",
+        FULL,
+    ]);
+    r.assert_exit(4);
+    assert!(r.stdout.contains("PASSED (exit 0)"), "{}", r.describe());
+    assert!(
+        r.stderr
+            .contains("cannot write the JSON report to /dev/full"),
+        "{}",
+        r.describe()
+    );
+}
+
+#[test]
+fn a_run_whose_events_file_fails_exits_4_at_once_and_says_so() {
+    let dir = TempDir::new().unwrap();
+    let r = run_json_in(
+        dir.path(),
+        &["--seed", "42", "--duration", "60", "--events", FULL],
+    );
+    r.run.assert_exit(4);
+    assert_eq!(uint(&r.json, "outcome.exit_code"), 4);
+    let meaning = at(&r.json, "outcome.meaning").as_str().unwrap_or_default();
+    assert!(meaning.contains("outputs failed"), "{meaning}");
+    let errors = array(&r.json, "outcome.errors");
+    assert!(
+        errors.iter().any(|e| e
+            .as_str()
+            .is_some_and(|e| e.contains("writing the events file failed"))),
+        "{errors:?}"
+    );
+    assert!(!boolean(&r.json, "outcome.events_complete"));
+    // It stopped when the file failed, not after the whole minute, and
+    // still drained and checked what ran.
+    let submission = num(&r.json, "duration_s.submission");
+    assert!(submission < 30.0, "submission ran {submission} s");
+    assert_exact_accounting(&r.json);
+    assert_all_checks_passed(&r.json);
+    assert!(
+        r.run.stdout.contains("STOPPED EARLY"),
+        "{}",
+        r.run.describe()
+    );
+}
+
+#[test]
+fn readme_and_help_agree_on_every_exit_code() {
+    let readme =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md")).unwrap();
+    let table = readme
+        .split("### Exit codes")
+        .nth(1)
+        .expect("the README has an exit code section");
+    let from_readme: BTreeMap<u32, String> = table
+        .lines()
+        .skip_while(|l| !l.starts_with('|'))
+        .take_while(|l| l.starts_with('|'))
+        .filter_map(|l| {
+            let cells: Vec<&str> = l.trim_matches('|').split('|').map(str::trim).collect();
+            Some((cells.first()?.parse().ok()?, cells.get(1)?.to_string()))
+        })
+        .collect();
+    for args in [&["--help"][..], &["run", "--help"]] {
+        let r = run(args);
+        r.assert_exit(0);
+        let help = r
+            .stdout
+            .split("Exit codes:")
+            .nth(1)
+            .unwrap_or_else(|| panic!("no exit codes in {args:?}:\n{}", r.stdout));
+        let mut from_help: BTreeMap<u32, String> = BTreeMap::new();
+        let mut last = None;
+        for line in help.lines().filter(|l| !l.trim().is_empty()) {
+            let line = line.trim();
+            let (first, rest) = line.split_once(' ').unwrap_or((line, ""));
+            match first.parse::<u32>() {
+                Ok(code) => {
+                    from_help.insert(code, rest.trim().to_string());
+                    last = Some(code);
+                }
+                // A meaning wrapped onto the next line.
+                Err(_) => {
+                    if let Some(entry) = last.and_then(|c| from_help.get_mut(&c)) {
+                        entry.push(' ');
+                        entry.push_str(line);
+                    }
+                }
+            }
+        }
+        assert_eq!(from_readme, from_help, "README vs {args:?}");
+    }
+    assert!(from_readme.contains_key(&4) && from_readme.contains_key(&143));
+}
+
+#[test]
+fn the_json_report_appears_only_when_complete() {
+    let dir = TempDir::new().unwrap();
+    let report = dir.path().join("report.json");
+    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("dynstress"))
+        .args([
+            "run",
+            "--seed",
+            "42",
+            "--duration",
+            "3",
+            "--no-progress",
+            "-q",
+        ])
+        .arg("--json")
+        .arg(&report)
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(1000));
+    // Mid-run: nothing under the real name, where a reader could find an
+    // empty report.
+    let early = report.exists();
+    let status = child.wait().unwrap();
+    assert!(!early, "an empty report file existed during the run");
+    assert_eq!(status.code(), Some(0));
+    let json: Value = serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
+    assert_eq!(uint(&json, "outcome.exit_code"), 0);
+    // No temporary file left behind.
+    let names: Vec<String> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(names, ["report.json"]);
+}
+
+#[test]
+fn clashing_outputs_are_refused_before_the_run() {
+    let dir = TempDir::new().unwrap();
+    let same = dir.path().join("out.json").display().to_string();
+    let same_again = dir.path().join(".").join("out.json").display().to_string();
+    let cases: [(&[&str], &str); 3] = [
+        (
+            &["--json", &same, "--events", &same_again],
+            "--json and --events",
+        ),
+        (&["--json", "-", "--events", "-"], "--json and --events"),
+        (&["--events", "-"], "the text report and --events"),
+    ];
+    for (args, says) in cases {
+        let mut all = vec!["run", "--duration", "1", "--no-progress"];
+        all.extend_from_slice(args);
+        let r = run(&all);
+        r.assert_exit(2);
+        assert!(r.stderr.contains(says), "{}", r.describe());
+        assert!(r.stdout.is_empty(), "{}", r.describe());
+    }
+    assert!(!dir.path().join("out.json").exists());
+
+    // `--events -` alone on stdout streams the events there.
+    let r = run(&[
+        "run",
+        "--duration",
+        "1",
+        "--seed",
+        "42",
+        "-q",
+        "--events",
+        "-",
+    ]);
+    r.assert_exit(0);
+    let lines: Vec<&str> = r.stdout.lines().collect();
+    assert!(!lines.is_empty());
+    for line in lines {
+        serde_json::from_str::<Value>(line).unwrap_or_else(|e| panic!("{e}: {line}"));
+    }
+}
+
+#[test]
+fn a_quiet_failing_run_says_in_one_line_what_failed() {
+    let r = run(&[
+        "run",
+        "--seed",
+        "42",
+        "--duration",
+        "2",
+        "--quiet",
+        "--inject",
+        "wrong-winner",
+    ]);
+    r.assert_exit(EXIT_INTEGRITY);
+    assert!(r.stdout.is_empty(), "{}", r.describe());
+    let lines: Vec<&str> = r.stderr.lines().collect();
+    assert_eq!(lines.len(), 1, "{}", r.describe());
+    assert!(
+        lines[0].contains("FAILED (exit 3)") && lines[0].contains("priority_rule"),
+        "{}",
+        r.describe()
+    );
 }

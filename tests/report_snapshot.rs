@@ -149,11 +149,7 @@ fn passed_brutal() -> RunReport {
         dynstress_version: "0.1.0".to_owned(),
         seed: 42,
         config: brutal_config(),
-        outcome: Outcome {
-            passed: true,
-            exit_code: ExitCode::Passed,
-            interrupted: false,
-        },
+        outcome: Outcome::new(ExitCode::Passed, false),
         duration_s: Durations {
             submission: 15.0,
             drain: 0.012,
@@ -266,11 +262,7 @@ fn passed_brutal() -> RunReport {
 /// fail (priority rule and replay), exit 3.
 fn failed_integrity() -> RunReport {
     let mut r = passed_brutal();
-    r.outcome = Outcome {
-        passed: false,
-        exit_code: ExitCode::IntegrityFailed,
-        interrupted: false,
-    };
+    r.outcome = Outcome::new(ExitCode::IntegrityFailed, false);
     r.integrity.violations = 5;
     let priority = |op, target, detail| {
         violation(
@@ -337,11 +329,7 @@ fn interrupted_capacity() -> RunReport {
         dynstress_version: "0.1.0".to_owned(),
         seed: 7,
         config,
-        outcome: Outcome {
-            passed: false,
-            exit_code: ExitCode::Interrupted,
-            interrupted: true,
-        },
+        outcome: Outcome::new(ExitCode::Interrupted, true),
         duration_s: Durations {
             submission: 4.2,
             drain: 0.31,

@@ -93,6 +93,16 @@ impl Inject {
     }
 }
 
+/// The signal that asked a run to stop: submission stops, in-flight ops
+/// drain, the checks run and the report is marked interrupted.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Signal {
+    /// SIGINT (Ctrl-C).
+    Interrupt,
+    /// SIGTERM.
+    Terminate,
+}
+
 /// Everything about a run that is not the workload config.
 pub struct RunOptions {
     pub progress: ProgressMode,
@@ -170,12 +180,13 @@ pub enum DriverMsg {
 }
 
 /// Run the workload described by `config` and return the report.
-/// `interrupt` resolving means the first Ctrl-C: stop submitting, drain,
-/// check and report (marked interrupted).
+/// `interrupt` resolving means the first signal: stop submitting, drain,
+/// check and report (marked interrupted). A failure writing the events file
+/// stops submission the same way, and the report says so.
 pub async fn run(
     config: Config,
     options: RunOptions,
-    interrupt: impl Future<Output = ()> + Send + 'static,
+    interrupt: impl Future<Output = Signal> + Send + 'static,
 ) -> anyhow::Result<RunReport> {
     quiet_injected_panics();
     let seed = config.seed.unwrap_or_else(rand::random);
@@ -183,15 +194,24 @@ pub async fn run(
     // The run's clock starts once the world exists: setup is not part of
     // the submission window.
     let clock = Clock::new();
-    let interrupted = CancellationToken::new();
+    let stop = CancellationToken::new();
+    // Submission halts on the first signal or when the events file fails.
+    let halt = CancellationToken::new();
+    let events_failed = CancellationToken::new();
+    let signal = Arc::new(std::sync::OnceLock::new());
     {
-        let interrupted = interrupted.clone();
+        let (halt, events_failed, stop) = (halt.clone(), events_failed.clone(), stop.clone());
+        let signal = Arc::clone(&signal);
         tokio::spawn(async move {
-            interrupt.await;
-            interrupted.cancel();
+            tokio::select! {
+                s = interrupt => { let _ = signal.set(s); }
+                _ = events_failed.cancelled() => {}
+                _ = stop.cancelled() => return,
+            }
+            halt.cancel();
         });
     }
-    let stop = CancellationToken::new();
+    let events_requested = options.events.is_some();
     let counters = Arc::new(crate::metrics::Counters::default());
     let max_in_flight = config.max_in_flight;
     let permits = Arc::new(Semaphore::new(max_in_flight as usize));
@@ -214,6 +234,7 @@ pub async fn run(
             sub: observer_sub,
             checker: crate::check::online::Checker::new(config.grace_period, world.shadows.clone()),
             events: options.events,
+            failed: events_failed.clone(),
             verbose: options.verbose.then_some(crate::report::live::LiveStyle {
                 emoji: options.emoji,
                 color: options.color,
@@ -281,7 +302,7 @@ pub async fn run(
             counters: Arc::clone(&counters),
             permits: Arc::clone(&permits),
             to_monitor: submit_tx,
-            interrupt: interrupted.clone(),
+            interrupt: halt.clone(),
         }
         .run(),
     );
@@ -313,16 +334,19 @@ pub async fn run(
     let (checker, continuity, events_error) = observer.await?;
     let metrics = collector.await?;
     progress.await?;
-    if let Some(e) = events_error {
-        anyhow::bail!("writing the events file failed: {e}");
-    }
+    let errors: Vec<String> = events_error
+        .iter()
+        .map(|e| format!("writing the events file failed: {e}"))
+        .collect();
 
     let published = submitted.published + monitor.published + driver.published;
     let illegal = monitor.illegal_transitions + driver.illegal_transitions;
     Ok(verdict::assemble(verdict::Inputs {
         config: &config,
         seed,
-        interrupted: interrupted.is_cancelled(),
+        signal: signal.get().copied(),
+        errors,
+        events_complete: events_requested.then_some(events_error.is_none()),
         settled_all,
         cancelled_at_deadline,
         submission_s: submitted.elapsed_s,

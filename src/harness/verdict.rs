@@ -3,15 +3,17 @@
 //!
 //! The verdict is computed here, once, from the checks and thresholds —
 //! never assumed: [`ExitCode::IntegrityFailed`] if any integrity check
-//! failed, else [`ExitCode::ThresholdFailed`] if any threshold failed, else
-//! [`ExitCode::Passed`]; an interrupted run is [`ExitCode::Interrupted`]
-//! whatever else holds (its report is partial). The report module only
+//! failed, else [`ExitCode::CouldNotRun`] if an output failed during the
+//! run (which then stopped early), else [`ExitCode::ThresholdFailed`] if
+//! any threshold failed, else [`ExitCode::Passed`]; a run stopped by a
+//! signal is [`ExitCode::Interrupted`] or [`ExitCode::Terminated`] whatever
+//! else holds (its report is partial). The report module only
 //! renders what this builds, so the typed [`Config`] is turned into the
 //! report's [`ConfigView`] here too.
 
 use std::time::Duration;
 
-use super::SubmitResult;
+use super::{Signal, SubmitResult};
 use crate::check::online::Checker;
 use crate::check::state::{FinalState, run_all};
 use crate::config::{Config, Rate};
@@ -29,7 +31,12 @@ use crate::report::model::{
 pub(crate) struct Inputs<'a> {
     pub config: &'a Config,
     pub seed: u64,
-    pub interrupted: bool,
+    /// The signal that stopped submission early, if one did.
+    pub signal: Option<Signal>,
+    /// Outputs that failed during the run (the run stopped early).
+    pub errors: Vec<String>,
+    /// `None` without an events file.
+    pub events_complete: Option<bool>,
     /// Every op settled before the tasks stopped.
     pub settled_all: bool,
     /// The drain deadline passed and Pending ops were cancelled.
@@ -136,10 +143,16 @@ pub(crate) fn assemble(i: Inputs<'_>) -> RunReport {
     thresholds.push(threshold("min_real_work", 1.0, real, real >= 1.0));
     let thresholds_ok = thresholds.iter().all(|t| t.passed);
 
-    let exit_code = if i.interrupted {
-        ExitCode::Interrupted
+    let exit_code = if let Some(signal) = i.signal {
+        match signal {
+            Signal::Interrupt => ExitCode::Interrupted,
+            Signal::Terminate => ExitCode::Terminated,
+        }
     } else if !integrity_ok {
         ExitCode::IntegrityFailed
+    } else if !i.errors.is_empty() {
+        // The run stopped early; its thresholds judge a partial run.
+        ExitCode::CouldNotRun
     } else if !thresholds_ok {
         ExitCode::ThresholdFailed
     } else {
@@ -152,9 +165,9 @@ pub(crate) fn assemble(i: Inputs<'_>) -> RunReport {
         seed: i.seed,
         config: config_view(i.config),
         outcome: Outcome {
-            passed: exit_code == ExitCode::Passed,
-            exit_code,
-            interrupted: i.interrupted,
+            errors: i.errors,
+            events_complete: i.events_complete,
+            ..Outcome::new(exit_code, i.signal.is_some())
         },
         duration_s: Durations {
             submission: i.submission_s,

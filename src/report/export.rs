@@ -132,7 +132,91 @@ struct Export {
     format: ExportFormat,
     target: ExportTarget,
     /// Created before the run.
+    file: Option<PendingFile>,
+}
+
+/// A report file being written: a temporary file beside its destination,
+/// renamed over it once complete and removed otherwise, so a reader never
+/// finds an empty or half-written report under the real name. A
+/// destination that exists and is not a regular file (`/dev/stdout`, a
+/// pipe) is written in place: renaming over it would replace the device.
+struct PendingFile {
+    /// `None` when writing in place.
+    temp: Option<PathBuf>,
+    dest: PathBuf,
     file: Option<File>,
+}
+
+impl PendingFile {
+    fn create(dest: &Path, origin: &'static str) -> Result<PendingFile, ExportError> {
+        let name = dest
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        match dest.metadata() {
+            Ok(m) if m.is_dir() => {
+                // Refuse what the rename would fail on, before the run.
+                return Err(ExportError::Create {
+                    origin,
+                    path: dest.display().to_string(),
+                    reason: "is a directory".to_string(),
+                });
+            }
+            Ok(m) if !m.is_file() => {
+                return Ok(PendingFile {
+                    temp: None,
+                    dest: dest.to_path_buf(),
+                    file: Some(create(dest, origin)?),
+                });
+            }
+            _ => {}
+        }
+        let temp = dest.with_file_name(format!(".{name}.{}.tmp", std::process::id()));
+        let file = create(&temp, origin).map_err(|e| match e {
+            ExportError::Create { reason, .. } => ExportError::Create {
+                origin,
+                path: dest.display().to_string(),
+                reason,
+            },
+            e => e,
+        })?;
+        Ok(PendingFile {
+            temp: Some(temp),
+            dest: dest.to_path_buf(),
+            file: Some(file),
+        })
+    }
+
+    /// Write through `write`, then move the file into place.
+    fn finish(mut self, write: impl FnOnce(&mut dyn Write) -> io::Result<()>) -> io::Result<()> {
+        let file = self
+            .file
+            .take()
+            .ok_or_else(|| io::Error::other("the report file was already written"))?;
+        let mut out = BufWriter::new(file);
+        write(&mut out)?;
+        let file = out.into_inner().map_err(io::IntoInnerError::into_error)?;
+        match self.temp.take() {
+            Some(temp) => {
+                file.sync_all()?;
+                let renamed = std::fs::rename(&temp, &self.dest);
+                if renamed.is_err() {
+                    let _ = std::fs::remove_file(&temp);
+                }
+                renamed
+            }
+            None => Ok(()),
+        }
+    }
+}
+
+impl Drop for PendingFile {
+    /// Whatever did not make it into place is removed.
+    fn drop(&mut self) {
+        if let Some(temp) = &self.temp {
+            let _ = std::fs::remove_file(temp);
+        }
+    }
 }
 
 /// Every output of a run: planned and checked before it, written after.
@@ -175,7 +259,7 @@ impl ExportManager {
     ) -> Result<(), ExportError> {
         self.claim(&target, origin)?;
         let file = match &target {
-            ExportTarget::File(path) => Some(create(path, origin)?),
+            ExportTarget::File(path) => Some(PendingFile::create(path, origin)?),
             _ => None,
         };
         self.exports.push(Export {
@@ -187,18 +271,22 @@ impl ExportManager {
     }
 
     /// Open the events stream (`--events`), which the run writes while it
-    /// goes.
+    /// goes; it always ends on a whole line (see [`LineSink`]).
     pub fn events(
         &mut self,
         target: ExportTarget,
         origin: &'static str,
     ) -> Result<Box<dyn Write + Send>, ExportError> {
         self.claim(&target, origin)?;
-        Ok(match &target {
-            ExportTarget::File(path) => Box::new(BufWriter::new(create(path, origin)?)),
-            ExportTarget::Stdout => Box::new(BufWriter::new(io::stdout())),
-            ExportTarget::Stderr => Box::new(BufWriter::new(io::stderr())),
-        })
+        Ok(Box::new(match &target {
+            ExportTarget::File(path) => {
+                let file = create(path, origin)?;
+                let truncate = file.try_clone().ok();
+                LineSink::new(Box::new(file), truncate)
+            }
+            ExportTarget::Stdout => LineSink::new(Box::new(io::stdout()), None),
+            ExportTarget::Stderr => LineSink::new(Box::new(io::stderr()), None),
+        }))
     }
 
     /// Write every planned export, in the order planned. A failed one does
@@ -208,10 +296,7 @@ impl ExportManager {
         for export in self.exports {
             let exporter = export.format.exporter();
             let written = match export.file {
-                Some(file) => {
-                    let mut out = BufWriter::new(file);
-                    exporter.export(report, &mut out).and_then(|()| out.flush())
-                }
+                Some(file) => file.finish(|out| exporter.export(report, out)),
                 None => {
                     let mut out: Box<dyn Write> = match export.target {
                         ExportTarget::Stderr => Box::new(BufWriter::new(io::stderr().lock())),
@@ -232,16 +317,86 @@ impl ExportManager {
     }
 }
 
-/// Whether two paths name one file: equal as written, or as resolved when
-/// both exist.
+/// A streamed output that holds whole lines only.
+///
+/// Lines are buffered and handed to the destination up to the last
+/// complete one. When a write fails part way (a full disk), a file is cut
+/// back to the end of the last line known to be written whole, so whatever
+/// the stream holds parses line by line; the run is told through the error.
+pub struct LineSink {
+    out: Box<dyn Write + Send>,
+    /// The destination file again, to cut it back after a failed write.
+    truncate: Option<File>,
+    buf: Vec<u8>,
+    /// Bytes written whole, up to a line end.
+    committed: u64,
+}
+
+impl LineSink {
+    /// Bytes buffered before they are written out.
+    const CAPACITY: usize = 64 * 1024;
+
+    fn new(out: Box<dyn Write + Send>, truncate: Option<File>) -> LineSink {
+        LineSink {
+            out,
+            truncate,
+            buf: Vec::with_capacity(LineSink::CAPACITY),
+            committed: 0,
+        }
+    }
+
+    /// Write out every complete line buffered so far.
+    fn push_lines(&mut self) -> io::Result<()> {
+        let Some(end) = self.buf.iter().rposition(|&b| b == b'\n') else {
+            return Ok(());
+        };
+        match self.out.write_all(&self.buf[..=end]) {
+            Ok(()) => {
+                self.committed += end as u64 + 1;
+                self.buf.drain(..=end);
+                Ok(())
+            }
+            Err(e) => {
+                self.buf.clear();
+                if let Some(file) = &self.truncate {
+                    // Best effort: a device that took nothing needs no cut.
+                    let _ = file.set_len(self.committed);
+                }
+                Err(e)
+            }
+        }
+    }
+}
+
+impl Write for LineSink {
+    fn write(&mut self, data: &[u8]) -> io::Result<usize> {
+        self.buf.extend_from_slice(data);
+        if self.buf.len() >= LineSink::CAPACITY {
+            self.push_lines()?;
+        }
+        Ok(data.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.push_lines()?;
+        self.out.flush()
+    }
+}
+
+/// Whether two paths name one file: equal as written, or once their
+/// directories are resolved (the files need not exist yet).
 fn same_file(a: &Path, b: &Path) -> bool {
-    if a == b {
-        return true;
+    fn resolved(p: &Path) -> Option<PathBuf> {
+        if let Ok(p) = p.canonicalize() {
+            return Some(p);
+        }
+        let dir = match p.parent() {
+            Some(d) if !d.as_os_str().is_empty() => d.canonicalize().ok()?,
+            _ => std::env::current_dir().ok()?,
+        };
+        Some(dir.join(p.file_name()?))
     }
-    match (a.canonicalize(), b.canonicalize()) {
-        (Ok(a), Ok(b)) => a == b,
-        _ => false,
-    }
+    a == b || matches!((resolved(a), resolved(b)), (Some(a), Some(b)) if a == b)
 }
 
 /// Create (truncate) an output file asked for by `origin`.
@@ -256,4 +411,93 @@ fn create(path: &Path, origin: &'static str) -> Result<File, ExportError> {
             _ => e.to_string(),
         },
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Takes `room` bytes, then fails like a full disk.
+    struct FillsUp {
+        file: File,
+        room: usize,
+    }
+
+    impl Write for FillsUp {
+        fn write(&mut self, data: &[u8]) -> io::Result<usize> {
+            if self.room == 0 {
+                return Err(io::Error::from(io::ErrorKind::StorageFull));
+            }
+            let n = data.len().min(self.room);
+            self.room -= n;
+            self.file.write(&data[..n])
+        }
+
+        fn flush(&mut self) -> io::Result<()> {
+            self.file.flush()
+        }
+    }
+
+    #[test]
+    fn a_failed_stream_is_cut_back_to_whole_lines() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("events.jsonl");
+        let file = File::create(&path).unwrap();
+        let truncate = file.try_clone().ok();
+        let line = b"{\"event\":\"x\"}\n";
+        // Room for two lines and a half.
+        let room = line.len() * 2 + line.len() / 2;
+        let mut sink = LineSink::new(Box::new(FillsUp { file, room }), truncate);
+        for _ in 0..2 {
+            sink.write_all(line).unwrap();
+        }
+        sink.flush().unwrap();
+        for _ in 0..3 {
+            sink.write_all(line).unwrap();
+        }
+        assert!(sink.flush().is_err());
+        let written = std::fs::read(&path).unwrap();
+        assert_eq!(written, line.repeat(2));
+    }
+
+    #[test]
+    fn a_report_appears_whole_or_not_at_all() {
+        let dir = tempfile::tempdir().unwrap();
+        let dest = dir.path().join("report.json");
+        let pending = PendingFile::create(&dest, "--json").unwrap();
+        assert!(!dest.exists());
+        let failed = pending.finish(|out| {
+            out.write_all(b"{\"half\":")?;
+            Err(io::Error::other("the exporter failed"))
+        });
+        assert!(failed.is_err());
+        let left: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
+        assert!(left.is_empty(), "{left:?}");
+
+        let pending = PendingFile::create(&dest, "--json").unwrap();
+        pending.finish(|out| out.write_all(b"{}\n")).unwrap();
+        assert_eq!(std::fs::read(&dest).unwrap(), b"{}\n");
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+    }
+
+    #[test]
+    fn two_outputs_on_one_destination_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let a = dir.path().join("out.json");
+        let mut exports = ExportManager::new();
+        exports
+            .add(ExportFormat::Json, ExportTarget::File(a.clone()), "--json")
+            .unwrap();
+        let again = dir.path().join(".").join("out.json");
+        let e = exports
+            .events(ExportTarget::File(again), "--events")
+            .err()
+            .unwrap();
+        assert!(matches!(e, ExportError::Clash { .. }), "{e}");
+        let mut exports = ExportManager::new();
+        exports
+            .add(ExportFormat::Json, ExportTarget::Stdout, "--json")
+            .unwrap();
+        assert!(exports.events(ExportTarget::Stdout, "--events").is_err());
+    }
 }

@@ -310,11 +310,7 @@ pub(crate) fn sample_report() -> model::RunReport {
         dynstress_version: "0.1.0".to_owned(),
         seed: 42,
         config: sample_config(),
-        outcome: Outcome {
-            passed: true,
-            exit_code: ExitCode::Passed,
-            interrupted: false,
-        },
+        outcome: Outcome::new(ExitCode::Passed, false),
         duration_s: Durations {
             submission: 15.0,
             drain: 0.012,

@@ -39,7 +39,30 @@ pub struct RunReport {
 pub struct Outcome {
     pub passed: bool,
     pub exit_code: ExitCode,
+    /// What the exit code means, as `--help` says it.
+    pub meaning: &'static str,
+    /// Stopped by a signal (SIGINT or SIGTERM): the figures are partial.
     pub interrupted: bool,
+    /// What went wrong outside the engine (an output that failed during
+    /// the run); the run stopped early when this is not empty.
+    pub errors: Vec<String>,
+    /// Whether the events file holds every event (`null` without
+    /// `--events`).
+    pub events_complete: Option<bool>,
+}
+
+impl Outcome {
+    /// The outcome of a run that ended with `exit_code`.
+    pub fn new(exit_code: ExitCode, interrupted: bool) -> Outcome {
+        Outcome {
+            passed: exit_code == ExitCode::Passed,
+            exit_code,
+            meaning: exit_code.meaning(),
+            interrupted,
+            errors: Vec::new(),
+            events_complete: None,
+        }
+    }
 }
 
 /// Every exit code of the binary, in one place: the verdict sets it, main
@@ -55,18 +78,25 @@ pub enum ExitCode {
     Usage,
     /// An integrity check failed.
     IntegrityFailed,
-    /// Interrupted by Ctrl-C.
+    /// The run, or writing one of its outputs, failed: the result is
+    /// incomplete, whatever the thresholds say.
+    CouldNotRun,
+    /// Interrupted by Ctrl-C (SIGINT).
     Interrupted,
+    /// Stopped by SIGTERM.
+    Terminated,
 }
 
 impl ExitCode {
     /// Every code, in numeric order.
-    pub const ALL: [ExitCode; 5] = [
+    pub const ALL: [ExitCode; 7] = [
         ExitCode::Passed,
         ExitCode::ThresholdFailed,
         ExitCode::Usage,
         ExitCode::IntegrityFailed,
+        ExitCode::CouldNotRun,
         ExitCode::Interrupted,
+        ExitCode::Terminated,
     ];
 
     /// The process exit status.
@@ -76,7 +106,9 @@ impl ExitCode {
             ExitCode::ThresholdFailed => 1,
             ExitCode::Usage => 2,
             ExitCode::IntegrityFailed => 3,
+            ExitCode::CouldNotRun => 4,
             ExitCode::Interrupted => 130,
+            ExitCode::Terminated => 143,
         }
     }
 
@@ -85,26 +117,36 @@ impl ExitCode {
         match self {
             ExitCode::Passed => "passed: every threshold held and every integrity check passed",
             ExitCode::ThresholdFailed => {
-                "a threshold failed (completion rate, memory, rate accuracy, latency), \
-                 or nothing real was done"
+                "a threshold failed (completion rate, memory, rate accuracy, latency, \
+                 real work)"
             }
             ExitCode::Usage => "usage or configuration error; nothing ran",
             ExitCode::IntegrityFailed => {
                 "an integrity check failed: the engine did something wrong"
             }
+            ExitCode::CouldNotRun => {
+                "the run or one of its outputs failed (events or report file); \
+                 whatever could be written was"
+            }
             ExitCode::Interrupted => "interrupted (Ctrl-C); the partial report is printed",
+            ExitCode::Terminated => "terminated (SIGTERM); the partial report is printed",
         }
     }
 
     /// Rank when two outcomes meet (a verdict and an output failure, say):
-    /// the higher one is what the process exits with.
+    /// the higher one is what the process exits with. A failed output makes
+    /// the figures incomplete, so it outranks a failed threshold; an
+    /// integrity failure is a finding about the engine that stands however
+    /// the output fared; a signal means the person asked to stop.
     fn severity(self) -> u8 {
         match self {
             ExitCode::Passed => 0,
             ExitCode::ThresholdFailed => 1,
+            ExitCode::CouldNotRun => 2,
             ExitCode::IntegrityFailed => 3,
             ExitCode::Usage => 4,
             ExitCode::Interrupted => 5,
+            ExitCode::Terminated => 6,
         }
     }
 

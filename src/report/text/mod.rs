@@ -32,7 +32,7 @@ use std::io::{self, Write};
 
 use self::paint::Painter;
 use self::sections::*;
-use super::model::RunReport;
+use super::model::{ExitCode, RunReport};
 
 /// How the text report is styled.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -66,4 +66,22 @@ pub fn render(report: &RunReport, out: &mut dyn Write, style: TextStyle) -> io::
     }
     writeln!(out)?;
     painter.verdict(out, report)
+}
+
+/// The verdict in one plain line, for a quiet run that failed:
+/// `FAILED (exit 3): integrity check failed: priority_rule`. `code` is the
+/// code the process exits with, which an output failure may have raised
+/// above the report's own.
+pub fn summary(report: &RunReport, code: ExitCode) -> String {
+    let word = match code {
+        ExitCode::Passed => "PASSED",
+        ExitCode::Interrupted | ExitCode::Terminated => "INTERRUPTED",
+        _ => "FAILED",
+    };
+    let reason = if code == report.outcome.exit_code {
+        failure_reason(report)
+    } else {
+        format!("{}; {}", code.meaning(), failure_reason(report))
+    };
+    format!("{word} (exit {code}): {reason}")
 }

@@ -15,7 +15,7 @@ use super::TextStyle;
 use super::layout::{Node, Section};
 use super::sections::failure_reason;
 use crate::report::format;
-use crate::report::model::RunReport;
+use crate::report::model::{ExitCode, RunReport};
 
 /// The characters a style draws with. Section builders use the few that
 /// appear inside sentences (separators, relations); the painter the rest.
@@ -144,8 +144,17 @@ impl Painter {
         writeln!(out, "{}", self.bold.apply_to(self.clean(&title)))?;
         if report.outcome.interrupted {
             let banner = format!(
-                "{} INTERRUPTED{}partial run: submission was stopped early (Ctrl-C); \
+                "{} INTERRUPTED{}partial run: submission was stopped early ({}); \
                  every figure below covers only what ran",
+                g.warn,
+                g.dash,
+                stopped_by(report)
+            );
+            writeln!(out, "{}", self.warn.apply_to(self.clean(&banner)))?;
+        }
+        for error in &report.outcome.errors {
+            let banner = format!(
+                "{} STOPPED EARLY{}{error}; every figure below covers only what ran",
                 g.warn, g.dash
             );
             writeln!(out, "{}", self.warn.apply_to(self.clean(&banner)))?;
@@ -208,9 +217,12 @@ impl Painter {
         let outcome = &report.outcome;
         let (line, style) = if outcome.interrupted {
             let line = format!(
-                "{} INTERRUPTED (exit {}){}partial run, stopped by Ctrl-C; \
+                "{} INTERRUPTED (exit {}){}partial run, stopped by {}; \
                  thresholds and checks above cover only what ran",
-                g.warn, outcome.exit_code, g.dash
+                g.warn,
+                outcome.exit_code,
+                g.dash,
+                stopped_by(report)
             );
             (line, &self.warn)
         } else if outcome.passed {
@@ -230,6 +242,14 @@ impl Painter {
             (line, &self.red)
         };
         writeln!(out, "{}", style.clone().bold().apply_to(self.clean(&line)))
+    }
+}
+
+/// The signal that stopped an interrupted run, as people name it.
+fn stopped_by(report: &RunReport) -> &'static str {
+    match report.outcome.exit_code {
+        ExitCode::Terminated => "SIGTERM",
+        _ => "Ctrl-C",
     }
 }
 

@@ -36,12 +36,20 @@ pub(super) fn failure_reason(report: &RunReport) -> String {
     } else {
         format!("threshold not met: {}", failed_thresholds.join(", "))
     };
-    match report.outcome.exit_code {
+    let mut reason = match report.outcome.exit_code {
         ExitCode::IntegrityFailed if failed_thresholds.is_empty() => integrity,
         ExitCode::IntegrityFailed => format!("{integrity}; {threshold}"),
         ExitCode::ThresholdFailed => threshold,
+        ExitCode::CouldNotRun if !report.outcome.errors.is_empty() => {
+            format!("could not run: {}", report.outcome.errors.join("; "))
+        }
         code => code.meaning().to_owned(),
+    };
+    if report.outcome.exit_code != ExitCode::CouldNotRun && !report.outcome.errors.is_empty() {
+        reason.push_str("; ");
+        reason.push_str(&report.outcome.errors.join("; "));
     }
+    reason
 }
 
 /// Capacity mode: no target rate.

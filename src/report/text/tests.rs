@@ -176,11 +176,7 @@ fn verdict_for_each_outcome() {
     assert!(out.contains("[FAIL] min_completion_rate: 12.0% (limit >= 15.0%)"));
 
     let mut interrupted = sample_report();
-    interrupted.outcome = crate::report::model::Outcome {
-        passed: false,
-        exit_code: ExitCode::Interrupted,
-        interrupted: true,
-    };
+    interrupted.outcome = crate::report::model::Outcome::new(ExitCode::Interrupted, true);
     let out = text(&interrupted, PLAIN);
     let first_lines: Vec<&str> = out.lines().take(2).collect();
     assert!(
