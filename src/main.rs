@@ -175,6 +175,7 @@ fn run(args: RunArgs) -> Result<ExitCode, Failure> {
         color: color(stderr_tty),
         events,
         inject: args.inject,
+        command: rerun_command(&args),
     };
 
     let report = execute(config, options, args.quiet).map_err(Failure::run)?;
@@ -191,6 +192,26 @@ fn run(args: RunArgs) -> Result<ExitCode, Failure> {
     }
     Ok(code)
 }
+/// The command line that gives this run's config again: the config file
+/// and every override, in flag form (the harness adds the seed).
+fn rerun_command(args: &RunArgs) -> Vec<String> {
+    let mut words = vec!["dynstress".to_owned(), "run".to_owned()];
+    let mut flag = |name: &str, value: Option<String>| {
+        if let Some(v) = value {
+            words.extend([name.to_owned(), v]);
+        }
+    };
+    flag(
+        "--config",
+        args.config.as_ref().map(|p| p.display().to_string()),
+    );
+    flag("--duration", args.duration.map(|v| v.to_string()));
+    flag("--rate", args.rate.clone());
+    flag("--targets", args.targets.map(|v| v.to_string()));
+    flag("--grace-period", args.grace_period.map(|v| v.to_string()));
+    words
+}
+
 /// Run the harness on a multi-thread runtime, with SIGINT and SIGTERM
 /// wired to its stop.
 fn execute(config: Config, options: RunOptions, quiet: bool) -> anyhow::Result<RunReport> {

@@ -309,7 +309,8 @@ fn assert_json_contract(json: &Value) {
     let mut fields: Vec<(String, Kind)> = vec![
         ("schema_version".into(), Uint),
         ("dynstress_version".into(), Str),
-        ("seed".into(), Uint),
+        ("seed".into(), Str),
+        ("rerun".into(), Str),
         ("config".into(), Object),
         ("outcome.passed".into(), Bool),
         ("outcome.exit_code".into(), Uint),
@@ -468,9 +469,11 @@ fn a_healthy_default_run_passes_keeps_the_json_contract_and_accounts_exactly() {
     assert!(num(json, "rates.achieved_ops_per_s") > 0.0);
     assert!(num(json, "duration_s.submission") >= 2.0 - 1e-3);
 
-    assert_eq!(uint(json, "seed"), 42);
+    assert_eq!(at(json, "seed"), "42");
     assert!(
-        r.run.stdout.contains("seed: 42 (rerun with --seed 42)"),
+        r.run
+            .stdout
+            .contains("rerun: dynstress run --duration 2 --seed 42"),
         "{}",
         r.run.describe()
     );
@@ -478,21 +481,31 @@ fn a_healthy_default_run_passes_keeps_the_json_contract_and_accounts_exactly() {
 }
 
 #[test]
-fn the_seed_is_echoed_whether_given_or_drawn() {
-    // The largest seed, to show nothing on the way narrows it.
+fn the_seed_survives_json_and_the_report_prints_the_command_that_reproduces_the_run() {
+    // The largest seed: above 2^53, a JSON number would be rounded by jq
+    // and JavaScript, so it is written as a string.
     let max = u64::MAX.to_string();
-    let given = run_json(&["--duration", "1", "--seed", &max]);
-    assert_eq!(
-        uint(&given.json, "seed"),
-        u64::MAX,
-        "{}",
-        given.run.describe()
+    let dir = TempDir::new().unwrap();
+    let cfg = write_config(&dir, "num_targets = 4\n");
+    let given = run_json_in(
+        dir.path(),
+        &[
+            "--config",
+            &cfg,
+            "--duration",
+            "1",
+            "--rate",
+            "50",
+            "--seed",
+            &max,
+        ],
     );
+    given.run.assert_exit(0);
+    assert_eq!(at(&given.json, "seed"), &Value::String(max.clone()));
+    let rerun = format!("dynstress run --config {cfg} --duration 1 --rate 50 --seed {max}");
+    assert_eq!(at(&given.json, "rerun").as_str(), Some(rerun.as_str()));
     assert!(
-        given
-            .run
-            .stdout
-            .contains(&format!("seed: {max} (rerun with --seed {max})")),
+        given.run.stdout.contains(&format!("rerun: {rerun}")),
         "{}",
         given.run.describe()
     );
@@ -500,12 +513,16 @@ fn the_seed_is_echoed_whether_given_or_drawn() {
     // Without --seed a random one is drawn, and printed so the run can be
     // replayed.
     let drawn = run_json(&["--duration", "1"]);
-    let seed = uint(&drawn.json, "seed");
+    let seed = at(&drawn.json, "seed")
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    assert!(seed.parse::<u64>().is_ok(), "{seed}");
     assert!(
         drawn
             .run
             .stdout
-            .contains(&format!("seed: {seed} (rerun with --seed {seed})")),
+            .contains(&format!("rerun: dynstress run --duration 1 --seed {seed}")),
         "{}",
         drawn.run.describe()
     );
@@ -778,7 +795,7 @@ fn json_to_stdout_moves_the_text_report_to_stderr() {
     r.assert_exit(0);
     let json: Value = serde_json::from_str(&r.stdout)
         .unwrap_or_else(|e| panic!("stdout is not pure JSON ({e})\n{}", r.describe()));
-    assert_eq!(uint(&json, "seed"), 7);
+    assert_eq!(at(&json, "seed"), "7");
     assert_exact_accounting(&json);
     assert!(r.stderr.contains("run report"), "{}", r.describe());
     assert!(r.stderr.contains("PASSED (exit 0)"), "{}", r.describe());

@@ -148,6 +148,7 @@ fn passed_brutal() -> RunReport {
         schema_version: SCHEMA_VERSION,
         dynstress_version: "0.1.0".to_owned(),
         seed: 42,
+        rerun: "dynstress run --config configs/brutal.toml --seed 42".to_owned(),
         config: brutal_config(),
         outcome: Outcome::new(ExitCode::Passed, false),
         duration_s: Durations {
@@ -328,6 +329,7 @@ fn interrupted_capacity() -> RunReport {
         schema_version: SCHEMA_VERSION,
         dynstress_version: "0.1.0".to_owned(),
         seed: 7,
+        rerun: "dynstress run --config configs/max.toml --duration 60 --seed 7".to_owned(),
         config,
         outcome: Outcome::new(ExitCode::Interrupted, true),
         duration_s: Durations {

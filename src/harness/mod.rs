@@ -116,6 +116,9 @@ pub struct RunOptions {
     /// the end.
     pub events: Option<Box<dyn Write + Send>>,
     pub inject: Option<Inject>,
+    /// The command line that gives this run's config (the program, the
+    /// config file and the overrides); the report adds the seed to it.
+    pub command: Vec<String>,
 }
 
 /// Run-relative time, shared by every task so their timestamps compare.
@@ -344,6 +347,7 @@ pub async fn run(
     Ok(verdict::assemble(verdict::Inputs {
         config: &config,
         seed,
+        command: &options.command,
         signal: signal.get().copied(),
         errors,
         events_complete: events_requested.then_some(events_error.is_none()),

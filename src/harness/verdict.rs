@@ -31,6 +31,8 @@ use crate::report::model::{
 pub(crate) struct Inputs<'a> {
     pub config: &'a Config,
     pub seed: u64,
+    /// The command line that gives the config, without the seed.
+    pub command: &'a [String],
     /// The signal that stopped submission early, if one did.
     pub signal: Option<Signal>,
     /// Outputs that failed during the run (the run stopped early).
@@ -163,6 +165,7 @@ pub(crate) fn assemble(i: Inputs<'_>) -> RunReport {
         schema_version: SCHEMA_VERSION,
         dynstress_version: env!("CARGO_PKG_VERSION").to_string(),
         seed: i.seed,
+        rerun: rerun(i.command, i.seed),
         config: config_view(i.config),
         outcome: Outcome {
             errors: i.errors,
@@ -247,6 +250,26 @@ fn threshold(name: &str, limit: f64, observed: f64, passed: bool) -> ThresholdRe
     }
 }
 
+/// `command` with `--seed`, quoted for a POSIX shell where needed.
+fn rerun(command: &[String], seed: u64) -> String {
+    let quote = |a: &str| {
+        let plain = !a.is_empty()
+            && a.chars()
+                .all(|c| c.is_ascii_alphanumeric() || "-_./=:,+@%".contains(c));
+        if plain {
+            a.to_owned()
+        } else {
+            format!("'{}'", a.replace('\'', r"'\''"))
+        }
+    };
+    let mut words: Vec<String> = command.iter().map(|a| quote(a)).collect();
+    if words.is_empty() {
+        words.extend(["dynstress".to_owned(), "run".to_owned()]);
+    }
+    words.extend(["--seed".to_owned(), seed.to_string()]);
+    words.join(" ")
+}
+
 /// The report's view of the config: one name per setting, the thresholds
 /// as enforced.
 pub(crate) fn config_view(c: &Config) -> ConfigView {
@@ -311,6 +334,20 @@ pub(crate) fn config_view(c: &Config) -> ConfigView {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_rerun_command_adds_the_seed_and_quotes() {
+        let command: Vec<String> = ["dynstress", "run", "--config", "my configs/a.toml"]
+            .map(String::from)
+            .to_vec();
+        assert_eq!(
+            rerun(&command, u64::MAX),
+            "dynstress run --config 'my configs/a.toml' --seed 18446744073709551615"
+        );
+        assert_eq!(rerun(&[], 7), "dynstress run --seed 7");
+        let odd = ["it's".to_owned()];
+        assert_eq!(rerun(&odd, 1), r"'it'\''s' --seed 1");
+    }
 
     #[test]
     fn the_config_view_shows_the_enforced_thresholds_once() {

@@ -309,6 +309,7 @@ pub(crate) fn sample_report() -> model::RunReport {
         schema_version: SCHEMA_VERSION,
         dynstress_version: "0.1.0".to_owned(),
         seed: 42,
+        rerun: "dynstress run --config configs/brutal.toml --seed 42".to_owned(),
         config: sample_config(),
         outcome: Outcome::new(ExitCode::Passed, false),
         duration_s: Durations {

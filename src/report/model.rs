@@ -17,7 +17,12 @@ pub const SCHEMA_VERSION: u32 = 3;
 pub struct RunReport {
     pub schema_version: u32,
     pub dynstress_version: String,
+    /// Written as a string: JSON readers that hold numbers as doubles (jq,
+    /// JavaScript) would round a seed above 2^53.
+    #[serde(serialize_with = "as_string")]
     pub seed: u64,
+    /// The command that reproduces the run: config file, overrides, seed.
+    pub rerun: String,
     /// The effective config, as the gate used it.
     pub config: ConfigView,
     pub outcome: Outcome,
@@ -33,6 +38,10 @@ pub struct RunReport {
     /// Figures the text report shows that are not part of the JSON
     /// contract's required fields (real-operation results).
     pub work: WorkSummary,
+}
+
+fn as_string<S: Serializer>(n: &u64, s: S) -> Result<S::Ok, S::Error> {
+    s.collect_str(n)
 }
 
 #[derive(Clone, Debug, Serialize)]

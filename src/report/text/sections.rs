@@ -167,10 +167,8 @@ pub(super) fn configuration(report: &RunReport, g: &Glyphs) -> Section {
     .filter_map(|(name, v)| v.map(|v| format!("{name} {}", threshold_value(name, v, g))))
     .collect();
     nodes.push(Node::new(format!("thresholds: {}", limits.join(g.sep))));
-    nodes.push(Node::new(format!(
-        "seed: {seed} (rerun with --seed {seed})",
-        seed = report.seed
-    )));
+    nodes.push(Node::new(format!("seed: {}", report.seed)));
+    nodes.push(Node::new(format!("rerun: {}", report.rerun)));
     Section {
         icon: "📋",
         tag: "CONFIG",

@@ -249,7 +249,8 @@ fn failing_checks_show_their_violations() {
 #[test]
 fn configuration_shows_the_config_and_the_seed() {
     let out = text(&sample_report(), PLAIN);
-    assert!(out.contains("seed: 42 (rerun with --seed 42)"));
+    assert!(out.contains("seed: 42\n"));
+    assert!(out.contains("rerun: dynstress run --config configs/brutal.toml --seed 42"));
     assert!(out.contains("rate: 100.0 ops/s"));
     assert!(out.contains("batch size: 3–8 ops"));
     assert!(
@@ -265,7 +266,7 @@ fn configuration_shows_the_config_and_the_seed() {
     r.seed = 7;
     let out = text(&r, PLAIN);
     assert!(out.contains("rate: max (capacity mode, at most 100,000 in flight)"));
-    assert!(out.contains("seed: 7 (rerun with --seed 7)"));
+    assert!(out.contains("seed: 7\n"));
 }
 
 #[test]
