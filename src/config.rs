@@ -110,6 +110,11 @@ pub struct Thresholds {
     pub min_rate_accuracy: f64,
     pub max_resolution_p99_us: Option<f64>,
     pub max_execution_p99_us: Option<f64>,
+    // Gate additions (report/verdict): submission lateness and real work.
+    /// p99 of submission lateness against the schedule, ms (fixed rate).
+    pub max_submission_lateness_ms: Option<f64>,
+    /// Committed ops with a real effect the run must make.
+    pub min_real_work: u32,
 }
 
 impl Config {
@@ -488,6 +493,8 @@ const SCHEMA: &[(&str, Kind)] = &[
             ("min_rate_accuracy", Kind::Number),
             ("max_resolution_p99_us", Kind::Number),
             ("max_execution_p99_us", Kind::Number),
+            ("max_submission_lateness_ms", Kind::Number),
+            ("min_real_work", Kind::Integer),
         ]),
     ),
     (
@@ -825,6 +832,8 @@ struct ThresholdsFile {
     min_rate_accuracy: f64,
     max_resolution_p99_us: Option<f64>,
     max_execution_p99_us: Option<f64>,
+    max_submission_lateness_ms: Option<f64>,
+    min_real_work: i64,
 }
 
 impl Default for ThresholdsFile {
@@ -835,6 +844,8 @@ impl Default for ThresholdsFile {
             min_rate_accuracy: 0.95,
             max_resolution_p99_us: None,
             max_execution_p99_us: None,
+            max_submission_lateness_ms: None,
+            min_real_work: 1,
         }
     }
 }
@@ -936,6 +947,8 @@ impl From<&Config> for ConfigFile {
                 min_rate_accuracy: c.thresholds.min_rate_accuracy,
                 max_resolution_p99_us: c.thresholds.max_resolution_p99_us,
                 max_execution_p99_us: c.thresholds.max_execution_p99_us,
+                max_submission_lateness_ms: c.thresholds.max_submission_lateness_ms,
+                min_real_work: i64::from(c.thresholds.min_real_work),
             },
             retention: RetentionFile {
                 versions: i64::try_from(c.retention.versions).unwrap_or(i64::MAX),
@@ -1194,6 +1207,16 @@ impl Validator<'_> {
                 .max_execution_p99_us
                 .map(|v| self.positive("thresholds.max_execution_p99_us", v))
                 .transpose()?,
+            max_submission_lateness_ms: t
+                .max_submission_lateness_ms
+                .map(|v| self.positive("thresholds.max_submission_lateness_ms", v))
+                .transpose()?,
+            min_real_work: self.whole(
+                "thresholds.min_real_work",
+                t.min_real_work,
+                0,
+                i64::from(u32::MAX),
+            )?,
         };
 
         Ok(Config {
@@ -1308,6 +1331,8 @@ mod tests {
                 min_rate_accuracy: 0.95,
                 max_resolution_p99_us: None,
                 max_execution_p99_us: None,
+                max_submission_lateness_ms: None,
+                min_real_work: 1,
             }
         );
         assert!((c.model_completion_rate() - 2.0 / 11.0).abs() < 1e-12);
@@ -1565,6 +1590,8 @@ mod tests {
                 min_rate_accuracy: 0.5,
                 max_resolution_p99_us: Some(1.0),
                 max_execution_p99_us: Some(1.0),
+                max_submission_lateness_ms: Some(1.0),
+                min_real_work: 1,
             },
             ..ConfigFile::default()
         })

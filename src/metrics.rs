@@ -154,6 +154,9 @@ pub struct Metrics {
     pub borrows: u64,
     pub structural_changes: u64,
     pub structural_noops: u64,
+    /// Committed ops that did real work on the store: every effect but a
+    /// structural no-op (a version, a field write, a borrow, a tree move).
+    pub real_work: u64,
     /// Per second of run time: (submitted, settled).
     pub per_second: Vec<(u64, u64)>,
     /// RSS samples (MB) by second.
@@ -216,6 +219,9 @@ impl Metrics {
                 self.by_type[ty].succeeded += 1;
                 self.execution.record(*execution_ns);
                 self.end_to_end.record(*end_to_end_ns);
+                if !matches!(effect, Effect::Structural { changed: false, .. }) {
+                    self.real_work += 1;
+                }
                 match effect {
                     Effect::Versioned => {}
                     Effect::Borrowed { .. } => {

@@ -1239,3 +1239,35 @@ fn a_quiet_failing_run_says_in_one_line_what_failed() {
         r.describe()
     );
 }
+
+#[test]
+fn a_workload_of_versions_only_is_real_work() {
+    let dir = TempDir::new().unwrap();
+    let cfg = write_config(
+        &dir,
+        "[operation_types]\n\
+         version_entity = 1.0\nmodify_field = 0.0\nborrow_attribute = 0.0\n\
+         complex_update = 0.0\npromote_to_root = 0.0\ndetach_entity = 0.0\n",
+    );
+    let r = run_json_in(
+        dir.path(),
+        &["--config", &cfg, "--duration", "2", "--seed", "42"],
+    );
+    r.run.assert_exit(0);
+    let t = threshold(&r.json, "min_real_work");
+    assert!(boolean(t, "passed"), "{t}");
+    assert_eq!(
+        num(t, "observed"),
+        uint(&r.json, "operations.succeeded") as f64
+    );
+    assert_eq!(uint(&r.json, "config.thresholds.min_real_work"), 1);
+
+    // The limit is a setting like the others, shown by print-config.
+    let printed = run(&["print-config"]);
+    printed.assert_exit(0);
+    assert!(
+        printed.stdout.contains("min_real_work = 1"),
+        "{}",
+        printed.describe()
+    );
+}

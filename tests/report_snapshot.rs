@@ -58,6 +58,8 @@ fn brutal_config() -> ConfigView {
             min_rate_accuracy: 0.95,
             max_resolution_p99_us: None,
             max_execution_p99_us: None,
+            max_submission_lateness_ms: None,
+            min_real_work: 1,
         },
         retention: RetentionView {
             versions: 64,
@@ -247,6 +249,7 @@ fn passed_brutal() -> RunReport {
             .collect(),
         work: WorkSummary {
             modifications: 273,
+            real_work: 273,
             versions: 191,
             borrows: 55,
             structural_changes: 18,
@@ -415,6 +418,7 @@ fn interrupted_capacity() -> RunReport {
             .collect(),
         work: WorkSummary {
             modifications: 873_090,
+            real_work: 873_090,
             versions: 612_418,
             borrows: 174_618,
             structural_changes: 61_002,

@@ -140,9 +140,11 @@ pub(crate) fn assemble(i: Inputs<'_>) -> RunReport {
         let p = execution.p99 as f64;
         thresholds.push(threshold("max_execution_p99_us", limit, p, p <= limit));
     }
-    // A run that counted nothing proves nothing.
-    let real = m.modifications.min(settled) as f64;
-    thresholds.push(threshold("min_real_work", 1.0, real, real >= 1.0));
+    // A run that did nothing proves nothing: every committed effect counts
+    // (versions, field writes, borrows, tree moves).
+    let real = m.real_work as f64;
+    let min_real = f64::from(t.min_real_work);
+    thresholds.push(threshold("min_real_work", min_real, real, real >= min_real));
     let thresholds_ok = thresholds.iter().all(|t| t.passed);
 
     let exit_code = if let Some(signal) = i.signal {
@@ -229,6 +231,7 @@ pub(crate) fn assemble(i: Inputs<'_>) -> RunReport {
         timeline: m.timeline(),
         work: WorkSummary {
             modifications: m.modifications,
+            real_work: m.real_work,
             versions: m.versions_created,
             borrows: m.borrows,
             structural_changes: m.structural_changes,
@@ -323,6 +326,8 @@ pub(crate) fn config_view(c: &Config) -> ConfigView {
             min_rate_accuracy: t.min_rate_accuracy,
             max_resolution_p99_us: t.max_resolution_p99_us,
             max_execution_p99_us: t.max_execution_p99_us,
+            max_submission_lateness_ms: t.max_submission_lateness_ms,
+            min_real_work: t.min_real_work,
         },
         retention: RetentionView {
             versions: c.retention.versions as u64,

@@ -390,6 +390,7 @@ pub(crate) fn sample_report() -> model::RunReport {
             .collect(),
         work: WorkSummary {
             modifications: 273,
+            real_work: 273,
             versions: 191,
             borrows: 55,
             structural_changes: 18,
@@ -456,6 +457,8 @@ pub(crate) fn sample_config() -> model::ConfigView {
             min_rate_accuracy: 0.95,
             max_resolution_p99_us: None,
             max_execution_p99_us: None,
+            max_submission_lateness_ms: None,
+            min_real_work: 1,
         },
         retention: RetentionView {
             versions: 64,

@@ -295,6 +295,9 @@ pub struct ThresholdsView {
     pub min_rate_accuracy: f64,
     pub max_resolution_p99_us: Option<f64>,
     pub max_execution_p99_us: Option<f64>,
+    /// p99 of submission lateness, ms.
+    pub max_submission_lateness_ms: Option<f64>,
+    pub min_real_work: u32,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -538,6 +541,8 @@ pub struct TimelinePoint {
 pub struct WorkSummary {
     /// Committed ops that changed a target's fields or structure.
     pub modifications: u64,
+    /// Committed ops with a real effect (what `min_real_work` counts).
+    pub real_work: u64,
     /// Versions created (targets and the group roots they left).
     pub versions: u64,
     pub borrows: u64,

@@ -162,6 +162,8 @@ pub(super) fn configuration(report: &RunReport, g: &Glyphs) -> Section {
         ("min_rate_accuracy", Some(t.min_rate_accuracy)),
         ("max_resolution_p99_us", t.max_resolution_p99_us),
         ("max_execution_p99_us", t.max_execution_p99_us),
+        ("max_submission_lateness_ms", t.max_submission_lateness_ms),
+        ("min_real_work", Some(f64::from(t.min_real_work))),
     ]
     .into_iter()
     .filter_map(|(name, v)| v.map(|v| format!("{name} {}", threshold_value(name, v, g))))
@@ -275,6 +277,10 @@ pub(super) fn performance(report: &RunReport, g: &Glyphs) -> Section {
 pub(super) fn work(report: &RunReport, g: &Glyphs) -> Section {
     let w = &report.work;
     let mut nodes = vec![
+        Node::new(format!(
+            "real work: {} committed ops with an effect",
+            count(w.real_work)
+        )),
         Node::new(format!("modifications: {}", count(w.modifications))),
         Node::new(format!("versions created: {}", count(w.versions))),
         Node::new(format!("borrows: {}", count(w.borrows))),
@@ -582,6 +588,8 @@ pub(super) fn threshold_value(name: &str, v: f64, g: &Glyphs) -> String {
         format!("{mb} MB")
     } else if name.ends_with("_us") {
         g.micros(v)
+    } else if name.ends_with("_ms") {
+        g.micros(v * 1000.0)
     } else if name.contains("rate") || name.contains("accuracy") {
         percent(v)
     } else {
