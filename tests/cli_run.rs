@@ -1271,3 +1271,51 @@ fn a_workload_of_versions_only_is_real_work() {
         printed.describe()
     );
 }
+
+#[test]
+fn a_rate_the_engine_cannot_keep_fails_the_rate_gate_and_stops_at_the_deadline() {
+    let r = run_json(&["--rate", "20000000", "--duration", "2", "--seed", "42"]);
+    r.run.assert_exit(1);
+    let t = threshold(&r.json, "min_rate_accuracy");
+    assert!(!boolean(t, "passed"), "{t}");
+    assert!(num(t, "observed") < 0.95, "{t}");
+    // Achieved is measured over the real submission time, which ended at
+    // the deadline: batches not sent by then are missed, not sent late.
+    let achieved = num(&r.json, "rates.achieved_ops_per_s");
+    let submitted = uint(&r.json, "operations.submitted") as f64;
+    let submission = num(&r.json, "duration_s.submission");
+    assert!(submission < 10.0, "submission ran {submission} s");
+    assert!((achieved - submitted / submission).abs() < 1e-6 * achieved.max(1.0));
+    assert!(uint(&r.json, "rates.missed_ops") > 0);
+    assert!(r.run.stdout.contains("missed:"), "{}", r.run.describe());
+}
+
+#[test]
+fn an_in_flight_limit_that_stalls_submission_fails_the_rate_and_lateness_gates() {
+    let dir = TempDir::new().unwrap();
+    // Every winner holds its permit for a second; eight permits cannot
+    // carry 100 ops/s.
+    let cfg = write_config(
+        &dir,
+        "max_in_flight = 8\n\
+         [batch]\nmin_size = 3\nmax_size = 3\n\
+         [faults]\nstall_probability = 1.0\nstall_ms = 1000\n\
+         [thresholds]\nmin_completion_rate = 0.0\nmax_submission_lateness_ms = 50\n",
+    );
+    let r = run_json_in(
+        dir.path(),
+        &["--config", &cfg, "--duration", "3", "--seed", "42"],
+    );
+    r.run.assert_exit(1);
+    let accuracy = threshold(&r.json, "min_rate_accuracy");
+    assert!(!boolean(accuracy, "passed"), "{accuracy}");
+    let lateness = threshold(&r.json, "max_submission_lateness_ms");
+    assert!(!boolean(lateness, "passed"), "{lateness}");
+    assert!(uint(&r.json, "latency_us.submission_lateness.p99") > 50_000);
+    assert!(
+        r.run.stdout.contains("submission lateness: p99"),
+        "{}",
+        r.run.describe()
+    );
+    assert!(num(&r.json, "duration_s.submission") < 10.0);
+}

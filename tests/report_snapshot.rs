@@ -186,6 +186,7 @@ fn passed_brutal() -> RunReport {
         rates: Rates {
             target_ops_per_s: Some(100.0),
             achieved_ops_per_s: 100.13,
+            missed_ops: 0,
             settled_ops_per_s: 100.04,
             completion_rate: 273.0 / 1_502.0,
             model_completion_rate: 2.0 / 11.0,
@@ -368,6 +369,7 @@ fn interrupted_capacity() -> RunReport {
         rates: Rates {
             target_ops_per_s: None,
             achieved_ops_per_s: 1_145_796.2,
+            missed_ops: 0,
             settled_ops_per_s: 1_067_038.6,
             completion_rate: 873_090.0 / 4_812_344.0,
             model_completion_rate: 2.0 / 11.0,

@@ -120,17 +120,30 @@ pub(crate) fn assemble(i: Inputs<'_>) -> RunReport {
             rss_max <= t.max_memory_mb,
         ),
     ];
+    let lateness = i.submit.lateness.summary();
     if let Rate::PerSecond(target) = i.config.rate {
-        // Achieved / target. The schedule never sends a batch
-        // before it is due, so the ratio can exceed 1 only by the last
-        // batch's size; that is accurate, not a miss.
-        let accuracy = achieved / target;
+        let (accuracy, passed) = rate_gate(RateGate {
+            submitted: c.submitted,
+            elapsed_s: i.submission_s,
+            target,
+            min_accuracy: t.min_rate_accuracy,
+            batch_max: i.config.batch_max,
+        });
         thresholds.push(threshold(
             "min_rate_accuracy",
             t.min_rate_accuracy,
             accuracy,
-            accuracy >= t.min_rate_accuracy,
+            passed,
         ));
+        if let Some(limit) = t.max_submission_lateness_ms {
+            let p99_ms = lateness.p99 as f64 / 1000.0;
+            thresholds.push(threshold(
+                "max_submission_lateness_ms",
+                limit,
+                p99_ms,
+                p99_ms <= limit,
+            ));
+        }
     }
     if let Some(limit) = t.max_resolution_p99_us {
         let p = resolution.p99 as f64;
@@ -199,6 +212,7 @@ pub(crate) fn assemble(i: Inputs<'_>) -> RunReport {
             },
             achieved_ops_per_s: achieved,
             settled_ops_per_s: settled as f64 / i.total_s.max(1e-9),
+            missed_ops: i.submit.missed,
             completion_rate: completion,
             model_completion_rate: i.config.model_completion_rate(),
         },
@@ -213,7 +227,7 @@ pub(crate) fn assemble(i: Inputs<'_>) -> RunReport {
             resolution,
             execution,
             end_to_end: m.end_to_end.summary(),
-            submission_lateness: i.submit.lateness.summary(),
+            submission_lateness: lateness,
         },
         resources: Resources {
             rss_mb_avg: rss_avg,
@@ -251,6 +265,31 @@ fn threshold(name: &str, limit: f64, observed: f64, passed: bool) -> ThresholdRe
         observed,
         passed,
     }
+}
+
+/// What the rate gate judges.
+struct RateGate {
+    submitted: u64,
+    /// Real submission time.
+    elapsed_s: f64,
+    target: f64,
+    min_accuracy: f64,
+    batch_max: u32,
+}
+
+/// Rate accuracy (achieved ÷ target, achieved over the real submission
+/// time) and whether it passes. The gate is two-sided: too slow fails, and
+/// so does too fast (a broken clock or schedule), except for an overshoot
+/// of less than one batch, which an open-loop schedule makes by design when
+/// its last batch is due just before the end.
+fn rate_gate(g: RateGate) -> (f64, bool) {
+    let achieved = g.submitted as f64 / g.elapsed_s.max(1e-9);
+    let accuracy = achieved / g.target;
+    let tolerance = 1.0 - g.min_accuracy;
+    let scheduled = (g.target * g.elapsed_s).ceil() as u64;
+    let last_batch = g.submitted.saturating_sub(scheduled) < u64::from(g.batch_max);
+    let passed = accuracy >= g.min_accuracy && (accuracy <= 1.0 + tolerance || last_batch);
+    (accuracy, passed)
 }
 
 /// `command` with `--seed`, quoted for a POSIX shell where needed.
@@ -339,6 +378,37 @@ pub(crate) fn config_view(c: &Config) -> ConfigView {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_rate_gate_is_two_sided() {
+        let gate = |submitted, elapsed_s| {
+            rate_gate(RateGate {
+                submitted,
+                elapsed_s,
+                target: 100.0,
+                min_accuracy: 0.95,
+                batch_max: 8,
+            })
+        };
+        // (submitted, seconds, accuracy, passed)
+        let cases = [
+            (1_500, 15.0, 1.0, true),
+            (1_430, 15.0, 1_430.0 / 1_500.0, true),
+            (1_400, 15.0, 1_400.0 / 1_500.0, false),
+            // The last batch overshoots by less than a batch: accurate.
+            (107, 1.0, 1.07, true),
+            // Far too fast is as wrong as too slow.
+            (50_000, 15.0, 50_000.0 / 1_500.0, false),
+            (1_600, 15.0, 1_600.0 / 1_500.0, false),
+            // Behind schedule for the whole window.
+            (30, 1.0, 0.3, false),
+        ];
+        for (submitted, secs, accuracy, passed) in cases {
+            let (a, p) = gate(submitted, secs);
+            assert!((a - accuracy).abs() < 1e-9, "{submitted} in {secs} s: {a}");
+            assert_eq!(p, passed, "{submitted} in {secs} s");
+        }
+    }
 
     #[test]
     fn the_rerun_command_adds_the_seed_and_quotes() {

@@ -333,6 +333,7 @@ pub(crate) fn sample_report() -> model::RunReport {
         rates: Rates {
             target_ops_per_s: Some(100.0),
             achieved_ops_per_s: 100.13,
+            missed_ops: 0,
             settled_ops_per_s: 100.05,
             completion_rate: 273.0 / 1_502.0,
             model_completion_rate: 2.0 / 11.0,

@@ -352,8 +352,11 @@ pub struct TypeCounts {
 pub struct Rates {
     /// `null` in capacity mode.
     pub target_ops_per_s: Option<f64>,
-    /// Submitted ops / submission seconds.
+    /// Submitted ops / real submission seconds.
     pub achieved_ops_per_s: f64,
+    /// Fixed rate: ops due before the deadline that were never handed to
+    /// the engine (submission stops at the deadline; nothing is sent late).
+    pub missed_ops: u64,
     /// Settled (terminal) ops / total seconds.
     pub settled_ops_per_s: f64,
     /// succeeded / submitted.

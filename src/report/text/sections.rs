@@ -195,6 +195,23 @@ pub(super) fn performance(report: &RunReport, g: &Glyphs) -> Section {
                 rate(r.achieved_ops_per_s),
                 rate(target)
             )));
+            let late = &report.latency_us.submission_lateness;
+            nodes.push(Node::new(format!(
+                "submission lateness: p99 {}{}max {} ({} batches)",
+                g.micros(late.p99 as f64),
+                g.sep,
+                g.micros(late.max as f64),
+                count(late.count)
+            )));
+            if r.missed_ops > 0 {
+                nodes.push(Node::marked(
+                    false,
+                    format!(
+                        "missed: {} ops due before the deadline were never sent",
+                        count(r.missed_ops)
+                    ),
+                ));
+            }
             nodes.push(Node::new(format!(
                 "settled: {} ops/s",
                 rate(r.settled_ops_per_s)
