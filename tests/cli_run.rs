@@ -1319,3 +1319,31 @@ fn an_in_flight_limit_that_stalls_submission_fails_the_rate_and_lateness_gates()
     );
     assert!(num(&r.json, "duration_s.submission") < 10.0);
 }
+
+#[test]
+fn the_memory_gate_judges_the_kernel_peak_not_the_samples() {
+    // 96 MB are written and freed between two samples.
+    let dir = TempDir::new().unwrap();
+    let cfg = write_config(&dir, "[thresholds]\nmax_memory_mb = 90\n");
+    let r = run_json_in(
+        dir.path(),
+        &[
+            "--config",
+            &cfg,
+            "--duration",
+            "2",
+            "--seed",
+            "42",
+            "--inject",
+            "memory-spike",
+        ],
+    );
+    r.run.assert_exit(1);
+    let peak = num(&r.json, "resources.rss_mb_max");
+    assert!(peak >= 96.0, "peak {peak} MB");
+    assert!(num(&r.json, "resources.rss_mb_max_sampled") < peak);
+    let t = threshold(&r.json, "max_memory_mb");
+    assert!(!boolean(t, "passed"), "{t}");
+    assert_eq!(num(t, "observed"), peak);
+    assert!(num(&r.json, "resources.cpu_user_s") > 0.0);
+}

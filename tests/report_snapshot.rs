@@ -207,6 +207,7 @@ fn passed_brutal() -> RunReport {
         resources: Resources {
             rss_mb_avg: 9.4,
             rss_mb_max: 11.2,
+            rss_mb_max_sampled: 11.2,
             cpu_user_s: 0.21,
             cpu_sys_s: 0.06,
         },
@@ -390,6 +391,7 @@ fn interrupted_capacity() -> RunReport {
         resources: Resources {
             rss_mb_avg: 88.1,
             rss_mb_max: 131.6,
+            rss_mb_max_sampled: 131.6,
             cpu_user_s: 4.02,
             cpu_sys_s: 0.37,
         },

@@ -73,16 +73,20 @@ pub enum Inject {
     DoubleStart,
     /// An executing op is preempted inside its grace period.
     IgnoreGrace,
+    /// 96 MB are allocated, written and freed at the start of the run,
+    /// between two memory samples: only the kernel's peak sees them.
+    MemorySpike,
 }
 
 impl Inject {
-    pub const NAMES: [(&'static str, Inject); 6] = [
+    pub const NAMES: [(&'static str, Inject); 7] = [
         ("wrong-winner", Inject::WrongWinner),
         ("partial-write", Inject::PartialWrite),
         ("lose-event", Inject::LoseEvent),
         ("never-terminate", Inject::NeverTerminate),
         ("double-start", Inject::DoubleStart),
         ("ignore-grace", Inject::IgnoreGrace),
+        ("memory-spike", Inject::MemorySpike),
     ];
 
     pub fn from_name(name: &str) -> Option<Inject> {
@@ -192,6 +196,9 @@ pub async fn run(
     interrupt: impl Future<Output = Signal> + Send + 'static,
 ) -> anyhow::Result<RunReport> {
     quiet_injected_panics();
+    if options.inject == Some(Inject::MemorySpike) {
+        drop(std::hint::black_box(vec![1u8; 96 << 20]));
+    }
     let seed = config.seed.unwrap_or_else(rand::random);
     let world = World::build(&config, seed)?;
     // The run's clock starts once the world exists: setup is not part of
@@ -364,7 +371,7 @@ pub async fn run(
         published,
         engine_illegal_transitions: illegal,
         store: &driver.store,
-        cpu: crate::metrics::cpu_times(),
+        usage: crate::metrics::process_usage(),
     }))
 }
 

@@ -19,7 +19,7 @@ use crate::check::state::{FinalState, run_all};
 use crate::config::{Config, Rate};
 use crate::ecs::Store;
 use crate::events::Continuity;
-use crate::metrics::{CounterSnapshot, CpuTimes, Metrics};
+use crate::metrics::{CounterSnapshot, Metrics, ProcessUsage};
 use crate::ops::OpType;
 use crate::report::model::{
     BatchView, CheckId, ConfigView, Conflicts, Durations, ExitCode, FaultsView, Integrity,
@@ -55,7 +55,8 @@ pub(crate) struct Inputs<'a> {
     /// Illegal transitions the engine itself ran into.
     pub engine_illegal_transitions: u64,
     pub store: &'a Store,
-    pub cpu: CpuTimes,
+    /// CPU times and peak RSS from the kernel, at the end of the run.
+    pub usage: ProcessUsage,
 }
 
 fn ratio(a: u64, b: u64) -> f64 {
@@ -101,7 +102,14 @@ pub(crate) fn assemble(i: Inputs<'_>) -> RunReport {
     let settled = c.settled();
     let achieved = c.submitted as f64 / i.submission_s.max(1e-9);
     let completion = ratio(c.succeeded, c.submitted);
-    let (rss_avg, rss_max) = m.rss_avg_max();
+    // The samples make the timeline and the average; the gate uses the
+    // kernel's high-water mark, which a spike between samples cannot
+    // escape.
+    let (rss_avg, rss_max_sampled) = m.rss_avg_max();
+    let rss_max = i
+        .usage
+        .peak_rss_mb
+        .map_or(rss_max_sampled, |peak| peak.max(rss_max_sampled));
     let resolution = m.resolution.summary();
     let execution = m.execution.summary();
 
@@ -232,8 +240,9 @@ pub(crate) fn assemble(i: Inputs<'_>) -> RunReport {
         resources: Resources {
             rss_mb_avg: rss_avg,
             rss_mb_max: rss_max,
-            cpu_user_s: i.cpu.user_s,
-            cpu_sys_s: i.cpu.sys_s,
+            rss_mb_max_sampled: rss_max_sampled,
+            cpu_user_s: i.usage.cpu.user_s,
+            cpu_sys_s: i.usage.cpu.sys_s,
         },
         integrity: Integrity {
             violations,

@@ -354,6 +354,7 @@ pub(crate) fn sample_report() -> model::RunReport {
         resources: Resources {
             rss_mb_avg: 9.4,
             rss_mb_max: 11.2,
+            rss_mb_max_sampled: 11.2,
             cpu_user_s: 0.21,
             cpu_sys_s: 0.06,
         },

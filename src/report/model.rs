@@ -398,8 +398,13 @@ pub struct Latencies {
 
 #[derive(Clone, Debug, Default, Serialize)]
 pub struct Resources {
+    /// Average of the once-a-second samples.
     pub rss_mb_avg: f64,
+    /// The kernel's high-water mark of the process (what the memory
+    /// threshold judges).
     pub rss_mb_max: f64,
+    /// The largest once-a-second sample.
+    pub rss_mb_max_sampled: f64,
     pub cpu_user_s: f64,
     pub cpu_sys_s: f64,
 }

@@ -433,10 +433,11 @@ pub(super) fn latency(report: &RunReport, g: &Glyphs) -> Section {
 pub(super) fn resources(report: &RunReport, g: &Glyphs) -> Section {
     let r = &report.resources;
     let mut nodes = vec![Node::new(format!(
-        "memory (RSS): avg {} MB{}max {} MB",
-        decimal(r.rss_mb_avg, 1),
+        "memory (RSS): peak {} MB (kernel high-water mark){}samples avg {} MB, max {} MB",
+        decimal(r.rss_mb_max, 1),
         g.sep,
-        decimal(r.rss_mb_max, 1)
+        decimal(r.rss_mb_avg, 1),
+        decimal(r.rss_mb_max_sampled, 1)
     ))];
     // The limit the gate enforced (the threshold carries the same value).
     let limit = report.config.thresholds.max_memory_mb;
@@ -445,7 +446,7 @@ pub(super) fn resources(report: &RunReport, g: &Glyphs) -> Section {
     nodes.push(Node::marked(
         within,
         format!(
-            "memory status: max {} MB, {relation} the {} MB limit",
+            "memory status: peak {} MB, {relation} the {} MB limit",
             decimal(r.rss_mb_max, 1),
             number(limit)
         ),
