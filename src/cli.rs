@@ -10,21 +10,22 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use dynstress::harness::Inject;
+use dynstress::report::model::ExitCode;
 
-/// Shown under `--help` of the program and of `run`.
-const EXIT_CODES: &str = "\
-Exit codes:
-  0    passed: every threshold held and every integrity check passed
-  1    a threshold failed (completion rate, memory, rate accuracy, latency),
-       or the run could not be carried out
-  2    usage or configuration error; nothing ran
-  3    an integrity check failed: the engine did something wrong
-  130  interrupted (Ctrl-C); the partial report is printed";
+/// Shown under `--help` of the program and of `run`: every exit code and
+/// its meaning, from the one list in the report model.
+fn exit_codes() -> String {
+    let mut help = String::from("Exit codes:");
+    for code in ExitCode::ALL {
+        help.push_str(&format!("\n  {:<4} {}", code.code(), code.meaning()));
+    }
+    help
+}
 
 /// Stress-test a priority-based conflict-resolution engine over a versioned
 /// entity store, and prove the result with integrity checks.
 #[derive(Debug, Parser)]
-#[command(name = "dynstress", version, after_help = EXIT_CODES)]
+#[command(name = "dynstress", version, after_help = exit_codes())]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
@@ -33,7 +34,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run the workload, check the engine, print the report.
-    #[command(after_help = EXIT_CODES)]
+    #[command(after_help = exit_codes())]
     Run(RunArgs),
     /// Check a config file and print the effective config (exit 0, or 2
     /// with the error).
@@ -53,12 +54,14 @@ pub struct RunArgs {
     #[arg(long, short = 'c', value_name = "FILE")]
     pub config: Option<PathBuf>,
 
-    /// Submission phase length in seconds (overrides duration_seconds).
+    /// Submission phase length in seconds (overrides duration_seconds; with
+    /// [[stages]], stretches or shrinks every stage in proportion).
     #[arg(long, value_name = "SECONDS", allow_negative_numbers = true)]
     pub duration: Option<f64>,
 
     /// Operations per second, or "max" for capacity mode (overrides
-    /// operation_rate_per_second).
+    /// operation_rate_per_second; with [[stages]], scales every stage's rate
+    /// so the peak is N, and "max" is refused).
     #[arg(long, value_name = "N|max", allow_hyphen_values = true)]
     pub rate: Option<String>,
 
@@ -80,11 +83,13 @@ pub struct RunArgs {
     #[arg(long, value_name = "FILE|-")]
     pub json: Option<PathBuf>,
 
-    /// Write every event to FILE, one JSON object per line.
-    #[arg(long, value_name = "FILE")]
+    /// Write every event to FILE, or to stdout with "-", one JSON object
+    /// per line.
+    #[arg(long, value_name = "FILE|-")]
     pub events: Option<PathBuf>,
 
-    /// No progress and no text report; the exit code (and --json) tell.
+    /// No progress and no text report; the exit code (and --json) tell,
+    /// and a run that did not pass prints one line saying why.
     #[arg(long, short = 'q', conflicts_with = "verbose")]
     pub quiet: bool,
 

@@ -7,58 +7,50 @@
 //! be refused is refused before the run starts, with exit code 2 and one
 //! line naming the key or flag; the library never sees clap and never exits
 //! the process. The only process exit outside `main`'s return is the second
-//! Ctrl-C, which must leave at once.
+//! signal (SIGINT or SIGTERM), which must leave at once.
 
 mod cli;
 
-use std::fs::File;
 use std::future::Future;
-use std::io::{self, BufWriter, IsTerminal, Write};
+use std::io::{self, IsTerminal, Write};
 use std::path::Path;
-use std::process::ExitCode;
+use std::process;
 use std::time::Duration;
 
-use anyhow::{Context, anyhow};
+use anyhow::Context;
 use clap::Parser;
 use clap::error::ErrorKind;
 use dynstress::config::{self, Config, Overrides};
-use dynstress::harness::{self, ProgressMode, RunOptions};
-use dynstress::report::json;
-use dynstress::report::model::RunReport;
+use dynstress::harness::{self, ProgressMode, RunOptions, Signal};
+use dynstress::report::export::{ExportFormat, ExportManager, ExportTarget};
+use dynstress::report::model::{ExitCode, RunReport};
 use dynstress::report::text::{self, TextStyle};
 
 use crate::cli::{Cli, ColorChoice, Command, RunArgs};
 
-/// The run could not be carried out (or its report not written).
-const EXIT_RUN_FAILED: u8 = 1;
-/// Usage or configuration error: nothing ran.
-const EXIT_USAGE: u8 = 2;
-/// Interrupted; also the report's code after the first Ctrl-C.
-const EXIT_INTERRUPTED: i32 = 130;
-
 /// An error on its way out, with the exit code it stands for.
 struct Failure {
-    code: u8,
+    code: ExitCode,
     error: anyhow::Error,
 }
 
 impl Failure {
     fn usage(error: impl Into<anyhow::Error>) -> Failure {
         Failure {
-            code: EXIT_USAGE,
+            code: ExitCode::Usage,
             error: error.into(),
         }
     }
 
     fn run(error: anyhow::Error) -> Failure {
         Failure {
-            code: EXIT_RUN_FAILED,
+            code: ExitCode::CouldNotRun,
             error,
         }
     }
 }
 
-fn main() -> ExitCode {
+fn main() -> process::ExitCode {
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => return usage_error(e),
@@ -69,17 +61,17 @@ fn main() -> ExitCode {
         Command::PrintConfig => print_stdout(config::DEFAULT_CONFIG_TOML),
     };
     match result {
-        Ok(code) => code,
+        Ok(code) => process::ExitCode::from(code.code()),
         Err(Failure { code, error }) => {
             eprintln!("error: {error:#}");
-            ExitCode::from(code)
+            process::ExitCode::from(code.code())
         }
     }
 }
 
 /// Help and version go out as clap prints them (exit 0); a usage error
 /// becomes one line (exit 2).
-fn usage_error(e: clap::Error) -> ExitCode {
+fn usage_error(e: clap::Error) -> process::ExitCode {
     match e.kind() {
         ErrorKind::DisplayHelp
         | ErrorKind::DisplayVersion
@@ -97,7 +89,7 @@ fn usage_error(e: clap::Error) -> ExitCode {
                 .join(" ");
             let message = message.strip_prefix("error: ").unwrap_or(&message);
             eprintln!("error: {message} (see --help)");
-            ExitCode::from(EXIT_USAGE)
+            process::ExitCode::from(ExitCode::Usage.code())
         }
     }
 }
@@ -113,13 +105,7 @@ fn print_stdout(text: &str) -> Result<ExitCode, Failure> {
         .and_then(|()| out.flush())
         .context("cannot write to stdout")
         .map_err(Failure::run)?;
-    Ok(ExitCode::SUCCESS)
-}
-
-/// Where the JSON report goes.
-enum JsonOut {
-    Stdout,
-    File(BufWriter<File>),
+    Ok(ExitCode::Passed)
 }
 
 fn run(args: RunArgs) -> Result<ExitCode, Failure> {
@@ -132,17 +118,6 @@ fn run(args: RunArgs) -> Result<ExitCode, Failure> {
     };
     let config = config::load(args.config.as_deref(), &overrides).map_err(Failure::usage)?;
 
-    // Output files are opened before the run, so a bad path costs nothing.
-    let json_out = match args.json.as_deref() {
-        None => None,
-        Some(p) if p == Path::new("-") => Some(JsonOut::Stdout),
-        Some(p) => Some(JsonOut::File(BufWriter::new(create(p, "--json")?))),
-    };
-    let events = match args.events.as_deref() {
-        None => None,
-        Some(p) => Some(Box::new(BufWriter::new(create(p, "--events")?)) as Box<dyn Write + Send>),
-    };
-
     let stdout_tty = io::stdout().is_terminal();
     let stderr_tty = io::stderr().is_terminal();
     let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
@@ -153,6 +128,39 @@ fn run(args: RunArgs) -> Result<ExitCode, Failure> {
     };
     console::set_colors_enabled(color(stdout_tty));
     console::set_colors_enabled_stderr(color(stderr_tty));
+
+    // Every output is planned, checked and its file created before the
+    // run, so a bad path or a clash costs nothing.
+    let mut exports = ExportManager::new();
+    let json = args.json.as_deref().map(ExportTarget::from_arg);
+    if let Some(target) = &json {
+        exports
+            .add(ExportFormat::Json, target.clone(), "--json")
+            .map_err(Failure::usage)?;
+    }
+    if !args.quiet {
+        // The text report goes to stdout, unless the JSON took it.
+        let (target, terminal) = if json == Some(ExportTarget::Stdout) {
+            (ExportTarget::Stderr, stderr_tty)
+        } else {
+            (ExportTarget::Stdout, stdout_tty)
+        };
+        let style = TextStyle {
+            emoji: !args.no_emoji,
+            color: color(terminal),
+        };
+        exports
+            .add(ExportFormat::Text(style), target, "the text report")
+            .map_err(Failure::usage)?;
+    }
+    let events = match args.events.as_deref() {
+        None => None,
+        Some(p) => Some(
+            exports
+                .events(ExportTarget::from_arg(p), "--events")
+                .map_err(Failure::usage)?,
+        ),
+    };
 
     let options = RunOptions {
         progress: if args.quiet || args.no_progress {
@@ -167,101 +175,125 @@ fn run(args: RunArgs) -> Result<ExitCode, Failure> {
         color: color(stderr_tty),
         events,
         inject: args.inject,
+        command: rerun_command(&args),
     };
 
     let report = execute(config, options, args.quiet).map_err(Failure::run)?;
-    let code = u8::try_from(report.outcome.exit_code).unwrap_or(EXIT_RUN_FAILED);
-    let style = |terminal: bool| TextStyle {
-        emoji: !args.no_emoji,
-        color: color(terminal),
-    };
-    let text_to = |out: &mut dyn Write, terminal: bool| -> io::Result<()> {
-        if !args.quiet {
-            text::render(&report, out, style(terminal))?;
+    let mut code = report.outcome.exit_code;
+    for error in exports.write_all(&report) {
+        // A report that cannot be written never hides the verdict: the
+        // others were still written, and the code is the more severe one.
+        eprintln!("error: {error}");
+        code = code.max(ExitCode::CouldNotRun);
+    }
+    if args.quiet && code != ExitCode::Passed {
+        // Quiet, but a failing run still says in one line what failed.
+        eprintln!("dynstress: {}", text::summary(&report, code));
+    }
+    Ok(code)
+}
+/// The command line that gives this run's config again: the config file
+/// and every override, in flag form (the harness adds the seed).
+fn rerun_command(args: &RunArgs) -> Vec<String> {
+    let mut words = vec!["dynstress".to_owned(), "run".to_owned()];
+    let mut flag = |name: &str, value: Option<String>| {
+        if let Some(v) = value {
+            words.extend([name.to_owned(), v]);
         }
-        out.flush()
     };
-    let written = match json_out {
-        Some(JsonOut::Stdout) => json::render(&report, &mut io::stdout().lock())
-            .context("cannot write the JSON report to stdout")
-            .and_then(|()| {
-                text_to(&mut io::stderr().lock(), stderr_tty)
-                    .context("cannot write the report to stderr")
-            }),
-        Some(JsonOut::File(mut file)) => json::render(&report, &mut file)
-            .and_then(|()| file.flush())
-            .context("--json: cannot write the JSON report")
-            .and_then(|()| {
-                text_to(&mut BufWriter::new(io::stdout().lock()), stdout_tty)
-                    .context("cannot write the report to stdout")
-            }),
-        None => text_to(&mut BufWriter::new(io::stdout().lock()), stdout_tty)
-            .context("cannot write the report to stdout"),
-    };
-    // A report that cannot be written still must not turn a failed run
-    // into a pass: keep the run's own code when it has one.
-    written.map_err(|error| Failure {
-        code: code.max(EXIT_RUN_FAILED),
-        error,
-    })?;
-    Ok(ExitCode::from(code))
+    flag(
+        "--config",
+        args.config.as_ref().map(|p| p.display().to_string()),
+    );
+    flag("--duration", args.duration.map(|v| v.to_string()));
+    flag("--rate", args.rate.clone());
+    flag("--targets", args.targets.map(|v| v.to_string()));
+    flag("--grace-period", args.grace_period.map(|v| v.to_string()));
+    words
 }
 
-/// Create (truncate) an output file named by `flag`; failing is a usage
-/// error.
-fn create(path: &Path, flag: &str) -> Result<File, Failure> {
-    File::create(path).map_err(|e| {
-        let reason = match e.kind() {
-            io::ErrorKind::NotFound => "its directory does not exist".to_string(),
-            io::ErrorKind::PermissionDenied => "permission denied".to_string(),
-            io::ErrorKind::IsADirectory => "is a directory".to_string(),
-            _ => e.to_string(),
-        };
-        Failure::usage(anyhow!(
-            "{flag} {}: cannot create the file: {reason}",
-            path.display()
-        ))
-    })
-}
-
-/// Run the harness on a multi-thread runtime, with Ctrl-C wired to its
-/// interrupt.
+/// Run the harness on a multi-thread runtime, with SIGINT and SIGTERM
+/// wired to its stop.
 fn execute(config: Config, options: RunOptions, quiet: bool) -> anyhow::Result<RunReport> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .context("cannot start the tokio runtime")?;
     let report = runtime.block_on(async {
-        let interrupt = interrupt_on_ctrl_c(quiet);
-        harness::run(config, options, interrupt).await
+        let stop = stop_on_signal(quiet);
+        harness::run(config, options, stop).await
     });
     // The harness has stopped its tasks; don't wait on stragglers.
     runtime.shutdown_timeout(Duration::from_secs(1));
     report.context("the run could not be carried out")
 }
 
-/// The first Ctrl-C resolves the returned future (stop submitting, drain,
-/// check, report); the second exits with 130 at once. If signals cannot be
-/// listened to, the future never resolves.
-fn interrupt_on_ctrl_c(quiet: bool) -> impl Future<Output = ()> + Send + 'static {
-    let (first, interrupted) = tokio::sync::oneshot::channel::<()>();
+/// The exit code a signal stands for.
+fn signal_code(signal: Signal) -> ExitCode {
+    match signal {
+        Signal::Interrupt => ExitCode::Interrupted,
+        Signal::Terminate => ExitCode::Terminated,
+    }
+}
+
+/// The first SIGINT or SIGTERM resolves the returned future (stop
+/// submitting, drain, check, report); a second one exits at once with its
+/// own code. If signals cannot be listened to, the future never resolves.
+fn stop_on_signal(quiet: bool) -> impl Future<Output = Signal> + Send + 'static {
+    let (first, stopped) = tokio::sync::oneshot::channel::<Signal>();
     tokio::spawn(async move {
-        if tokio::signal::ctrl_c().await.is_err() {
+        let mut signals = Signals::new();
+        let Some(signal) = signals.next().await else {
             return;
-        }
+        };
         if !quiet {
-            eprintln!("\ninterrupted: draining and checking; press Ctrl-C again to quit at once");
+            let what = match signal {
+                Signal::Interrupt => "interrupted",
+                Signal::Terminate => "terminated",
+            };
+            eprintln!("\n{what}: draining and checking; signal again to quit at once");
         }
         // The receiver is gone only if the run already ended.
-        let _ = first.send(());
-        if tokio::signal::ctrl_c().await.is_ok() {
-            eprintln!("\ninterrupted again: exiting without a report");
-            std::process::exit(EXIT_INTERRUPTED);
+        let _ = first.send(signal);
+        if let Some(again) = signals.next().await {
+            eprintln!("\nsignalled again: exiting without a report");
+            process::exit(i32::from(signal_code(again).code()));
         }
     });
     async move {
-        if interrupted.await.is_err() {
-            std::future::pending::<()>().await;
+        match stopped.await {
+            Ok(signal) => signal,
+            Err(_) => std::future::pending().await,
         }
+    }
+}
+
+/// The stop signals: SIGINT everywhere, SIGTERM on Unix.
+struct Signals {
+    #[cfg(unix)]
+    term: Option<tokio::signal::unix::Signal>,
+}
+
+impl Signals {
+    fn new() -> Signals {
+        Signals {
+            #[cfg(unix)]
+            term: tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok(),
+        }
+    }
+
+    /// The next signal; `None` if none can arrive any more.
+    async fn next(&mut self) -> Option<Signal> {
+        #[cfg(unix)]
+        if let Some(term) = self.term.as_mut() {
+            return tokio::select! {
+                r = tokio::signal::ctrl_c() => r.ok().map(|()| Signal::Interrupt),
+                r = term.recv() => r.map(|()| Signal::Terminate),
+            };
+        }
+        tokio::signal::ctrl_c()
+            .await
+            .ok()
+            .map(|()| Signal::Interrupt)
     }
 }

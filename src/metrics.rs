@@ -15,7 +15,7 @@ use hdrhistogram::Histogram;
 
 use crate::events::{Effect, Event, EventKind};
 use crate::ops::{OpType, Priority};
-use crate::report::model::{LatencySummary, PriorityCounts, TimelinePoint, TypeCounts};
+use crate::report::model::{LatencySummary, Named, PriorityCounts, TimelinePoint, TypeCounts};
 
 /// The engine's counters, shared by the tasks that act.
 #[derive(Debug, Default)]
@@ -154,6 +154,9 @@ pub struct Metrics {
     pub borrows: u64,
     pub structural_changes: u64,
     pub structural_noops: u64,
+    /// Committed ops that did real work on the store: every effect but a
+    /// structural no-op (a version, a field write, a borrow, a tree move).
+    pub real_work: u64,
     /// Per second of run time: (submitted, settled).
     pub per_second: Vec<(u64, u64)>,
     /// RSS samples (MB) by second.
@@ -216,6 +219,9 @@ impl Metrics {
                 self.by_type[ty].succeeded += 1;
                 self.execution.record(*execution_ns);
                 self.end_to_end.record(*end_to_end_ns);
+                if !matches!(effect, Effect::Structural { changed: false, .. }) {
+                    self.real_work += 1;
+                }
                 match effect {
                     Effect::Versioned => {}
                     Effect::Borrowed { .. } => {
@@ -280,14 +286,16 @@ impl Metrics {
             .collect()
     }
 
-    pub fn by_type_named(&self) -> BTreeMap<String, TypeCounts> {
+    /// Counts per operation type, in workload order.
+    pub fn by_type_named(&self) -> Named<TypeCounts> {
         OpType::ALL
             .iter()
-            .map(|t| (t.name().to_string(), self.by_type[t.index()]))
+            .map(|t| (t.name(), self.by_type[t.index()]))
             .collect()
     }
 
-    pub fn by_priority_named(&self) -> BTreeMap<String, PriorityCounts> {
+    /// Counts per priority level that saw any op, lowest level first.
+    pub fn by_priority_named(&self) -> Named<PriorityCounts> {
         self.by_priority
             .iter()
             .enumerate()
@@ -301,36 +309,51 @@ impl Metrics {
     }
 }
 
-/// Process resource usage, read from the OS.
+/// CPU time of this process so far.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct CpuTimes {
     pub user_s: f64,
     pub sys_s: f64,
 }
 
-/// User and system CPU time of this process so far (Linux `/proc`; zero
-/// elsewhere).
-pub fn cpu_times() -> CpuTimes {
-    let Ok(stat) = std::fs::read_to_string("/proc/self/stat") else {
-        return CpuTimes::default();
-    };
-    // Fields after the parenthesised command name; utime and stime are the
-    // 14th and 15th fields overall, in clock ticks (100 per second on
-    // Linux).
-    let Some(rest) = stat.rfind(')').map(|i| &stat[i + 1..]) else {
-        return CpuTimes::default();
-    };
-    let fields: Vec<&str> = rest.split_whitespace().collect();
-    let tick = |i: usize| {
-        fields
-            .get(i)
-            .and_then(|f| f.parse::<f64>().ok())
-            .unwrap_or(0.0)
-            / 100.0
-    };
-    CpuTimes {
-        user_s: tick(11),
-        sys_s: tick(12),
+/// What the kernel accounts for this process: CPU times and the peak
+/// resident set size (its high-water mark, which no sampling can miss).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct ProcessUsage {
+    pub cpu: CpuTimes,
+    /// `None` where the platform cannot tell.
+    pub peak_rss_mb: Option<f64>,
+}
+
+/// Resource usage of this process so far, from `getrusage(RUSAGE_SELF)`;
+/// zero / `None` on platforms without it.
+pub fn process_usage() -> ProcessUsage {
+    #[cfg(unix)]
+    {
+        // SAFETY: getrusage only writes the struct it is handed, which is
+        // plain data and valid when zeroed.
+        let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+        if unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut usage) } != 0 {
+            return ProcessUsage::default();
+        }
+        let seconds = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
+        // ru_maxrss is in kilobytes on Linux and the BSDs, bytes on macOS.
+        let unit = if cfg!(target_os = "macos") {
+            1.0
+        } else {
+            1024.0
+        };
+        ProcessUsage {
+            cpu: CpuTimes {
+                user_s: seconds(usage.ru_utime),
+                sys_s: seconds(usage.ru_stime),
+            },
+            peak_rss_mb: Some(usage.ru_maxrss as f64 * unit / (1024.0 * 1024.0)),
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        ProcessUsage::default()
     }
 }
 
@@ -375,6 +398,19 @@ mod tests {
     use super::*;
 
     #[test]
+    fn the_kernel_peak_covers_memory_no_longer_held() {
+        let before = process_usage();
+        // 64 MB written and freed at once: gone before any sampler looks.
+        let block = std::hint::black_box(vec![1u8; 64 << 20]);
+        drop(block);
+        let after = process_usage();
+        if let (Some(b), Some(a)) = (before.peak_rss_mb, after.peak_rss_mb) {
+            assert!(a >= 64.0 && a >= b, "peak {b} MB -> {a} MB");
+        }
+        assert!(after.cpu.user_s >= before.cpu.user_s);
+    }
+
+    #[test]
     fn latency_summaries_are_in_microseconds_and_keep_outliers() {
         let mut l = Latency::new();
         for ns in [1_000, 2_000, 3_000, 4_000] {
@@ -417,7 +453,10 @@ mod tests {
             vec![(1, 1), (2, 2)]
         );
         assert_eq!(t[1].rss_mb, 5.0);
-        assert_eq!(m.by_priority_named()["LOW"].submitted, 3);
-        assert_eq!(m.by_type_named()["version_entity"].submitted, 3);
+        assert_eq!(m.by_priority_named().get("LOW").unwrap().submitted, 3);
+        assert_eq!(
+            m.by_type_named().get("version_entity").unwrap().submitted,
+            3
+        );
     }
 }

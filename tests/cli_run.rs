@@ -303,13 +303,14 @@ fn assert_kind(v: &Value, path: &str, kind: Kind) {
     assert!(ok, "{path} should be {kind:?}, is {value}");
 }
 
-/// Every field path of SPEC §8, with its JSON type.
+/// Every field path of the JSON contract, with its JSON type.
 fn assert_json_contract(json: &Value) {
     use Kind::*;
     let mut fields: Vec<(String, Kind)> = vec![
         ("schema_version".into(), Uint),
         ("dynstress_version".into(), Str),
-        ("seed".into(), Uint),
+        ("seed".into(), Str),
+        ("rerun".into(), Str),
         ("config".into(), Object),
         ("outcome.passed".into(), Bool),
         ("outcome.exit_code".into(), Uint),
@@ -358,7 +359,10 @@ fn assert_json_contract(json: &Value) {
     for (path, kind) in &fields {
         assert_kind(json, path, *kind);
     }
-    assert_eq!(uint(json, "schema_version"), 2);
+    assert_eq!(
+        uint(json, "schema_version"),
+        u64::from(dynstress::report::model::SCHEMA_VERSION)
+    );
     assert_eq!(
         at(json, "dynstress_version").as_str(),
         Some(env!("CARGO_PKG_VERSION"))
@@ -419,7 +423,14 @@ fn a_healthy_default_run_passes_keeps_the_json_contract_and_accounts_exactly() {
     let json = &r.json;
     assert_eq!(
         at(json, "outcome"),
-        &serde_json::json!({"passed": true, "exit_code": 0, "interrupted": false})
+        &serde_json::json!({
+            "passed": true,
+            "exit_code": 0,
+            "meaning": "passed: every threshold held and every integrity check passed",
+            "interrupted": false,
+            "errors": [],
+            "events_complete": null,
+        })
     );
     assert_json_contract(json);
     assert_exact_accounting(json);
@@ -458,10 +469,11 @@ fn a_healthy_default_run_passes_keeps_the_json_contract_and_accounts_exactly() {
     assert!(num(json, "rates.achieved_ops_per_s") > 0.0);
     assert!(num(json, "duration_s.submission") >= 2.0 - 1e-3);
 
-    assert_eq!(uint(json, "seed"), 42);
-    assert_eq!(uint(json, "config.seed"), 42);
+    assert_eq!(at(json, "seed"), "42");
     assert!(
-        r.run.stdout.contains("seed: 42 (rerun with --seed 42)"),
+        r.run
+            .stdout
+            .contains("rerun: dynstress run --duration 2 --seed 42"),
         "{}",
         r.run.describe()
     );
@@ -469,21 +481,31 @@ fn a_healthy_default_run_passes_keeps_the_json_contract_and_accounts_exactly() {
 }
 
 #[test]
-fn the_seed_is_echoed_whether_given_or_drawn() {
-    // The largest seed, to show nothing on the way narrows it.
+fn the_seed_survives_json_and_the_report_prints_the_command_that_reproduces_the_run() {
+    // The largest seed: above 2^53, a JSON number would be rounded by jq
+    // and JavaScript, so it is written as a string.
     let max = u64::MAX.to_string();
-    let given = run_json(&["--duration", "1", "--seed", &max]);
-    assert_eq!(
-        uint(&given.json, "seed"),
-        u64::MAX,
-        "{}",
-        given.run.describe()
+    let dir = TempDir::new().unwrap();
+    let cfg = write_config(&dir, "num_targets = 4\n");
+    let given = run_json_in(
+        dir.path(),
+        &[
+            "--config",
+            &cfg,
+            "--duration",
+            "1",
+            "--rate",
+            "50",
+            "--seed",
+            &max,
+        ],
     );
+    given.run.assert_exit(0);
+    assert_eq!(at(&given.json, "seed"), &Value::String(max.clone()));
+    let rerun = format!("dynstress run --config {cfg} --duration 1 --rate 50 --seed {max}");
+    assert_eq!(at(&given.json, "rerun").as_str(), Some(rerun.as_str()));
     assert!(
-        given
-            .run
-            .stdout
-            .contains(&format!("seed: {max} (rerun with --seed {max})")),
+        given.run.stdout.contains(&format!("rerun: {rerun}")),
         "{}",
         given.run.describe()
     );
@@ -491,12 +513,16 @@ fn the_seed_is_echoed_whether_given_or_drawn() {
     // Without --seed a random one is drawn, and printed so the run can be
     // replayed.
     let drawn = run_json(&["--duration", "1"]);
-    let seed = uint(&drawn.json, "seed");
+    let seed = at(&drawn.json, "seed")
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    assert!(seed.parse::<u64>().is_ok(), "{seed}");
     assert!(
         drawn
             .run
             .stdout
-            .contains(&format!("seed: {seed} (rerun with --seed {seed})")),
+            .contains(&format!("rerun: dynstress run --duration 1 --seed {seed}")),
         "{}",
         drawn.run.describe()
     );
@@ -769,7 +795,7 @@ fn json_to_stdout_moves_the_text_report_to_stderr() {
     r.assert_exit(0);
     let json: Value = serde_json::from_str(&r.stdout)
         .unwrap_or_else(|e| panic!("stdout is not pure JSON ({e})\n{}", r.describe()));
-    assert_eq!(uint(&json, "seed"), 7);
+    assert_eq!(at(&json, "seed"), "7");
     assert_exact_accounting(&json);
     assert!(r.stderr.contains("run report"), "{}", r.describe());
     assert!(r.stderr.contains("PASSED (exit 0)"), "{}", r.describe());
@@ -976,4 +1002,348 @@ fn the_text_report_keeps_its_shape() {
     let shape = redact(&r.stdout);
     assert!(!shape.chars().any(|c| c.is_ascii_digit()), "{shape}");
     insta::assert_snapshot!("report_shape_ascii", shape);
+}
+
+// ---------------------------------------------------------------------------
+// Never mislead a CI job: outputs, exit codes, refusals
+
+/// `/dev/full` accepts the open and fails every write, like a full disk.
+const FULL: &str = "/dev/full";
+
+#[test]
+fn an_output_error_never_hides_the_verdict() {
+    // The engine is broken and the events file fails: the integrity
+    // failure still decides the code, and the report is still printed.
+    let r = run(&[
+        "run",
+        "--seed",
+        "42",
+        "--duration",
+        "5",
+        "--rate",
+        "max",
+        "--no-progress",
+        "--inject",
+        "wrong-winner",
+        "--events",
+        FULL,
+    ]);
+    r.assert_exit(EXIT_INTEGRITY);
+    assert!(r.stdout.contains("FAILED (exit 3)"), "{}", r.describe());
+    assert!(r.stdout.contains("priority_rule"), "{}", r.describe());
+    assert!(
+        r.stdout.contains("writing the events file failed"),
+        "{}",
+        r.describe()
+    );
+
+    // A healthy run whose JSON report cannot be written: the text report
+    // is printed all the same, and the run exits 4, not 0.
+    let r = run(&[
+        "run",
+        "--seed",
+        "42",
+        "--duration",
+        "1",
+        "--no-progress",
+        "--json",
+        FULL,
+    ]);
+    r.assert_exit(4);
+    assert!(r.stdout.contains("PASSED (exit 0)"), "{}", r.describe());
+    assert!(
+        r.stderr
+            .contains("cannot write the JSON report to /dev/full"),
+        "{}",
+        r.describe()
+    );
+}
+
+#[test]
+fn a_run_whose_events_file_fails_exits_4_at_once_and_says_so() {
+    let dir = TempDir::new().unwrap();
+    let r = run_json_in(
+        dir.path(),
+        &["--seed", "42", "--duration", "60", "--events", FULL],
+    );
+    r.run.assert_exit(4);
+    assert_eq!(uint(&r.json, "outcome.exit_code"), 4);
+    let meaning = at(&r.json, "outcome.meaning").as_str().unwrap_or_default();
+    assert!(meaning.contains("outputs failed"), "{meaning}");
+    let errors = array(&r.json, "outcome.errors");
+    assert!(
+        errors.iter().any(|e| e
+            .as_str()
+            .is_some_and(|e| e.contains("writing the events file failed"))),
+        "{errors:?}"
+    );
+    assert!(!boolean(&r.json, "outcome.events_complete"));
+    // It stopped when the file failed, not after the whole minute, and
+    // still drained and checked what ran.
+    let submission = num(&r.json, "duration_s.submission");
+    assert!(submission < 30.0, "submission ran {submission} s");
+    assert_exact_accounting(&r.json);
+    assert_all_checks_passed(&r.json);
+    assert!(
+        r.run.stdout.contains("STOPPED EARLY"),
+        "{}",
+        r.run.describe()
+    );
+}
+
+#[test]
+fn readme_and_help_agree_on_every_exit_code() {
+    let readme =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md")).unwrap();
+    let table = readme
+        .split("### Exit codes")
+        .nth(1)
+        .expect("the README has an exit code section");
+    let from_readme: BTreeMap<u32, String> = table
+        .lines()
+        .skip_while(|l| !l.starts_with('|'))
+        .take_while(|l| l.starts_with('|'))
+        .filter_map(|l| {
+            let cells: Vec<&str> = l.trim_matches('|').split('|').map(str::trim).collect();
+            Some((cells.first()?.parse().ok()?, cells.get(1)?.to_string()))
+        })
+        .collect();
+    for args in [&["--help"][..], &["run", "--help"]] {
+        let r = run(args);
+        r.assert_exit(0);
+        let help = r
+            .stdout
+            .split("Exit codes:")
+            .nth(1)
+            .unwrap_or_else(|| panic!("no exit codes in {args:?}:\n{}", r.stdout));
+        let mut from_help: BTreeMap<u32, String> = BTreeMap::new();
+        let mut last = None;
+        for line in help.lines().filter(|l| !l.trim().is_empty()) {
+            let line = line.trim();
+            let (first, rest) = line.split_once(' ').unwrap_or((line, ""));
+            match first.parse::<u32>() {
+                Ok(code) => {
+                    from_help.insert(code, rest.trim().to_string());
+                    last = Some(code);
+                }
+                // A meaning wrapped onto the next line.
+                Err(_) => {
+                    if let Some(entry) = last.and_then(|c| from_help.get_mut(&c)) {
+                        entry.push(' ');
+                        entry.push_str(line);
+                    }
+                }
+            }
+        }
+        assert_eq!(from_readme, from_help, "README vs {args:?}");
+    }
+    assert!(from_readme.contains_key(&4) && from_readme.contains_key(&143));
+}
+
+#[test]
+fn the_json_report_appears_only_when_complete() {
+    let dir = TempDir::new().unwrap();
+    let report = dir.path().join("report.json");
+    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("dynstress"))
+        .args([
+            "run",
+            "--seed",
+            "42",
+            "--duration",
+            "3",
+            "--no-progress",
+            "-q",
+        ])
+        .arg("--json")
+        .arg(&report)
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(1000));
+    // Mid-run: nothing under the real name, where a reader could find an
+    // empty report.
+    let early = report.exists();
+    let status = child.wait().unwrap();
+    assert!(!early, "an empty report file existed during the run");
+    assert_eq!(status.code(), Some(0));
+    let json: Value = serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
+    assert_eq!(uint(&json, "outcome.exit_code"), 0);
+    // No temporary file left behind.
+    let names: Vec<String> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(names, ["report.json"]);
+}
+
+#[test]
+fn clashing_outputs_are_refused_before_the_run() {
+    let dir = TempDir::new().unwrap();
+    let same = dir.path().join("out.json").display().to_string();
+    let same_again = dir.path().join(".").join("out.json").display().to_string();
+    let cases: [(&[&str], &str); 3] = [
+        (
+            &["--json", &same, "--events", &same_again],
+            "--json and --events",
+        ),
+        (&["--json", "-", "--events", "-"], "--json and --events"),
+        (&["--events", "-"], "the text report and --events"),
+    ];
+    for (args, says) in cases {
+        let mut all = vec!["run", "--duration", "1", "--no-progress"];
+        all.extend_from_slice(args);
+        let r = run(&all);
+        r.assert_exit(2);
+        assert!(r.stderr.contains(says), "{}", r.describe());
+        assert!(r.stdout.is_empty(), "{}", r.describe());
+    }
+    assert!(!dir.path().join("out.json").exists());
+
+    // `--events -` alone on stdout streams the events there.
+    let r = run(&[
+        "run",
+        "--duration",
+        "1",
+        "--seed",
+        "42",
+        "-q",
+        "--events",
+        "-",
+    ]);
+    r.assert_exit(0);
+    let lines: Vec<&str> = r.stdout.lines().collect();
+    assert!(!lines.is_empty());
+    for line in lines {
+        serde_json::from_str::<Value>(line).unwrap_or_else(|e| panic!("{e}: {line}"));
+    }
+}
+
+#[test]
+fn a_quiet_failing_run_says_in_one_line_what_failed() {
+    let r = run(&[
+        "run",
+        "--seed",
+        "42",
+        "--duration",
+        "2",
+        "--quiet",
+        "--inject",
+        "wrong-winner",
+    ]);
+    r.assert_exit(EXIT_INTEGRITY);
+    assert!(r.stdout.is_empty(), "{}", r.describe());
+    let lines: Vec<&str> = r.stderr.lines().collect();
+    assert_eq!(lines.len(), 1, "{}", r.describe());
+    assert!(
+        lines[0].contains("FAILED (exit 3)") && lines[0].contains("priority_rule"),
+        "{}",
+        r.describe()
+    );
+}
+
+#[test]
+fn a_workload_of_versions_only_is_real_work() {
+    let dir = TempDir::new().unwrap();
+    let cfg = write_config(
+        &dir,
+        "[operation_types]\n\
+         version_entity = 1.0\nmodify_field = 0.0\nborrow_attribute = 0.0\n\
+         complex_update = 0.0\npromote_to_root = 0.0\ndetach_entity = 0.0\n",
+    );
+    let r = run_json_in(
+        dir.path(),
+        &["--config", &cfg, "--duration", "2", "--seed", "42"],
+    );
+    r.run.assert_exit(0);
+    let t = threshold(&r.json, "min_real_work");
+    assert!(boolean(t, "passed"), "{t}");
+    assert_eq!(
+        num(t, "observed"),
+        uint(&r.json, "operations.succeeded") as f64
+    );
+    assert_eq!(uint(&r.json, "config.thresholds.min_real_work"), 1);
+
+    // The limit is a setting like the others, shown by print-config.
+    let printed = run(&["print-config"]);
+    printed.assert_exit(0);
+    assert!(
+        printed.stdout.contains("min_real_work = 1"),
+        "{}",
+        printed.describe()
+    );
+}
+
+#[test]
+fn a_rate_the_engine_cannot_keep_fails_the_rate_gate_and_stops_at_the_deadline() {
+    let r = run_json(&["--rate", "20000000", "--duration", "2", "--seed", "42"]);
+    r.run.assert_exit(1);
+    let t = threshold(&r.json, "min_rate_accuracy");
+    assert!(!boolean(t, "passed"), "{t}");
+    assert!(num(t, "observed") < 0.95, "{t}");
+    // Achieved is measured over the real submission time, which ended at
+    // the deadline: batches not sent by then are missed, not sent late.
+    let achieved = num(&r.json, "rates.achieved_ops_per_s");
+    let submitted = uint(&r.json, "operations.submitted") as f64;
+    let submission = num(&r.json, "duration_s.submission");
+    assert!(submission < 10.0, "submission ran {submission} s");
+    assert!((achieved - submitted / submission).abs() < 1e-6 * achieved.max(1.0));
+    assert!(uint(&r.json, "rates.missed_ops") > 0);
+    assert!(r.run.stdout.contains("missed:"), "{}", r.run.describe());
+}
+
+#[test]
+fn an_in_flight_limit_that_stalls_submission_fails_the_rate_and_lateness_gates() {
+    let dir = TempDir::new().unwrap();
+    // Every winner holds its permit for a second; eight permits cannot
+    // carry 100 ops/s.
+    let cfg = write_config(
+        &dir,
+        "max_in_flight = 8\n\
+         [batch]\nmin_size = 3\nmax_size = 3\n\
+         [faults]\nstall_probability = 1.0\nstall_ms = 1000\n\
+         [thresholds]\nmin_completion_rate = 0.0\nmax_submission_lateness_ms = 50\n",
+    );
+    let r = run_json_in(
+        dir.path(),
+        &["--config", &cfg, "--duration", "3", "--seed", "42"],
+    );
+    r.run.assert_exit(1);
+    let accuracy = threshold(&r.json, "min_rate_accuracy");
+    assert!(!boolean(accuracy, "passed"), "{accuracy}");
+    let lateness = threshold(&r.json, "max_submission_lateness_ms");
+    assert!(!boolean(lateness, "passed"), "{lateness}");
+    assert!(uint(&r.json, "latency_us.submission_lateness.p99") > 50_000);
+    assert!(
+        r.run.stdout.contains("submission lateness: p99"),
+        "{}",
+        r.run.describe()
+    );
+    assert!(num(&r.json, "duration_s.submission") < 10.0);
+}
+
+#[test]
+fn the_memory_gate_judges_the_kernel_peak_not_the_samples() {
+    // 96 MB are written and freed between two samples.
+    let dir = TempDir::new().unwrap();
+    let cfg = write_config(&dir, "[thresholds]\nmax_memory_mb = 90\n");
+    let r = run_json_in(
+        dir.path(),
+        &[
+            "--config",
+            &cfg,
+            "--duration",
+            "2",
+            "--seed",
+            "42",
+            "--inject",
+            "memory-spike",
+        ],
+    );
+    r.run.assert_exit(1);
+    let peak = num(&r.json, "resources.rss_mb_max");
+    assert!(peak >= 96.0, "peak {peak} MB");
+    assert!(num(&r.json, "resources.rss_mb_max_sampled") < peak);
+    let t = threshold(&r.json, "max_memory_mb");
+    assert!(!boolean(t, "passed"), "{t}");
+    assert_eq!(num(t, "observed"), peak);
+    assert!(num(&r.json, "resources.cpu_user_s") > 0.0);
 }

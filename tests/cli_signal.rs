@@ -1,10 +1,10 @@
-//! Ctrl-C (SPEC §6), sent as SIGINT to the built binary.
+//! Ctrl-C (SIGINT) and SIGTERM, sent to the built binary.
 //!
-//! The first SIGINT stops submission and the run still drains, checks and
-//! reports: exit 130, a report marked interrupted, and accounting as exact
-//! as in a run that ended on time. The second SIGINT leaves at once, even
-//! while the drain waits for ops that will hold their targets for another
-//! twenty seconds.
+//! The first signal stops submission and the run still drains, checks and
+//! reports: exit 130 (SIGINT) or 143 (SIGTERM), a report marked
+//! interrupted, and accounting as exact as in a run that ended on time. The
+//! second signal leaves at once, even while the drain waits for ops that
+//! will hold their targets for another twenty seconds.
 //!
 //! The child's output is read on threads while it runs, so a full pipe can
 //! never block it, and every wait has a deadline: a run that hangs is killed
@@ -88,13 +88,14 @@ impl Running {
         }
     }
 
-    fn sigint(&mut self) -> Instant {
-        self.assert_alive("before SIGINT");
+    /// Send `signal` (`INT`, `TERM`).
+    fn signal(&mut self, signal: &str) -> Instant {
+        self.assert_alive(&format!("before SIG{signal}"));
         let sent = Command::new("kill")
-            .args(["-INT", &self.pid().to_string()])
+            .args([&format!("-{signal}"), &self.pid().to_string()])
             .status()
             .unwrap();
-        assert!(sent.success(), "kill -INT failed: {sent:?}");
+        assert!(sent.success(), "kill -{signal} failed: {sent:?}");
         Instant::now()
     }
 
@@ -155,6 +156,15 @@ fn uint(v: &Value, pointer: &str) -> u64 {
 
 #[test]
 fn the_first_sigint_drains_checks_and_reports_an_interrupted_run() {
+    first_signal_drains_checks_and_reports("INT", 130);
+}
+
+#[test]
+fn the_first_sigterm_drains_checks_and_reports_an_interrupted_run() {
+    first_signal_drains_checks_and_reports("TERM", 143);
+}
+
+fn first_signal_drains_checks_and_reports(signal: &str, code: i32) {
     let dir = TempDir::new().unwrap();
     let report = dir.path().join("report.json");
     let report_s = report.display().to_string();
@@ -169,9 +179,9 @@ fn the_first_sigint_drains_checks_and_reports_an_interrupted_run() {
         &report_s,
     ]);
     thread::sleep(Duration::from_millis(1500));
-    let sent = run.sigint();
+    let sent = run.signal(signal);
     let ended = run.wait(sent);
-    assert_eq!(ended.status.code(), Some(130), "{}", ended.describe());
+    assert_eq!(ended.status.code(), Some(code), "{}", ended.describe());
     assert!(!ended.stderr.contains("panicked"), "{}", ended.describe());
     assert!(ended.stdout.contains("INTERRUPTED"), "{}", ended.describe());
 
@@ -180,7 +190,7 @@ fn the_first_sigint_drains_checks_and_reports_an_interrupted_run() {
         json.pointer("/outcome/interrupted"),
         Some(&Value::Bool(true))
     );
-    assert_eq!(uint(&json, "/outcome/exit_code"), 130);
+    assert_eq!(uint(&json, "/outcome/exit_code"), code as u64);
     assert_eq!(json.pointer("/outcome/passed"), Some(&Value::Bool(false)));
 
     let submitted = uint(&json, "/operations/submitted");
@@ -212,6 +222,15 @@ fn the_first_sigint_drains_checks_and_reports_an_interrupted_run() {
 
 #[test]
 fn the_second_sigint_exits_at_once_without_waiting_for_the_drain() {
+    second_signal_exits_at_once("INT", 130);
+}
+
+#[test]
+fn the_second_sigterm_exits_at_once_without_waiting_for_the_drain() {
+    second_signal_exits_at_once("TERM", 143);
+}
+
+fn second_signal_exits_at_once(signal: &str, code: i32) {
     let dir = TempDir::new().unwrap();
     // Every started op holds its target for 20 s and the drain would wait
     // for them for up to 30 s.
@@ -237,22 +256,22 @@ fn the_second_sigint_exits_at_once_without_waiting_for_the_drain() {
         "--no-progress",
     ]);
     thread::sleep(Duration::from_millis(1000));
-    run.sigint();
+    run.signal(signal);
     thread::sleep(Duration::from_millis(500));
     // Draining: the stalled ops keep it from finishing on its own.
-    run.assert_alive("after the first SIGINT, while the drain waits for stalled ops");
-    let second = run.sigint();
+    run.assert_alive("after the first signal, while the drain waits for stalled ops");
+    let second = run.signal(signal);
     let ended = run.wait(second);
-    assert_eq!(ended.status.code(), Some(130), "{}", ended.describe());
+    assert_eq!(ended.status.code(), Some(code), "{}", ended.describe());
     assert!(
         ended.after < Duration::from_secs(5),
-        "took {:?} after the second SIGINT\n{}",
+        "took {:?} after the second signal\n{}",
         ended.after,
         ended.describe()
     );
     assert!(
         !ended.stdout.contains("run report"),
-        "the second SIGINT leaves without a report\n{}",
+        "the second signal leaves without a report\n{}",
         ended.describe()
     );
 }

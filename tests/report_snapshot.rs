@@ -5,40 +5,79 @@
 //! Ctrl-C. The fixtures carry fixed numbers only (no clock, no version
 //! from the build), so the snapshots are byte-for-byte deterministic.
 
-use std::collections::BTreeMap;
-
 use dynstress::report::model::*;
 use dynstress::report::{json, text};
-use serde_json::json;
 
-fn brutal_config() -> serde_json::Value {
-    json!({
-        "duration_seconds": 15,
-        "num_targets": 5,
-        "num_sources": 5,
-        "operation_rate_per_second": 100.0,
-        "grace_period_seconds": 0.2,
-        "drain_timeout_seconds": 2.0,
-        "target_completion_rate": 0.15,
-        "max_memory_mb": 1000,
-        "seed": 42,
-        "max_in_flight": 100000,
-        "priority_distribution": {"LOW": 0.25, "NORMAL": 0.25, "HIGH": 0.25, "CRITICAL": 0.25},
-        "operation_types": {
-            "version_entity": 0.30, "modify_field": 0.25, "borrow_attribute": 0.20,
-            "complex_update": 0.15, "promote_to_root": 0.05, "detach_entity": 0.05
+fn brutal_config() -> ConfigView {
+    ConfigView {
+        duration_seconds: 15.0,
+        drain_timeout_seconds: 2.0,
+        num_targets: 5,
+        num_sources: 5,
+        operation_rate_per_second: TargetRate::PerSecond(100.0),
+        start_rate_per_second: None,
+        stages: None,
+        arrivals: "uniform",
+        targets: TargetsView {
+            distribution: "uniform",
+            zipf_exponent: None,
         },
-        "batch": {"min_size": 3, "max_size": 8},
-        "retries": {"structural": 20, "normal": 5, "low_priority": 3,
-                    "backoff_base_ms": 10, "backoff_max_ms": 1000},
-        "faults": {"failure_probability": 0.0, "stall_probability": 0.0, "stall_ms": 0},
-        "thresholds": {"min_completion_rate": 0.15, "max_memory_mb": 1000,
-                       "min_rate_accuracy": 0.95},
-        "retention": {"versions": 64, "history": 256}
-    })
+        max_in_flight: 100_000,
+        grace_period_seconds: 0.2,
+        priority_distribution: [
+            ("LOW", 0.25),
+            ("NORMAL", 0.25),
+            ("HIGH", 0.25),
+            ("CRITICAL", 0.25),
+        ]
+        .into_iter()
+        .collect(),
+        operation_types: [
+            ("version_entity", 0.30),
+            ("modify_field", 0.25),
+            ("borrow_attribute", 0.20),
+            ("complex_update", 0.15),
+            ("promote_to_root", 0.05),
+            ("detach_entity", 0.05),
+        ]
+        .into_iter()
+        .collect(),
+        batch: BatchView {
+            min_size: 3,
+            max_size: 8,
+            size_distribution: "uniform",
+            mean_size: None,
+            parent_probability: 0.0,
+        },
+        retries: RetriesView {
+            structural: 20,
+            normal: 5,
+            low_priority: 3,
+            backoff_base_ms: 10,
+            backoff_max_ms: 1000,
+        },
+        faults: FaultsView {
+            failure_probability: 0.0,
+            stall_probability: 0.0,
+            stall_ms: 0,
+        },
+        thresholds: ThresholdsView {
+            min_completion_rate: 0.15,
+            max_memory_mb: 1000.0,
+            min_rate_accuracy: 0.95,
+            max_resolution_p99_us: None,
+            max_execution_p99_us: None,
+            max_submission_lateness_ms: None,
+            min_real_work: 1,
+        },
+        retention: RetentionView {
+            versions: 64,
+            history: 256,
+        },
+    }
 }
 
-fn by_priority(rows: [(&str, u64, u64, u64, u64); 4]) -> BTreeMap<String, PriorityCounts> {
+fn by_priority(rows: [(&str, u64, u64, u64, u64); 4]) -> Named<PriorityCounts> {
     rows.into_iter()
         .map(|(name, submitted, succeeded, rejected, cancelled)| {
             let counts = PriorityCounts {
@@ -47,12 +86,12 @@ fn by_priority(rows: [(&str, u64, u64, u64, u64); 4]) -> BTreeMap<String, Priori
                 rejected,
                 cancelled,
             };
-            (name.to_owned(), counts)
+            (name, counts)
         })
         .collect()
 }
 
-fn by_type(rows: [(&str, u64, u64, u64, u64, u64); 6]) -> BTreeMap<String, TypeCounts> {
+fn by_type(rows: [(&str, u64, u64, u64, u64, u64); 6]) -> Named<TypeCounts> {
     rows.into_iter()
         .map(
             |(name, submitted, succeeded, rejected, cancelled, failed_attempts)| {
@@ -63,7 +102,7 @@ fn by_type(rows: [(&str, u64, u64, u64, u64, u64); 6]) -> BTreeMap<String, TypeC
                     cancelled,
                     failed_attempts,
                 };
-                (name.to_owned(), counts)
+                (name, counts)
             },
         )
         .collect()
@@ -120,12 +159,9 @@ fn passed_brutal() -> RunReport {
         schema_version: SCHEMA_VERSION,
         dynstress_version: "0.1.0".to_owned(),
         seed: 42,
+        rerun: "dynstress run --config configs/brutal.toml --seed 42".to_owned(),
         config: brutal_config(),
-        outcome: Outcome {
-            passed: true,
-            exit_code: 0,
-            interrupted: false,
-        },
+        outcome: Outcome::new(ExitCode::Passed, false),
         duration_s: Durations {
             submission: 15.0,
             drain: 0.012,
@@ -159,6 +195,7 @@ fn passed_brutal() -> RunReport {
         rates: Rates {
             target_ops_per_s: Some(100.0),
             achieved_ops_per_s: 100.13,
+            missed_ops: 0,
             settled_ops_per_s: 100.04,
             completion_rate: 273.0 / 1_502.0,
             model_completion_rate: 2.0 / 11.0,
@@ -179,6 +216,7 @@ fn passed_brutal() -> RunReport {
         resources: Resources {
             rss_mb_avg: 9.4,
             rss_mb_max: 11.2,
+            rss_mb_max_sampled: 11.2,
             cpu_user_s: 0.21,
             cpu_sys_s: 0.06,
         },
@@ -222,6 +260,7 @@ fn passed_brutal() -> RunReport {
             .collect(),
         work: WorkSummary {
             modifications: 273,
+            real_work: 273,
             versions: 191,
             borrows: 55,
             structural_changes: 18,
@@ -238,11 +277,7 @@ fn passed_brutal() -> RunReport {
 /// fail (priority rule and replay), exit 3.
 fn failed_integrity() -> RunReport {
     let mut r = passed_brutal();
-    r.outcome = Outcome {
-        passed: false,
-        exit_code: 3,
-        interrupted: false,
-    };
+    r.outcome = Outcome::new(ExitCode::IntegrityFailed, false);
     r.integrity.violations = 5;
     let priority = |op, target, detail| {
         violation(
@@ -296,22 +331,21 @@ fn failed_integrity() -> RunReport {
 /// Capacity mode, interrupted by Ctrl-C after 4.2 s of a 60 s run.
 fn interrupted_capacity() -> RunReport {
     let mut config = brutal_config();
-    config["duration_seconds"] = json!(60);
-    config["operation_rate_per_second"] = json!("max");
-    config["seed"] = json!(7);
-    config["faults"] =
-        json!({"failure_probability": 0.01, "stall_probability": 0.005, "stall_ms": 5});
-    config["thresholds"]["max_resolution_p99_us"] = json!(20);
+    config.duration_seconds = 60.0;
+    config.operation_rate_per_second = TargetRate::Max;
+    config.faults = FaultsView {
+        failure_probability: 0.01,
+        stall_probability: 0.005,
+        stall_ms: 5,
+    };
+    config.thresholds.max_resolution_p99_us = Some(20.0);
     RunReport {
         schema_version: SCHEMA_VERSION,
         dynstress_version: "0.1.0".to_owned(),
         seed: 7,
+        rerun: "dynstress run --config configs/max.toml --duration 60 --seed 7".to_owned(),
         config,
-        outcome: Outcome {
-            passed: false,
-            exit_code: 130,
-            interrupted: true,
-        },
+        outcome: Outcome::new(ExitCode::Interrupted, true),
         duration_s: Durations {
             submission: 4.2,
             drain: 0.31,
@@ -345,6 +379,7 @@ fn interrupted_capacity() -> RunReport {
         rates: Rates {
             target_ops_per_s: None,
             achieved_ops_per_s: 1_145_796.2,
+            missed_ops: 0,
             settled_ops_per_s: 1_067_038.6,
             completion_rate: 873_090.0 / 4_812_344.0,
             model_completion_rate: 2.0 / 11.0,
@@ -365,6 +400,7 @@ fn interrupted_capacity() -> RunReport {
         resources: Resources {
             rss_mb_avg: 88.1,
             rss_mb_max: 131.6,
+            rss_mb_max_sampled: 131.6,
             cpu_user_s: 4.02,
             cpu_sys_s: 0.37,
         },
@@ -395,6 +431,7 @@ fn interrupted_capacity() -> RunReport {
             .collect(),
         work: WorkSummary {
             modifications: 873_090,
+            real_work: 873_090,
             versions: 612_418,
             borrows: 174_618,
             structural_changes: 61_002,

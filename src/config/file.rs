@@ -385,6 +385,8 @@ pub(super) struct ThresholdsFile {
     pub(super) min_rate_accuracy: f64,
     pub(super) max_resolution_p99_us: Option<f64>,
     pub(super) max_execution_p99_us: Option<f64>,
+    pub(super) max_submission_lateness_ms: Option<f64>,
+    pub(super) min_real_work: i64,
 }
 
 impl Default for ThresholdsFile {
@@ -395,6 +397,8 @@ impl Default for ThresholdsFile {
             min_rate_accuracy: 0.95,
             max_resolution_p99_us: None,
             max_execution_p99_us: None,
+            max_submission_lateness_ms: None,
+            min_real_work: 1,
         }
     }
 }
@@ -511,6 +515,8 @@ impl From<&Config> for ConfigFile {
                 min_rate_accuracy: c.thresholds.min_rate_accuracy,
                 max_resolution_p99_us: c.thresholds.max_resolution_p99_us,
                 max_execution_p99_us: c.thresholds.max_execution_p99_us,
+                max_submission_lateness_ms: c.thresholds.max_submission_lateness_ms,
+                min_real_work: i64::from(c.thresholds.min_real_work),
             },
             retention: RetentionFile {
                 versions: i64::try_from(c.retention.versions).unwrap_or(i64::MAX),

@@ -113,6 +113,10 @@ pub struct Thresholds {
     pub min_rate_accuracy: f64,
     pub max_resolution_p99_us: Option<f64>,
     pub max_execution_p99_us: Option<f64>,
+    /// p99 of submission lateness against the schedule, ms (fixed rate).
+    pub max_submission_lateness_ms: Option<f64>,
+    /// Committed ops with a real effect the run must make.
+    pub min_real_work: u32,
 }
 
 impl Config {
@@ -283,6 +287,8 @@ mod tests {
                 min_rate_accuracy: 0.95,
                 max_resolution_p99_us: None,
                 max_execution_p99_us: None,
+                max_submission_lateness_ms: None,
+                min_real_work: 1,
             }
         );
         assert!((c.model_completion_rate() - 2.0 / 11.0).abs() < 1e-12);

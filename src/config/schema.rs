@@ -173,6 +173,8 @@ pub(super) const SCHEMA: &[(&str, Kind)] = &[
             ("min_rate_accuracy", Kind::Number),
             ("max_resolution_p99_us", Kind::Number),
             ("max_execution_p99_us", Kind::Number),
+            ("max_submission_lateness_ms", Kind::Number),
+            ("min_real_work", Kind::Integer),
         ]),
     ),
     (
@@ -341,6 +343,8 @@ mod tests {
                 min_rate_accuracy: 0.5,
                 max_resolution_p99_us: Some(1.0),
                 max_execution_p99_us: Some(1.0),
+                max_submission_lateness_ms: Some(1.0),
+                min_real_work: 1,
             },
             ..ConfigFile::default()
         })

@@ -536,6 +536,16 @@ impl Validator<'_> {
                 .max_execution_p99_us
                 .map(|v| self.positive("thresholds.max_execution_p99_us", v))
                 .transpose()?,
+            max_submission_lateness_ms: t
+                .max_submission_lateness_ms
+                .map(|v| self.positive("thresholds.max_submission_lateness_ms", v))
+                .transpose()?,
+            min_real_work: self.whole(
+                "thresholds.min_real_work",
+                t.min_real_work,
+                0,
+                i64::from(u32::MAX),
+            )?,
         };
 
         Ok(Config {

@@ -31,6 +31,7 @@ mod progress;
 mod script;
 mod setup;
 mod submit;
+mod verdict;
 
 use std::future::Future;
 use std::io::Write;
@@ -74,16 +75,20 @@ pub enum Inject {
     DoubleStart,
     /// An executing op is preempted inside its grace period.
     IgnoreGrace,
+    /// 96 MB are allocated, written and freed at the start of the run,
+    /// between two memory samples: only the kernel's peak sees them.
+    MemorySpike,
 }
 
 impl Inject {
-    pub const NAMES: [(&'static str, Inject); 6] = [
+    pub const NAMES: [(&'static str, Inject); 7] = [
         ("wrong-winner", Inject::WrongWinner),
         ("partial-write", Inject::PartialWrite),
         ("lose-event", Inject::LoseEvent),
         ("never-terminate", Inject::NeverTerminate),
         ("double-start", Inject::DoubleStart),
         ("ignore-grace", Inject::IgnoreGrace),
+        ("memory-spike", Inject::MemorySpike),
     ];
 
     pub fn from_name(name: &str) -> Option<Inject> {
@@ -92,6 +97,16 @@ impl Inject {
             .find(|(n, _)| *n == name)
             .map(|(_, i)| *i)
     }
+}
+
+/// The signal that asked a run to stop: submission stops, in-flight ops
+/// drain, the checks run and the report is marked interrupted.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Signal {
+    /// SIGINT (Ctrl-C).
+    Interrupt,
+    /// SIGTERM.
+    Terminate,
 }
 
 /// Everything about a run that is not the workload config.
@@ -107,6 +122,9 @@ pub struct RunOptions {
     /// the end.
     pub events: Option<Box<dyn Write + Send>>,
     pub inject: Option<Inject>,
+    /// The command line that gives this run's config (the program, the
+    /// config file and the overrides); the report adds the seed to it.
+    pub command: Vec<String>,
 }
 
 /// Run-relative time, shared by every task so their timestamps compare.
@@ -171,28 +189,41 @@ pub enum DriverMsg {
 }
 
 /// Run the workload described by `config` and return the report.
-/// `interrupt` resolving means the first Ctrl-C: stop submitting, drain,
-/// check and report (marked interrupted).
+/// `interrupt` resolving means the first signal: stop submitting, drain,
+/// check and report (marked interrupted). A failure writing the events file
+/// stops submission the same way, and the report says so.
 pub async fn run(
     config: Config,
     options: RunOptions,
-    interrupt: impl Future<Output = ()> + Send + 'static,
+    interrupt: impl Future<Output = Signal> + Send + 'static,
 ) -> anyhow::Result<RunReport> {
     quiet_injected_panics();
+    if options.inject == Some(Inject::MemorySpike) {
+        drop(std::hint::black_box(vec![1u8; 96 << 20]));
+    }
     let seed = config.seed.unwrap_or_else(rand::random);
     let world = World::build(&config, seed)?;
     // The run's clock starts once the world exists: setup is not part of
     // the submission window.
     let clock = Clock::new();
-    let interrupted = CancellationToken::new();
+    let stop = CancellationToken::new();
+    // Submission halts on the first signal or when the events file fails.
+    let halt = CancellationToken::new();
+    let events_failed = CancellationToken::new();
+    let signal = Arc::new(std::sync::OnceLock::new());
     {
-        let interrupted = interrupted.clone();
+        let (halt, events_failed, stop) = (halt.clone(), events_failed.clone(), stop.clone());
+        let signal = Arc::clone(&signal);
         tokio::spawn(async move {
-            interrupt.await;
-            interrupted.cancel();
+            tokio::select! {
+                s = interrupt => { let _ = signal.set(s); }
+                _ = events_failed.cancelled() => {}
+                _ = stop.cancelled() => return,
+            }
+            halt.cancel();
         });
     }
-    let stop = CancellationToken::new();
+    let events_requested = options.events.is_some();
     let counters = Arc::new(crate::metrics::Counters::default());
     let max_in_flight = config.max_in_flight;
     let permits = Arc::new(Semaphore::new(max_in_flight as usize));
@@ -215,6 +246,7 @@ pub async fn run(
             sub: observer_sub,
             checker: crate::check::online::Checker::new(config.grace_period, world.shadows.clone()),
             events: options.events,
+            failed: events_failed.clone(),
             verbose: options.verbose.then_some(crate::report::live::LiveStyle {
                 emoji: options.emoji,
                 color: options.color,
@@ -282,7 +314,7 @@ pub async fn run(
             counters: Arc::clone(&counters),
             permits: Arc::clone(&permits),
             to_monitor: submit_tx,
-            interrupt: interrupted.clone(),
+            interrupt: halt.clone(),
         }
         .run(),
     );
@@ -314,33 +346,35 @@ pub async fn run(
     let (checker, continuity, events_error) = observer.await?;
     let metrics = collector.await?;
     progress.await?;
-    if let Some(e) = events_error {
-        anyhow::bail!("writing the events file failed: {e}");
-    }
+    let errors: Vec<String> = events_error
+        .iter()
+        .map(|e| format!("writing the events file failed: {e}"))
+        .collect();
 
     let published = submitted.published + monitor.published + driver.published;
     let illegal = monitor.illegal_transitions + driver.illegal_transitions;
-    Ok(crate::report::assemble::assemble(
-        crate::report::assemble::Inputs {
-            config: &config,
-            seed,
-            interrupted: interrupted.is_cancelled(),
-            settled_all,
-            cancelled_at_deadline,
-            submission_s: submitted.elapsed_s,
-            drain_s: (drain_end.saturating_sub(submission_end)) as f64 / 1e9,
-            total_s: drain_end as f64 / 1e9,
-            submit: &submitted,
-            counters: counters.snapshot(),
-            metrics: &metrics,
-            checker: &checker,
-            continuity: &continuity,
-            published,
-            engine_illegal_transitions: illegal,
-            store: &driver.store,
-            cpu: crate::metrics::cpu_times(),
-        },
-    ))
+    Ok(verdict::assemble(verdict::Inputs {
+        config: &config,
+        seed,
+        command: &options.command,
+        signal: signal.get().copied(),
+        errors,
+        events_complete: events_requested.then_some(events_error.is_none()),
+        settled_all,
+        cancelled_at_deadline,
+        submission_s: submitted.elapsed_s,
+        drain_s: (drain_end.saturating_sub(submission_end)) as f64 / 1e9,
+        total_s: drain_end as f64 / 1e9,
+        submit: &submitted,
+        counters: counters.snapshot(),
+        metrics: &metrics,
+        checker: &checker,
+        continuity: &continuity,
+        published,
+        engine_illegal_transitions: illegal,
+        store: &driver.store,
+        usage: crate::metrics::process_usage(),
+    }))
 }
 
 /// Injected panics (the chaos faults) are expected and caught; keep the

@@ -4,6 +4,8 @@
 
 use std::io::{self, Write};
 
+use tokio_util::sync::CancellationToken;
+
 use crate::check::online::Checker;
 use crate::events::{Continuity, Subscription};
 use crate::report::live::{LiveStyle, LiveWriter};
@@ -13,6 +15,9 @@ pub struct Observer {
     pub checker: Checker,
     /// `--events`: should be buffered; one line per event.
     pub events: Option<Box<dyn Write + Send>>,
+    /// Cancelled on the first failure writing the events file, so the run
+    /// stops early instead of running on without its record.
+    pub failed: CancellationToken,
     pub verbose: Option<LiveStyle>,
 }
 
@@ -41,6 +46,7 @@ impl Observer {
                         .and_then(|()| w.write_all(b"\n"));
                     if let Err(e) = line {
                         error = Some(e);
+                        self.failed.cancel();
                     }
                 }
                 if let Some(live) = live.as_mut() {
@@ -54,6 +60,7 @@ impl Observer {
             && let Err(e) = w.flush()
         {
             error = Some(e);
+            self.failed.cancel();
         }
         (self.checker, continuity, error)
     }

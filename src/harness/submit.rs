@@ -3,10 +3,14 @@
 //! The batch after `n` submitted ops is due when the schedule expects `n`
 //! ops (at a fixed rate `n ÷ rate` seconds after the start; with stages,
 //! see [`crate::workload::schedule`]), whatever the batch sizes and however
-//! late the previous batch was; lateness is measured against that schedule.
-//! A batch due at or after the end of the submission phase is not sent. In
-//! capacity mode batches are built back to back, as fast as the in-flight
-//! limit lets them through.
+//! late the previous batch was; lateness is measured against that schedule,
+//! when the batch is handed to the engine. A batch due at or after the end
+//! of the submission phase is not sent, and submission stops at that
+//! deadline however far behind it is: batches not handed over by then are
+//! *missed*, never sent late, so a run that cannot keep up shows a low
+//! achieved rate instead of running on past its window. In capacity mode
+//! batches are built back to back, as fast as the in-flight limit lets them
+//! through, until the same deadline.
 //!
 //! Each batch picks one target (uniformly, or Zipf-skewed) and submits
 //! 3–8 (configurable, uniform or clamped Poisson) ops to it at once, with
@@ -44,8 +48,12 @@ pub struct SubmitResult {
     pub batches: u64,
     /// Seconds from the start to the end of the submission phase.
     pub elapsed_s: f64,
-    /// How late batches were against their schedule (fixed rate only).
+    /// How late batches were against their schedule when handed to the
+    /// engine (fixed rate only).
     pub lateness: Latency,
+    /// Fixed rate: ops due before the deadline that were not handed to the
+    /// engine by then.
+    pub missed: u64,
     pub published: u64,
 }
 
@@ -113,6 +121,15 @@ impl Workload {
         self.pacer.as_mut()?.next_due_s(submitted)
     }
 
+    /// Ops the schedule expected over the whole submission phase that were
+    /// never sent, after `submitted` were: the ones missed at the deadline.
+    fn missed(&self, submitted: u64) -> u64 {
+        self.pacer.as_ref().map_or(0, |p| {
+            let s = p.schedule();
+            (s.expected_ops(s.duration_s()).ceil() as u64).saturating_sub(submitted)
+        })
+    }
+
     /// Draw one batch: a target and its ops, appended to `ops`, with their
     /// `OperationSubmitted` events pushed to `publisher`.
     ///
@@ -167,6 +184,9 @@ impl Workload {
     }
 }
 
+/// Ops a schedule of `rate` over `end_s` seconds calls for that were not
+/// submitted: the batch after `n` ops is due at `n / rate`, so every op up
+/// to `rate × end_s` was due before the deadline.
 /// The submission worker.
 pub struct Submitter {
     pub workload: Workload,
@@ -188,6 +208,7 @@ impl Submitter {
             batches: 0,
             elapsed_s: 0.0,
             lateness: Latency::new(),
+            missed: 0,
             published: 0,
         };
         match self.rate {
@@ -202,13 +223,19 @@ impl Submitter {
             _ = tokio::time::sleep_until(end) => {}
             _ = self.interrupt.cancelled() => {}
         }
-        result.elapsed_s = (self.clock.now_ns() as f64 / 1e9).min(self.duration.as_secs_f64());
+        // The real submission time: the window, or less if interrupted.
+        result.elapsed_s = self.clock.now_ns() as f64 / 1e9;
         result.published = self.publisher.published();
         result
     }
 
+    /// The end of the submission phase.
+    fn deadline(&self) -> Instant {
+        self.clock.start_tokio() + self.duration
+    }
+
     /// Take `n` in-flight permits, waiting if the limit is reached. False if
-    /// interrupted while waiting.
+    /// interrupted or past the deadline while waiting.
     async fn permits(&self, n: u32) -> bool {
         if let Ok(p) = self.permits.try_acquire_many(n) {
             p.forget();
@@ -220,6 +247,7 @@ impl Submitter {
                 Err(_) => false,
             },
             _ = self.interrupt.cancelled() => false,
+            _ = tokio::time::sleep_until(self.deadline()) => false,
         }
     }
 
@@ -236,7 +264,13 @@ impl Submitter {
 
     async fn fixed_rate(&mut self, result: &mut SubmitResult) {
         let start = self.clock.start_tokio();
+        let deadline = self.deadline();
         while let Some(due_s) = self.workload.next_due_s(result.submitted) {
+            if Instant::now() >= deadline {
+                // Behind schedule at the deadline: the rest is missed.
+                result.missed = self.workload.missed(result.submitted);
+                break;
+            }
             let due = start + Duration::from_secs_f64(due_s);
             if due > Instant::now() {
                 tokio::select! {
@@ -247,8 +281,6 @@ impl Submitter {
             if self.interrupt.is_cancelled() {
                 break;
             }
-            let late = Instant::now().saturating_duration_since(due);
-            result.lateness.record(late.as_nanos() as u64);
             let now_ns = self.clock.now_ns();
             let mut msg = SubmitMsg::default();
             let size = self
@@ -256,11 +288,17 @@ impl Submitter {
                 .batch(now_ns, &mut msg.ops, &mut self.publisher);
             msg.ends.push(msg.ops.len() as u32);
             if !self.permits(size).await {
-                // Interrupted while waiting: these ops were never handed to
-                // the engine; forget them so accounting stays exact.
+                // Interrupted or out of time while waiting: these ops were
+                // never handed to the engine; forget them so accounting
+                // stays exact.
                 self.publisher.discard();
+                if !self.interrupt.is_cancelled() {
+                    result.missed = self.workload.missed(result.submitted);
+                }
                 break;
             }
+            let late = Instant::now().saturating_duration_since(due);
+            result.lateness.record(late.as_nanos() as u64);
             self.send(msg, result).await;
         }
     }

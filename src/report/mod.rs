@@ -1,20 +1,23 @@
 //! Report rendering: what a run tells the person (or the CI job) reading it.
 //!
 //! [`model`] is the report as data, filled in by the harness once a run is
-//! over; it is the single source both renderers read, so the text and the
-//! JSON can never disagree. [`text`] draws it as the sectioned tree the
-//! original tool printed (emoji and box-drawing characters, or plain ASCII
-//! for logs that mangle them), [`json`] writes it as the machine contract of
-//! SPEC §8, [`progress`] and [`live`] show a run while it is still going, and
-//! [`assemble`] turns a finished run into its report and verdict. Number
-//! formatting lives here, in [`format`], so that a count or a rate reads the
-//! same everywhere it appears.
+//! over, verdict included; it is the single source every renderer reads, so
+//! the text and the JSON can never disagree. [`text`] draws it as a
+//! sectioned tree (emoji and box-drawing characters, or plain ASCII for logs
+//! that mangle them), [`json`] writes it as the machine contract, and
+//! [`export`] is the one seam through which every output format reaches its
+//! file or stream. [`progress`] and [`live`] show a run while it is still
+//! going. Number formatting lives here, in [`format`], so that a count or a
+//! rate reads the same everywhere it appears.
+//!
+//! This module depends on its model alone: it never computes a verdict and
+//! never reads the engine's, the config's or the checks' types.
 //!
 //! Renderers write to a `dyn Write` handed to them and never pick the
 //! terminal, the colours or the emoji themselves: the binary decides those
 //! once, from its flags and environment, and tests capture the output.
 
-pub mod assemble;
+pub mod export;
 pub mod json;
 pub mod live;
 pub mod model;
@@ -241,11 +244,9 @@ pub mod format {
 /// A realistic report for the renderers' unit tests: a passed brutal run.
 #[cfg(test)]
 pub(crate) fn sample_report() -> model::RunReport {
-    use std::collections::BTreeMap;
-
     use model::*;
 
-    let by_priority: BTreeMap<String, PriorityCounts> = [
+    let by_priority: Named<PriorityCounts> = [
         ("LOW", 376, 41, 335),
         ("NORMAL", 375, 62, 313),
         ("HIGH", 376, 78, 298),
@@ -259,10 +260,10 @@ pub(crate) fn sample_report() -> model::RunReport {
             rejected,
             cancelled: 0,
         };
-        (name.to_owned(), counts)
+        (name, counts)
     })
     .collect();
-    let by_type: BTreeMap<String, TypeCounts> = [
+    let by_type: Named<TypeCounts> = [
         ("version_entity", 451, 82, 369, 2),
         ("modify_field", 375, 68, 307, 1),
         ("borrow_attribute", 300, 55, 245, 0),
@@ -279,7 +280,7 @@ pub(crate) fn sample_report() -> model::RunReport {
             cancelled: 0,
             failed_attempts,
         };
-        (name.to_owned(), counts)
+        (name, counts)
     })
     .collect();
     let latency = |p50, p90, p99, p999, max, mean, count| LatencySummary {
@@ -308,35 +309,9 @@ pub(crate) fn sample_report() -> model::RunReport {
         schema_version: SCHEMA_VERSION,
         dynstress_version: "0.1.0".to_owned(),
         seed: 42,
-        config: serde_json::json!({
-            "duration_seconds": 15,
-            "num_targets": 5,
-            "num_sources": 5,
-            "operation_rate_per_second": 100.0,
-            "grace_period_seconds": 0.2,
-            "drain_timeout_seconds": 2.0,
-            "target_completion_rate": 0.15,
-            "max_memory_mb": 1000,
-            "seed": 42,
-            "max_in_flight": 100000,
-            "priority_distribution": {"LOW": 0.25, "NORMAL": 0.25, "HIGH": 0.25, "CRITICAL": 0.25},
-            "operation_types": {
-                "version_entity": 0.30, "modify_field": 0.25, "borrow_attribute": 0.20,
-                "complex_update": 0.15, "promote_to_root": 0.05, "detach_entity": 0.05
-            },
-            "batch": {"min_size": 3, "max_size": 8},
-            "retries": {"structural": 20, "normal": 5, "low_priority": 3,
-                        "backoff_base_ms": 10, "backoff_max_ms": 1000},
-            "faults": {"failure_probability": 0.0, "stall_probability": 0.0, "stall_ms": 0},
-            "thresholds": {"min_completion_rate": 0.15, "max_memory_mb": 1000,
-                           "min_rate_accuracy": 0.95},
-            "retention": {"versions": 64, "history": 256}
-        }),
-        outcome: Outcome {
-            passed: true,
-            exit_code: 0,
-            interrupted: false,
-        },
+        rerun: "dynstress run --config configs/brutal.toml --seed 42".to_owned(),
+        config: sample_config(),
+        outcome: Outcome::new(ExitCode::Passed, false),
         duration_s: Durations {
             submission: 15.0,
             drain: 0.012,
@@ -358,6 +333,7 @@ pub(crate) fn sample_report() -> model::RunReport {
         rates: Rates {
             target_ops_per_s: Some(100.0),
             achieved_ops_per_s: 100.13,
+            missed_ops: 0,
             settled_ops_per_s: 100.05,
             completion_rate: 273.0 / 1_502.0,
             model_completion_rate: 2.0 / 11.0,
@@ -378,6 +354,7 @@ pub(crate) fn sample_report() -> model::RunReport {
         resources: Resources {
             rss_mb_avg: 9.4,
             rss_mb_max: 11.2,
+            rss_mb_max_sampled: 11.2,
             cpu_user_s: 0.21,
             cpu_sys_s: 0.06,
         },
@@ -415,6 +392,7 @@ pub(crate) fn sample_report() -> model::RunReport {
             .collect(),
         work: WorkSummary {
             modifications: 273,
+            real_work: 273,
             versions: 191,
             borrows: 55,
             structural_changes: 18,
@@ -423,6 +401,79 @@ pub(crate) fn sample_report() -> model::RunReport {
             panics_caught: 0,
             cancelled_at_deadline: false,
             settled_all: true,
+        },
+    }
+}
+
+/// The brutal config as the report shows it, for the renderers' tests.
+#[cfg(test)]
+pub(crate) fn sample_config() -> model::ConfigView {
+    use model::*;
+
+    ConfigView {
+        duration_seconds: 15.0,
+        drain_timeout_seconds: 2.0,
+        num_targets: 5,
+        num_sources: 5,
+        operation_rate_per_second: TargetRate::PerSecond(100.0),
+        start_rate_per_second: None,
+        stages: None,
+        arrivals: "uniform",
+        targets: TargetsView {
+            distribution: "uniform",
+            zipf_exponent: None,
+        },
+        max_in_flight: 100_000,
+        grace_period_seconds: 0.2,
+        priority_distribution: [
+            ("LOW", 0.25),
+            ("NORMAL", 0.25),
+            ("HIGH", 0.25),
+            ("CRITICAL", 0.25),
+        ]
+        .into_iter()
+        .collect(),
+        operation_types: [
+            ("version_entity", 0.30),
+            ("modify_field", 0.25),
+            ("borrow_attribute", 0.20),
+            ("complex_update", 0.15),
+            ("promote_to_root", 0.05),
+            ("detach_entity", 0.05),
+        ]
+        .into_iter()
+        .collect(),
+        batch: BatchView {
+            min_size: 3,
+            max_size: 8,
+            size_distribution: "uniform",
+            mean_size: None,
+            parent_probability: 0.0,
+        },
+        retries: RetriesView {
+            structural: 20,
+            normal: 5,
+            low_priority: 3,
+            backoff_base_ms: 10,
+            backoff_max_ms: 1000,
+        },
+        faults: FaultsView {
+            failure_probability: 0.0,
+            stall_probability: 0.0,
+            stall_ms: 0,
+        },
+        thresholds: ThresholdsView {
+            min_completion_rate: 0.15,
+            max_memory_mb: 1000.0,
+            min_rate_accuracy: 0.95,
+            max_resolution_p99_us: None,
+            max_execution_p99_us: None,
+            max_submission_lateness_ms: None,
+            min_real_work: 1,
+        },
+        retention: RetentionView {
+            versions: 64,
+            history: 256,
         },
     }
 }

@@ -1,22 +1,30 @@
 //! The run report as data: everything the text and JSON renderers show.
 //!
-//! The JSON field names are a contract (`schema_version` 1): rename nothing
-//! here without bumping it. The text report renders from the same struct, so
-//! the two can never disagree.
-
-use std::collections::BTreeMap;
+//! The JSON field names are a contract (see [`SCHEMA_VERSION`]): rename
+//! nothing here without bumping it. The text report renders from the same
+//! struct, so the two can never disagree. The harness fills the report in
+//! once a run is over, verdict included; nothing in `report/` computes a
+//! verdict or reads the engine's types.
 
 use serde::Serialize;
+use serde::ser::{SerializeMap, Serializer};
 
-pub const SCHEMA_VERSION: u32 = 2;
+/// Version of the JSON document's shape; bumped on every change that can
+/// break a reader. The README lists what changed in each version.
+pub const SCHEMA_VERSION: u32 = 3;
 
 #[derive(Clone, Debug, Serialize)]
 pub struct RunReport {
     pub schema_version: u32,
     pub dynstress_version: String,
+    /// Written as a string: JSON readers that hold numbers as doubles (jq,
+    /// JavaScript) would round a seed above 2^53.
+    #[serde(serialize_with = "as_string")]
     pub seed: u64,
-    /// The effective config, in the shape of the TOML file.
-    pub config: serde_json::Value,
+    /// The command that reproduces the run: config file, overrides, seed.
+    pub rerun: String,
+    /// The effective config, as the gate used it.
+    pub config: ConfigView,
     pub outcome: Outcome,
     pub duration_s: Durations,
     pub operations: Operations,
@@ -32,11 +40,297 @@ pub struct RunReport {
     pub work: WorkSummary,
 }
 
+fn as_string<S: Serializer>(n: &u64, s: S) -> Result<S::Ok, S::Error> {
+    s.collect_str(n)
+}
+
 #[derive(Clone, Debug, Serialize)]
 pub struct Outcome {
     pub passed: bool,
-    pub exit_code: i32,
+    pub exit_code: ExitCode,
+    /// What the exit code means, as `--help` says it.
+    pub meaning: &'static str,
+    /// Stopped by a signal (SIGINT or SIGTERM): the figures are partial.
     pub interrupted: bool,
+    /// What went wrong outside the engine (an output that failed during
+    /// the run); the run stopped early when this is not empty.
+    pub errors: Vec<String>,
+    /// Whether the events file holds every event (`null` without
+    /// `--events`).
+    pub events_complete: Option<bool>,
+}
+
+impl Outcome {
+    /// The outcome of a run that ended with `exit_code`.
+    pub fn new(exit_code: ExitCode, interrupted: bool) -> Outcome {
+        Outcome {
+            passed: exit_code == ExitCode::Passed,
+            exit_code,
+            meaning: exit_code.meaning(),
+            interrupted,
+            errors: Vec::new(),
+            events_complete: None,
+        }
+    }
+}
+
+/// Every exit code of the binary, in one place: the verdict sets it, main
+/// exits with it, the renderers print it, `--help` and the README list it.
+/// In the JSON it is the plain number.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ExitCode {
+    /// Every threshold held and every integrity check passed.
+    Passed,
+    /// A threshold failed.
+    ThresholdFailed,
+    /// Usage or configuration error; nothing ran.
+    Usage,
+    /// An integrity check failed.
+    IntegrityFailed,
+    /// The run, or writing one of its outputs, failed: the result is
+    /// incomplete, whatever the thresholds say.
+    CouldNotRun,
+    /// Interrupted by Ctrl-C (SIGINT).
+    Interrupted,
+    /// Stopped by SIGTERM.
+    Terminated,
+}
+
+impl ExitCode {
+    /// Every code, in numeric order.
+    pub const ALL: [ExitCode; 7] = [
+        ExitCode::Passed,
+        ExitCode::ThresholdFailed,
+        ExitCode::Usage,
+        ExitCode::IntegrityFailed,
+        ExitCode::CouldNotRun,
+        ExitCode::Interrupted,
+        ExitCode::Terminated,
+    ];
+
+    /// The process exit status.
+    pub fn code(self) -> u8 {
+        match self {
+            ExitCode::Passed => 0,
+            ExitCode::ThresholdFailed => 1,
+            ExitCode::Usage => 2,
+            ExitCode::IntegrityFailed => 3,
+            ExitCode::CouldNotRun => 4,
+            ExitCode::Interrupted => 130,
+            ExitCode::Terminated => 143,
+        }
+    }
+
+    /// What the code means, as `--help` and the README say it.
+    pub fn meaning(self) -> &'static str {
+        match self {
+            ExitCode::Passed => "passed: every threshold held and every integrity check passed",
+            ExitCode::ThresholdFailed => {
+                "a threshold failed (completion rate, memory, rate accuracy, latency, \
+                 real work)"
+            }
+            ExitCode::Usage => "usage or configuration error; nothing ran",
+            ExitCode::IntegrityFailed => {
+                "an integrity check failed: the engine did something wrong"
+            }
+            ExitCode::CouldNotRun => {
+                "the run or one of its outputs failed (events or report file); \
+                 whatever could be written was"
+            }
+            ExitCode::Interrupted => "interrupted (Ctrl-C); the partial report is printed",
+            ExitCode::Terminated => "terminated (SIGTERM); the partial report is printed",
+        }
+    }
+
+    /// Rank when two outcomes meet (a verdict and an output failure, say):
+    /// the higher one is what the process exits with. A failed output makes
+    /// the figures incomplete, so it outranks a failed threshold; an
+    /// integrity failure is a finding about the engine that stands however
+    /// the output fared; a signal means the person asked to stop.
+    fn severity(self) -> u8 {
+        match self {
+            ExitCode::Passed => 0,
+            ExitCode::ThresholdFailed => 1,
+            ExitCode::CouldNotRun => 2,
+            ExitCode::IntegrityFailed => 3,
+            ExitCode::Usage => 4,
+            ExitCode::Interrupted => 5,
+            ExitCode::Terminated => 6,
+        }
+    }
+
+    /// The more severe of two codes.
+    pub fn max(self, other: ExitCode) -> ExitCode {
+        if other.severity() > self.severity() {
+            other
+        } else {
+            self
+        }
+    }
+}
+
+/// The number, as the process exits with it.
+impl std::fmt::Display for ExitCode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.code())
+    }
+}
+
+impl Serialize for ExitCode {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_u8(self.code())
+    }
+}
+
+/// Named entries in a meaningful order (priority levels lowest first,
+/// operation types as the workload lists them), written to JSON as an
+/// object in that order.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Named<T>(pub Vec<(String, T)>);
+
+impl<T> Default for Named<T> {
+    fn default() -> Self {
+        Named(Vec::new())
+    }
+}
+
+impl<T> Named<T> {
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &T)> {
+        self.0.iter().map(|(n, v)| (n.as_str(), v))
+    }
+
+    pub fn get(&self, name: &str) -> Option<&T> {
+        self.iter().find(|(n, _)| *n == name).map(|(_, v)| v)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl<S: Into<String>, T> FromIterator<(S, T)> for Named<T> {
+    fn from_iter<I: IntoIterator<Item = (S, T)>>(iter: I) -> Self {
+        Named(iter.into_iter().map(|(n, v)| (n.into(), v)).collect())
+    }
+}
+
+impl<T: Serialize> Serialize for Named<T> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut map = s.serialize_map(Some(self.0.len()))?;
+        for (name, value) in &self.0 {
+            map.serialize_entry(name, value)?;
+        }
+        map.end()
+    }
+}
+
+/// The effective configuration as the report shows it: the file's keys,
+/// with one name per setting. The thresholds are the ones the gate
+/// enforced (their defaults resolved), so the report never shows a second
+/// name for the same limit.
+#[derive(Clone, Debug, Serialize)]
+pub struct ConfigView {
+    pub duration_seconds: f64,
+    pub drain_timeout_seconds: f64,
+    pub num_targets: u32,
+    pub num_sources: u32,
+    /// With `stages`, their mean rate.
+    pub operation_rate_per_second: TargetRate,
+    /// The staged schedule, when the config has `[[stages]]`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub start_rate_per_second: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stages: Option<Vec<StageView>>,
+    /// `"uniform"` or `"poisson"`.
+    pub arrivals: &'static str,
+    pub targets: TargetsView,
+    pub max_in_flight: u32,
+    pub grace_period_seconds: f64,
+    /// Level name → weight, lowest level first.
+    pub priority_distribution: Named<f64>,
+    /// Type name → weight, in workload order.
+    pub operation_types: Named<f64>,
+    pub batch: BatchView,
+    pub retries: RetriesView,
+    pub faults: FaultsView,
+    pub thresholds: ThresholdsView,
+    pub retention: RetentionView,
+}
+
+/// A fixed rate, or capacity mode (`"max"` in the JSON).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum TargetRate {
+    PerSecond(f64),
+    Max,
+}
+
+impl Serialize for TargetRate {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            TargetRate::PerSecond(r) => s.serialize_f64(*r),
+            TargetRate::Max => s.serialize_str("max"),
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, Serialize)]
+pub struct StageView {
+    pub duration_seconds: f64,
+    pub rate_per_second: f64,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct TargetsView {
+    /// `"uniform"` or `"zipf"`.
+    pub distribution: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub zipf_exponent: Option<f64>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct BatchView {
+    pub min_size: u32,
+    pub max_size: u32,
+    /// `"uniform"` or `"poisson"`.
+    pub size_distribution: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mean_size: Option<f64>,
+    pub parent_probability: f64,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct RetriesView {
+    pub structural: u32,
+    pub normal: u32,
+    pub low_priority: u32,
+    pub backoff_base_ms: u64,
+    pub backoff_max_ms: u64,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct FaultsView {
+    pub failure_probability: f64,
+    pub stall_probability: f64,
+    pub stall_ms: u64,
+}
+
+/// The limits the gate enforces, by the names the thresholds carry.
+#[derive(Clone, Debug, Serialize)]
+pub struct ThresholdsView {
+    pub min_completion_rate: f64,
+    pub max_memory_mb: f64,
+    pub min_rate_accuracy: f64,
+    pub max_resolution_p99_us: Option<f64>,
+    pub max_execution_p99_us: Option<f64>,
+    /// p99 of submission lateness, ms.
+    pub max_submission_lateness_ms: Option<f64>,
+    pub min_real_work: u32,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct RetentionView {
+    pub versions: u64,
+    pub history: u64,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -57,10 +351,11 @@ pub struct Operations {
     pub retried: u64,
     pub preempted: u64,
     pub in_flight_at_end: u64,
-    /// Keyed by level name (`LOW`, `NORMAL`, ...); numeric key for unnamed.
-    pub by_priority: BTreeMap<String, PriorityCounts>,
-    /// Keyed by operation type name.
-    pub by_type: BTreeMap<String, TypeCounts>,
+    /// Keyed by level name (`LOW`, `NORMAL`, ...; numeric for unnamed),
+    /// lowest level first.
+    pub by_priority: Named<PriorityCounts>,
+    /// Keyed by operation type name, in workload order.
+    pub by_type: Named<TypeCounts>,
 }
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
@@ -84,8 +379,11 @@ pub struct TypeCounts {
 pub struct Rates {
     /// `null` in capacity mode.
     pub target_ops_per_s: Option<f64>,
-    /// Submitted ops / submission seconds.
+    /// Submitted ops / real submission seconds.
     pub achieved_ops_per_s: f64,
+    /// Fixed rate: ops due before the deadline that were never handed to
+    /// the engine (submission stops at the deadline; nothing is sent late).
+    pub missed_ops: u64,
     /// Settled (terminal) ops / total seconds.
     pub settled_ops_per_s: f64,
     /// succeeded / submitted.
@@ -127,8 +425,13 @@ pub struct Latencies {
 
 #[derive(Clone, Debug, Default, Serialize)]
 pub struct Resources {
+    /// Average of the once-a-second samples.
     pub rss_mb_avg: f64,
+    /// The kernel's high-water mark of the process (what the memory
+    /// threshold judges).
     pub rss_mb_max: f64,
+    /// The largest once-a-second sample.
+    pub rss_mb_max_sampled: f64,
     pub cpu_user_s: f64,
     pub cpu_sys_s: f64,
 }
@@ -273,6 +576,8 @@ pub struct TimelinePoint {
 pub struct WorkSummary {
     /// Committed ops that changed a target's fields or structure.
     pub modifications: u64,
+    /// Committed ops with a real effect (what `min_real_work` counts).
+    pub real_work: u64,
     /// Versions created (targets and the group roots they left).
     pub versions: u64,
     pub borrows: u64,

@@ -1,0 +1,503 @@
+//! Output formats behind one seam, and all the output-file I/O.
+//!
+//! A format is an [`Exporter`]: it writes a finished [`RunReport`] to the
+//! writer it is handed and knows nothing of files or terminals. An
+//! [`ExportTarget`] says where the output goes (a file, stdout or stderr).
+//! The [`ExportManager`] owns the rest: it refuses two outputs on one
+//! destination before the run starts, creates the files early (so a bad
+//! path costs nothing), and after the run writes every export in turn,
+//! carrying on past a failed one so that one broken destination never hides
+//! the report from the others. The events stream is opened here too, since
+//! it is an output file like the reports.
+//!
+//! Adding a format (HTML, Markdown, JUnit, CSV) is one file with its
+//! `Exporter` and one line in [`ExportFormat::exporter`].
+
+use std::fs::File;
+use std::io::{self, BufWriter, Write};
+use std::path::{Path, PathBuf};
+
+use super::json;
+use super::model::RunReport;
+use super::text::{self, TextStyle};
+
+/// One output format.
+pub trait Exporter {
+    /// Write the whole report to `out`.
+    fn export(&self, report: &RunReport, out: &mut dyn Write) -> io::Result<()>;
+}
+
+/// The JSON document (see `model::SCHEMA_VERSION`).
+struct JsonExporter;
+
+impl Exporter for JsonExporter {
+    fn export(&self, report: &RunReport, out: &mut dyn Write) -> io::Result<()> {
+        json::render(report, out)
+    }
+}
+
+/// The sectioned text report.
+struct TextExporter {
+    style: TextStyle,
+}
+
+impl Exporter for TextExporter {
+    fn export(&self, report: &RunReport, out: &mut dyn Write) -> io::Result<()> {
+        text::render(report, out, self.style)
+    }
+}
+
+/// The formats the binary can write: the registry.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ExportFormat {
+    Text(TextStyle),
+    Json,
+}
+
+impl ExportFormat {
+    fn exporter(self) -> Box<dyn Exporter> {
+        match self {
+            ExportFormat::Text(style) => Box::new(TextExporter { style }),
+            ExportFormat::Json => Box::new(JsonExporter),
+        }
+    }
+
+    /// Named in messages: "the JSON report".
+    pub fn name(self) -> &'static str {
+        match self {
+            ExportFormat::Text(_) => "text",
+            ExportFormat::Json => "JSON",
+        }
+    }
+}
+
+/// Where an output goes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ExportTarget {
+    Stdout,
+    Stderr,
+    File(PathBuf),
+}
+
+impl ExportTarget {
+    /// A path given on the command line: `-` is stdout.
+    pub fn from_arg(path: &Path) -> ExportTarget {
+        if path == Path::new("-") {
+            ExportTarget::Stdout
+        } else {
+            ExportTarget::File(path.to_path_buf())
+        }
+    }
+}
+
+impl std::fmt::Display for ExportTarget {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ExportTarget::Stdout => f.write_str("stdout"),
+            ExportTarget::Stderr => f.write_str("stderr"),
+            ExportTarget::File(p) => write!(f, "{}", p.display()),
+        }
+    }
+}
+
+/// Why an output could not be prepared or written. `origin` is the flag
+/// that asked for it (`--json`), or the stream it defaults to.
+#[derive(Debug, thiserror::Error)]
+pub enum ExportError {
+    /// The file could not be created before the run.
+    #[error("{origin} {path}: cannot create the file: {reason}")]
+    Create {
+        origin: &'static str,
+        path: String,
+        reason: String,
+    },
+    /// Two outputs on one destination.
+    #[error("{first} and {second} both write to {target}; give them different destinations")]
+    Clash {
+        first: &'static str,
+        second: &'static str,
+        target: String,
+    },
+    /// Writing after the run failed.
+    #[error("cannot write the {format} report to {target}: {source}")]
+    Write {
+        format: &'static str,
+        target: String,
+        source: io::Error,
+    },
+}
+
+/// One planned output.
+struct Export {
+    format: ExportFormat,
+    target: ExportTarget,
+    /// Created before the run.
+    file: Option<PendingFile>,
+}
+
+/// A report file being written: a temporary file beside its destination,
+/// renamed over it once complete and removed otherwise, so a reader never
+/// finds an empty or half-written report under the real name. A
+/// destination that exists and is not a regular file (`/dev/stdout`, a
+/// pipe) is written in place: renaming over it would replace the device.
+struct PendingFile {
+    /// `None` when writing in place.
+    temp: Option<PathBuf>,
+    dest: PathBuf,
+    file: Option<File>,
+}
+
+impl PendingFile {
+    fn create(dest: &Path, origin: &'static str) -> Result<PendingFile, ExportError> {
+        let name = dest
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        match dest.metadata() {
+            Ok(m) if m.is_dir() => {
+                // Refuse what the rename would fail on, before the run.
+                return Err(ExportError::Create {
+                    origin,
+                    path: dest.display().to_string(),
+                    reason: "is a directory".to_string(),
+                });
+            }
+            Ok(m) if !m.is_file() => {
+                return Ok(PendingFile {
+                    temp: None,
+                    dest: dest.to_path_buf(),
+                    file: Some(create(dest, origin)?),
+                });
+            }
+            _ => {}
+        }
+        let temp = dest.with_file_name(format!(".{name}.{}.tmp", std::process::id()));
+        let file = create(&temp, origin).map_err(|e| match e {
+            ExportError::Create { reason, .. } => ExportError::Create {
+                origin,
+                path: dest.display().to_string(),
+                reason,
+            },
+            e => e,
+        })?;
+        Ok(PendingFile {
+            temp: Some(temp),
+            dest: dest.to_path_buf(),
+            file: Some(file),
+        })
+    }
+
+    /// Write through `write`, then move the file into place.
+    fn finish(mut self, write: impl FnOnce(&mut dyn Write) -> io::Result<()>) -> io::Result<()> {
+        let file = self
+            .file
+            .take()
+            .ok_or_else(|| io::Error::other("the report file was already written"))?;
+        let mut out = BufWriter::new(file);
+        write(&mut out)?;
+        let file = out.into_inner().map_err(io::IntoInnerError::into_error)?;
+        match self.temp.take() {
+            Some(temp) => {
+                file.sync_all()?;
+                let renamed = std::fs::rename(&temp, &self.dest);
+                if renamed.is_err() {
+                    let _ = std::fs::remove_file(&temp);
+                }
+                renamed
+            }
+            None => Ok(()),
+        }
+    }
+}
+
+impl Drop for PendingFile {
+    /// Whatever did not make it into place is removed.
+    fn drop(&mut self) {
+        if let Some(temp) = &self.temp {
+            let _ = std::fs::remove_file(temp);
+        }
+    }
+}
+
+/// Every output of a run: planned and checked before it, written after.
+#[derive(Default)]
+pub struct ExportManager {
+    exports: Vec<Export>,
+    /// Destinations taken so far, with the flag that took each.
+    taken: Vec<(ExportTarget, &'static str)>,
+}
+
+impl ExportManager {
+    pub fn new() -> ExportManager {
+        ExportManager::default()
+    }
+
+    /// Claim `target` for `origin`; refuses a destination already taken.
+    fn claim(&mut self, target: &ExportTarget, origin: &'static str) -> Result<(), ExportError> {
+        let same = |t: &ExportTarget| match (t, target) {
+            (ExportTarget::File(a), ExportTarget::File(b)) => same_file(a, b),
+            (a, b) => a == b,
+        };
+        if let Some((_, first)) = self.taken.iter().find(|(t, _)| same(t)) {
+            return Err(ExportError::Clash {
+                first,
+                second: origin,
+                target: target.to_string(),
+            });
+        }
+        self.taken.push((target.clone(), origin));
+        Ok(())
+    }
+
+    /// Plan `format` to `target`, asked for by `origin`; a file is created
+    /// now.
+    pub fn add(
+        &mut self,
+        format: ExportFormat,
+        target: ExportTarget,
+        origin: &'static str,
+    ) -> Result<(), ExportError> {
+        self.claim(&target, origin)?;
+        let file = match &target {
+            ExportTarget::File(path) => Some(PendingFile::create(path, origin)?),
+            _ => None,
+        };
+        self.exports.push(Export {
+            format,
+            target,
+            file,
+        });
+        Ok(())
+    }
+
+    /// Open the events stream (`--events`), which the run writes while it
+    /// goes; it always ends on a whole line (see [`LineSink`]).
+    pub fn events(
+        &mut self,
+        target: ExportTarget,
+        origin: &'static str,
+    ) -> Result<Box<dyn Write + Send>, ExportError> {
+        self.claim(&target, origin)?;
+        Ok(Box::new(match &target {
+            ExportTarget::File(path) => {
+                let file = create(path, origin)?;
+                let truncate = file.try_clone().ok();
+                LineSink::new(Box::new(file), truncate)
+            }
+            ExportTarget::Stdout => LineSink::new(Box::new(io::stdout()), None),
+            ExportTarget::Stderr => LineSink::new(Box::new(io::stderr()), None),
+        }))
+    }
+
+    /// Write every planned export, in the order planned. A failed one does
+    /// not stop the others; every failure is returned.
+    pub fn write_all(self, report: &RunReport) -> Vec<ExportError> {
+        let mut errors = Vec::new();
+        for export in self.exports {
+            let exporter = export.format.exporter();
+            let written = match export.file {
+                Some(file) => file.finish(|out| exporter.export(report, out)),
+                None => {
+                    let mut out: Box<dyn Write> = match export.target {
+                        ExportTarget::Stderr => Box::new(BufWriter::new(io::stderr().lock())),
+                        _ => Box::new(BufWriter::new(io::stdout().lock())),
+                    };
+                    exporter.export(report, &mut out).and_then(|()| out.flush())
+                }
+            };
+            if let Err(source) = written {
+                errors.push(ExportError::Write {
+                    format: export.format.name(),
+                    target: export.target.to_string(),
+                    source,
+                });
+            }
+        }
+        errors
+    }
+}
+
+/// A streamed output that holds whole lines only.
+///
+/// Lines are buffered and handed to the destination up to the last
+/// complete one. When a write fails part way (a full disk), a file is cut
+/// back to the end of the last line known to be written whole, so whatever
+/// the stream holds parses line by line; the run is told through the error.
+pub struct LineSink {
+    out: Box<dyn Write + Send>,
+    /// The destination file again, to cut it back after a failed write.
+    truncate: Option<File>,
+    buf: Vec<u8>,
+    /// Bytes written whole, up to a line end.
+    committed: u64,
+}
+
+impl LineSink {
+    /// Bytes buffered before they are written out.
+    const CAPACITY: usize = 64 * 1024;
+
+    fn new(out: Box<dyn Write + Send>, truncate: Option<File>) -> LineSink {
+        LineSink {
+            out,
+            truncate,
+            buf: Vec::with_capacity(LineSink::CAPACITY),
+            committed: 0,
+        }
+    }
+
+    /// Write out every complete line buffered so far.
+    fn push_lines(&mut self) -> io::Result<()> {
+        let Some(end) = self.buf.iter().rposition(|&b| b == b'\n') else {
+            return Ok(());
+        };
+        match self.out.write_all(&self.buf[..=end]) {
+            Ok(()) => {
+                self.committed += end as u64 + 1;
+                self.buf.drain(..=end);
+                Ok(())
+            }
+            Err(e) => {
+                self.buf.clear();
+                if let Some(file) = &self.truncate {
+                    // Best effort: a device that took nothing needs no cut.
+                    let _ = file.set_len(self.committed);
+                }
+                Err(e)
+            }
+        }
+    }
+}
+
+impl Write for LineSink {
+    fn write(&mut self, data: &[u8]) -> io::Result<usize> {
+        self.buf.extend_from_slice(data);
+        if self.buf.len() >= LineSink::CAPACITY {
+            self.push_lines()?;
+        }
+        Ok(data.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.push_lines()?;
+        self.out.flush()
+    }
+}
+
+/// Whether two paths name one file: equal as written, or once their
+/// directories are resolved (the files need not exist yet).
+fn same_file(a: &Path, b: &Path) -> bool {
+    fn resolved(p: &Path) -> Option<PathBuf> {
+        if let Ok(p) = p.canonicalize() {
+            return Some(p);
+        }
+        let dir = match p.parent() {
+            Some(d) if !d.as_os_str().is_empty() => d.canonicalize().ok()?,
+            _ => std::env::current_dir().ok()?,
+        };
+        Some(dir.join(p.file_name()?))
+    }
+    a == b || matches!((resolved(a), resolved(b)), (Some(a), Some(b)) if a == b)
+}
+
+/// Create (truncate) an output file asked for by `origin`.
+fn create(path: &Path, origin: &'static str) -> Result<File, ExportError> {
+    File::create(path).map_err(|e| ExportError::Create {
+        origin,
+        path: path.display().to_string(),
+        reason: match e.kind() {
+            io::ErrorKind::NotFound => "its directory does not exist".to_string(),
+            io::ErrorKind::PermissionDenied => "permission denied".to_string(),
+            io::ErrorKind::IsADirectory => "is a directory".to_string(),
+            _ => e.to_string(),
+        },
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Takes `room` bytes, then fails like a full disk.
+    struct FillsUp {
+        file: File,
+        room: usize,
+    }
+
+    impl Write for FillsUp {
+        fn write(&mut self, data: &[u8]) -> io::Result<usize> {
+            if self.room == 0 {
+                return Err(io::Error::from(io::ErrorKind::StorageFull));
+            }
+            let n = data.len().min(self.room);
+            self.room -= n;
+            self.file.write(&data[..n])
+        }
+
+        fn flush(&mut self) -> io::Result<()> {
+            self.file.flush()
+        }
+    }
+
+    #[test]
+    fn a_failed_stream_is_cut_back_to_whole_lines() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("events.jsonl");
+        let file = File::create(&path).unwrap();
+        let truncate = file.try_clone().ok();
+        let line = b"{\"event\":\"x\"}\n";
+        // Room for two lines and a half.
+        let room = line.len() * 2 + line.len() / 2;
+        let mut sink = LineSink::new(Box::new(FillsUp { file, room }), truncate);
+        for _ in 0..2 {
+            sink.write_all(line).unwrap();
+        }
+        sink.flush().unwrap();
+        for _ in 0..3 {
+            sink.write_all(line).unwrap();
+        }
+        assert!(sink.flush().is_err());
+        let written = std::fs::read(&path).unwrap();
+        assert_eq!(written, line.repeat(2));
+    }
+
+    #[test]
+    fn a_report_appears_whole_or_not_at_all() {
+        let dir = tempfile::tempdir().unwrap();
+        let dest = dir.path().join("report.json");
+        let pending = PendingFile::create(&dest, "--json").unwrap();
+        assert!(!dest.exists());
+        let failed = pending.finish(|out| {
+            out.write_all(b"{\"half\":")?;
+            Err(io::Error::other("the exporter failed"))
+        });
+        assert!(failed.is_err());
+        let left: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
+        assert!(left.is_empty(), "{left:?}");
+
+        let pending = PendingFile::create(&dest, "--json").unwrap();
+        pending.finish(|out| out.write_all(b"{}\n")).unwrap();
+        assert_eq!(std::fs::read(&dest).unwrap(), b"{}\n");
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+    }
+
+    #[test]
+    fn two_outputs_on_one_destination_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let a = dir.path().join("out.json");
+        let mut exports = ExportManager::new();
+        exports
+            .add(ExportFormat::Json, ExportTarget::File(a.clone()), "--json")
+            .unwrap();
+        let again = dir.path().join(".").join("out.json");
+        let e = exports
+            .events(ExportTarget::File(again), "--events")
+            .err()
+            .unwrap();
+        assert!(matches!(e, ExportError::Clash { .. }), "{e}");
+        let mut exports = ExportManager::new();
+        exports
+            .add(ExportFormat::Json, ExportTarget::Stdout, "--json")
+            .unwrap();
+        assert!(exports.events(ExportTarget::Stdout, "--events").is_err());
+    }
+}

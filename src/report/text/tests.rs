@@ -1,0 +1,361 @@
+//! Unit tests of the text report, through [`render`] and its parts.
+
+use super::paint::{FANCY, Painter};
+use super::sections::threshold_value;
+use super::*;
+use crate::report::model::{
+    CheckId, CheckResult, ExitCode, Named, TargetRate, ThresholdResult, Violation,
+};
+use crate::report::sample_report;
+
+const PLAIN: TextStyle = TextStyle {
+    emoji: true,
+    color: false,
+};
+const ASCII_PLAIN: TextStyle = TextStyle {
+    emoji: false,
+    color: false,
+};
+
+fn text(report: &RunReport, style: TextStyle) -> String {
+    let mut out = Vec::new();
+    render(report, &mut out, style).expect("writing to a Vec cannot fail");
+    String::from_utf8(out).expect("the report is UTF-8")
+}
+
+fn line_with<'a>(text: &'a str, needle: &str) -> &'a str {
+    text.lines()
+        .find(|l| l.contains(needle))
+        .unwrap_or_else(|| panic!("no line contains {needle:?} in:\n{text}"))
+}
+
+fn failed_integrity() -> RunReport {
+    let mut r = sample_report();
+    let violation = |op, target, detail: &str| Violation {
+        check: CheckId::PriorityRule,
+        op: Some(op),
+        target: Some(target),
+        rule: "winner outranked".to_owned(),
+        detail: detail.to_owned(),
+    };
+    r.integrity.checks[3] = CheckResult {
+        id: CheckId::PriorityRule,
+        passed: false,
+        detail: "273 resolutions checked".to_owned(),
+        violations: 2,
+        first_violations: vec![
+            violation(42, 3, "winner priority 5 below pending 8"),
+            violation(49, 1, "winner priority 2 below pending 10"),
+        ],
+    };
+    r.integrity.violations = 2;
+    r.outcome.passed = false;
+    r.outcome.exit_code = ExitCode::IntegrityFailed;
+    r
+}
+
+#[test]
+fn ascii_mode_is_pure_ascii() {
+    let mut r = failed_integrity();
+    // Data may carry non-ASCII text of its own; it must be folded too.
+    r.integrity.checks[0].detail = "p99 12 µs → fine · ok ✅".to_owned();
+    r.config.priority_distribution = Named(vec![("NIEDRIG_Ä".to_owned(), 1.0)]);
+    for report in [sample_report(), r] {
+        let out = text(&report, ASCII_PLAIN);
+        let bad: Vec<char> = out.chars().filter(|c| !c.is_ascii()).collect();
+        assert!(bad.is_empty(), "non-ASCII {bad:?} in:\n{out}");
+        assert!(out.contains("[CONFIG] Configuration"));
+        assert!(out.contains("|- "));
+        assert!(out.contains("`- "));
+    }
+}
+
+#[test]
+fn emoji_mode_draws_trees_and_icons() {
+    let out = text(&sample_report(), PLAIN);
+    for icon in ["📋", "⏱️", "🔧", "⚔️", "🛡️", "⏲️", "💾", "📊", "🔍", "🎯"]
+    {
+        assert!(out.contains(icon), "missing {icon}");
+    }
+    assert!(out.contains("├─ "));
+    assert!(out.contains("└─ "));
+    // A pipe continues past a line whose siblings follow its children.
+    let failed = text(&failed_integrity(), PLAIN);
+    assert!(failed.contains("   │  └─ "), "{failed}");
+}
+
+#[test]
+fn sections_come_in_order() {
+    let out = text(&sample_report(), ASCII_PLAIN);
+    let tags = [
+        "[CONFIG]",
+        "[PERFORMANCE]",
+        "[WORK]",
+        "[CONFLICTS]",
+        "[GRACE]",
+        "[LATENCY]",
+        "[RESOURCES]",
+        "[ACCOUNTING]",
+        "[INTEGRITY]",
+        "[ASSESSMENT]",
+    ];
+    let positions: Vec<usize> = tags
+        .iter()
+        .map(|t| out.find(t).unwrap_or_else(|| panic!("missing {t}")))
+        .collect();
+    assert!(positions.windows(2).all(|w| w[0] < w[1]), "{positions:?}");
+}
+
+#[test]
+fn no_color_means_no_escape_codes() {
+    for report in [sample_report(), failed_integrity()] {
+        for emoji in [true, false] {
+            let out = text(
+                &report,
+                TextStyle {
+                    emoji,
+                    color: false,
+                },
+            );
+            assert!(!out.contains('\x1b'), "escape code in:\n{out}");
+        }
+    }
+}
+
+#[test]
+fn escape_codes_in_data_are_neutralised() {
+    let mut r = sample_report();
+    r.integrity.checks[0].detail = "sneaky \x1b[31mred\x1b[0m".to_owned();
+    let out = text(&r, PLAIN);
+    assert!(!out.contains('\x1b'));
+}
+
+#[test]
+fn color_means_escape_codes() {
+    let out = text(
+        &sample_report(),
+        TextStyle {
+            emoji: true,
+            color: true,
+        },
+    );
+    assert!(out.contains('\x1b'));
+    // Green for the verdict of a passed run (ANSI 32).
+    assert!(line_with(&out, "PASSED").contains("\x1b[32"), "{out}");
+    let failed = text(
+        &failed_integrity(),
+        TextStyle {
+            emoji: false,
+            color: true,
+        },
+    );
+    assert!(line_with(&failed, "FAILED (exit 3)").contains("\x1b[31"));
+}
+
+#[test]
+fn verdict_for_each_outcome() {
+    let passed = text(&sample_report(), PLAIN);
+    assert!(passed.contains("✅ PASSED (exit 0)"), "{passed}");
+    assert!(!passed.contains("FAILED"));
+    assert!(!passed.contains("INTERRUPTED"));
+
+    let integrity = text(&failed_integrity(), PLAIN);
+    let verdict = line_with(&integrity, "FAILED");
+    assert!(verdict.starts_with("❌ FAILED (exit 3)"), "{verdict}");
+    assert!(verdict.contains("integrity check failed: priority_rule"));
+
+    let mut threshold = sample_report();
+    threshold.thresholds[0].passed = false;
+    threshold.thresholds[0].observed = 0.12;
+    threshold.outcome.passed = false;
+    threshold.outcome.exit_code = ExitCode::ThresholdFailed;
+    let out = text(&threshold, ASCII_PLAIN);
+    let verdict = line_with(&out, "FAILED");
+    assert!(verdict.starts_with("[FAIL] FAILED (exit 1)"), "{verdict}");
+    assert!(verdict.contains("threshold not met: min_completion_rate"));
+    assert!(out.contains("[FAIL] min_completion_rate: 12.0% (limit >= 15.0%)"));
+
+    let mut interrupted = sample_report();
+    interrupted.outcome = crate::report::model::Outcome::new(ExitCode::Interrupted, true);
+    let out = text(&interrupted, PLAIN);
+    let first_lines: Vec<&str> = out.lines().take(2).collect();
+    assert!(
+        first_lines[1].contains("INTERRUPTED — partial run"),
+        "{first_lines:?}"
+    );
+    assert!(line_with(&out, "(exit 130)").contains("INTERRUPTED"));
+    assert!(!out.contains("PASSED"));
+    let ascii = text(&interrupted, ASCII_PLAIN);
+    assert!(ascii.contains("INTERRUPTED - partial run"));
+}
+
+#[test]
+fn accounting_balances_from_the_numbers() {
+    let out = text(&sample_report(), PLAIN);
+    let line = line_with(&out, "submitted = succeeded");
+    assert!(line.contains("✅"), "{line}");
+    assert!(line.contains("1,502 = 273 + 1,229 + 0"), "{line}");
+
+    // The outcome claims a pass, but the numbers do not add up.
+    let mut r = sample_report();
+    r.operations.rejected -= 1;
+    let out = text(&r, PLAIN);
+    let line = line_with(&out, "submitted = succeeded");
+    assert!(line.contains("❌"), "{line}");
+    assert!(
+        line.contains("1,502 ≠ 273 + 1,228 + 0 (1 unaccounted)"),
+        "{line}"
+    );
+
+    r.operations.rejected += 2;
+    let out = text(&r, ASCII_PLAIN);
+    let line = line_with(&out, "submitted = succeeded");
+    assert!(line.contains("[FAIL]"), "{line}");
+    assert!(line.contains("!="), "{line}");
+}
+
+#[test]
+fn in_flight_at_end_is_judged() {
+    let mut r = sample_report();
+    r.operations.in_flight_at_end = 4;
+    let accounting = |r: &RunReport| {
+        let out = text(r, PLAIN);
+        let start = out.find("Operation accounting").unwrap_or(0);
+        out[start..].to_owned()
+    };
+    assert!(line_with(&accounting(&r), "in flight at end: 4").contains("❌"));
+    let passed = accounting(&sample_report());
+    assert!(line_with(&passed, "in flight at end: 0").contains("✅"));
+}
+
+#[test]
+fn failing_checks_show_their_violations() {
+    let out = text(&failed_integrity(), PLAIN);
+    let line = line_with(&out, "priority_rule (2 violations)");
+    assert!(line.contains("❌"), "{line}");
+    // A failed check never shows what it would have covered.
+    assert!(!line.contains("resolutions checked"), "{line}");
+    // Each violation sits under the check, naming op, target and rule.
+    assert!(
+        out.contains("│  ├─ op-0000002a on target 3: winner outranked: winner priority 5"),
+        "{out}"
+    );
+    assert!(out.contains("│  └─ op-00000031 on target 1"), "{out}");
+    assert!(line_with(&out, "violations: 2").contains("❌"));
+    assert!(line_with(&out, "integrity: 1 of 9 checks failed (priority_rule)").contains("❌"));
+    assert!(line_with(&out, "replay").contains("✅"));
+}
+
+#[test]
+fn configuration_shows_the_config_and_the_seed() {
+    let out = text(&sample_report(), PLAIN);
+    assert!(out.contains("seed: 42\n"));
+    assert!(out.contains("rerun: dynstress run --config configs/brutal.toml --seed 42"));
+    assert!(out.contains("rate: 100.0 ops/s"));
+    assert!(out.contains("batch size: 3–8 ops"));
+    assert!(
+        out.contains(
+            "priority distribution: LOW 25.0% · NORMAL 25.0% · HIGH 25.0% · CRITICAL 25.0%"
+        )
+    );
+    assert!(out.contains("faults: none"));
+
+    let mut r = sample_report();
+    r.config.operation_rate_per_second = TargetRate::Max;
+    r.rates.target_ops_per_s = None;
+    r.seed = 7;
+    let out = text(&r, PLAIN);
+    assert!(out.contains("rate: max (capacity mode, at most 100,000 in flight)"));
+    assert!(out.contains("seed: 7\n"));
+}
+
+#[test]
+fn performance_shows_model_beside_completion_rate() {
+    let out = text(&sample_report(), PLAIN);
+    assert!(
+        out.contains("completion rate: 18.2% (model 2/(3+8) = 18.2%)"),
+        "{out}"
+    );
+    assert!(out.contains("rejection rate: 81.8%"));
+    assert!(out.contains("rate: 100.1 ops/s achieved of 100.0 ops/s target (100.1%)"));
+}
+
+#[test]
+fn tables_align_their_columns() {
+    let full = text(&sample_report(), PLAIN);
+    let at = full.find("by priority").unwrap_or(0);
+    let out = &full[full[..at].rfind('\n').map_or(0, |i| i + 1)..];
+    let header = line_with(out, "by priority");
+    let low = line_with(out, "LOW ");
+    let critical = line_with(out, "CRITICAL ");
+    // Right-aligned columns end at the same character position.
+    let end = |l: &str| l.chars().count();
+    assert_eq!(end(header), end(low), "\n{header}\n{low}");
+    assert_eq!(end(low), end(critical));
+    let col = |l: &str, needle: &str| {
+        let byte = l.find(needle).unwrap_or(0) + needle.len();
+        l[..byte].chars().count()
+    };
+    assert_eq!(col(header, "submitted"), col(low, "376"));
+}
+
+#[test]
+fn thresholds_use_their_units() {
+    let g = &FANCY;
+    assert_eq!(threshold_value("max_memory_mb", 11.24, g), "11.2 MB");
+    assert_eq!(threshold_value("max_execution_p99_us", 14.0, g), "14 µs");
+    assert_eq!(threshold_value("min_completion_rate", 0.15, g), "15.0%");
+    assert_eq!(threshold_value("min_rate_accuracy", 0.95, g), "95.0%");
+    assert_eq!(threshold_value("min_settled_ops", 3.0, g), "3");
+    let mut r = sample_report();
+    r.thresholds.push(ThresholdResult {
+        name: "max_execution_p99_us".to_owned(),
+        limit: 20.0,
+        observed: 14.0,
+        passed: true,
+    });
+    let out = text(&r, PLAIN);
+    assert!(out.contains("✅ max_execution_p99_us: 14 µs (limit ≤ 20 µs)"));
+}
+
+#[test]
+fn memory_status_judges_the_peak() {
+    let mut r = sample_report();
+    let out = text(&r, PLAIN);
+    assert!(line_with(&out, "memory status").contains("✅"));
+    r.resources.rss_mb_max = 1_200.0;
+    let out = text(&r, PLAIN);
+    let line = line_with(&out, "memory status");
+    assert!(
+        line.contains("❌") && line.contains("over the 1,000 MB limit"),
+        "{line}"
+    );
+}
+
+#[test]
+fn panics_are_flagged() {
+    let mut r = sample_report();
+    assert!(!line_with(&text(&r, PLAIN), "panics caught").contains("❌"));
+    r.work.panics_caught = 2;
+    assert!(line_with(&text(&r, PLAIN), "panics caught: 2").contains("❌"));
+}
+
+#[test]
+fn zero_submissions_do_not_divide_by_zero() {
+    let mut r = sample_report();
+    r.operations = Default::default();
+    r.duration_s.total = 0.0;
+    let out = text(&r, PLAIN);
+    assert!(out.contains("rejection rate: n/a"));
+    assert!(!out.contains("NaN") && !out.contains("inf"));
+}
+
+#[test]
+fn ascii_fold_covers_common_symbols() {
+    let p = Painter::new(ASCII_PLAIN);
+    assert_eq!(p.clean("12 µs ≥ 3 → x · y — z"), "12 us >= 3 -> x | y - z");
+    assert_eq!(p.clean("a\tb\nc"), "a b c");
+    assert_eq!(p.clean("日本"), "??");
+    let fancy = Painter::new(PLAIN);
+    assert_eq!(fancy.clean("12 µs"), "12 µs");
+}
