@@ -54,6 +54,8 @@ const MAX_BATCH: i64 = 10_000;
 const MAX_RATE: f64 = 100_000_000.0;
 const MAX_RETRIES: i64 = 1000;
 const MAX_RETENTION: i64 = 1_000_000;
+/// How many batches back a parent link may reach at most.
+const MAX_PARENT_REACH: i64 = 1000;
 /// Weights must sum to 1 within this.
 const WEIGHT_TOLERANCE: f64 = 1e-6;
 /// Weights summing to 1 within this are taken as already normalised, so
@@ -93,6 +95,10 @@ pub struct Config {
     /// Chance that an op of a batch (other than its first) names an
     /// earlier op of the same batch as its parent.
     pub parent_probability: f64,
+    /// How many earlier batches a parent link may reach back to (0: the
+    /// same batch only), so a child can arrive while its parent is still
+    /// pending, executing or backing off.
+    pub parent_reach: u32,
     pub retries: RetryBudgets,
     pub backoff_base: Duration,
     pub backoff_max: Duration,
@@ -110,6 +116,8 @@ pub struct Thresholds {
     pub min_rate_accuracy: f64,
     pub max_resolution_p99_us: Option<f64>,
     pub max_execution_p99_us: Option<f64>,
+    /// Coverage paths that must be exercised (`check::coverage::PATHS`).
+    pub min_coverage: Vec<String>,
 }
 
 impl Config {
@@ -392,6 +400,8 @@ enum Kind {
     Rate,
     /// An integer, or a quoted decimal string for seeds above 2^63 - 1.
     Seed,
+    /// An array of strings.
+    Names,
     Table(&'static [(&'static str, Kind)]),
 }
 
@@ -406,6 +416,7 @@ impl Kind {
                     DeValue::Integer(_) | DeValue::Float(_) | DeValue::String(_)
                 )
                 | (Kind::Seed, DeValue::Integer(_) | DeValue::String(_))
+                | (Kind::Names, DeValue::Array(_))
                 | (Kind::Table(_), DeValue::Table(_))
         )
     }
@@ -416,6 +427,7 @@ impl Kind {
             Kind::Number => "a number",
             Kind::Rate => "a number of operations per second or \"max\"",
             Kind::Seed => "an integer from 0 to 18446744073709551615",
+            Kind::Names => "a list of names",
             Kind::Table(_) => "a table",
         }
     }
@@ -460,6 +472,7 @@ const SCHEMA: &[(&str, Kind)] = &[
             ("min_size", Kind::Integer),
             ("max_size", Kind::Integer),
             ("parent_probability", Kind::Number),
+            ("parent_reach", Kind::Integer),
         ]),
     ),
     (
@@ -488,6 +501,7 @@ const SCHEMA: &[(&str, Kind)] = &[
             ("min_rate_accuracy", Kind::Number),
             ("max_resolution_p99_us", Kind::Number),
             ("max_execution_p99_us", Kind::Number),
+            ("min_coverage", Kind::Names),
         ]),
     ),
     (
@@ -773,6 +787,7 @@ struct BatchFile {
     min_size: i64,
     max_size: i64,
     parent_probability: f64,
+    parent_reach: i64,
 }
 
 impl Default for BatchFile {
@@ -781,6 +796,7 @@ impl Default for BatchFile {
             min_size: 3,
             max_size: 8,
             parent_probability: 0.0,
+            parent_reach: 0,
         }
     }
 }
@@ -825,6 +841,7 @@ struct ThresholdsFile {
     min_rate_accuracy: f64,
     max_resolution_p99_us: Option<f64>,
     max_execution_p99_us: Option<f64>,
+    min_coverage: Vec<String>,
 }
 
 impl Default for ThresholdsFile {
@@ -835,6 +852,7 @@ impl Default for ThresholdsFile {
             min_rate_accuracy: 0.95,
             max_resolution_p99_us: None,
             max_execution_p99_us: None,
+            min_coverage: Vec::new(),
         }
     }
 }
@@ -917,6 +935,7 @@ impl From<&Config> for ConfigFile {
                 min_size: i64::from(c.batch_min),
                 max_size: i64::from(c.batch_max),
                 parent_probability: c.parent_probability,
+                parent_reach: i64::from(c.parent_reach),
             },
             retries: RetriesFile {
                 structural: i64::from(c.retries.structural),
@@ -936,6 +955,7 @@ impl From<&Config> for ConfigFile {
                 min_rate_accuracy: c.thresholds.min_rate_accuracy,
                 max_resolution_p99_us: c.thresholds.max_resolution_p99_us,
                 max_execution_p99_us: c.thresholds.max_execution_p99_us,
+                min_coverage: c.thresholds.min_coverage.clone(),
             },
             retention: RetentionFile {
                 versions: i64::try_from(c.retention.versions).unwrap_or(i64::MAX),
@@ -1015,6 +1035,24 @@ impl Validator<'_> {
         } else {
             Err(self.fail(key, &v, "must be a number from 0 to 1".into()))
         }
+    }
+
+    /// Coverage path names, each one the checks know.
+    fn coverage_paths(&self, names: &[String]) -> Result<Vec<String>, ConfigError> {
+        for name in names {
+            if !crate::check::coverage::is_path(name) {
+                let known: Vec<&str> = crate::check::coverage::PATHS
+                    .iter()
+                    .map(|(n, _)| *n)
+                    .collect();
+                return Err(self.fail(
+                    "thresholds.min_coverage",
+                    name,
+                    format!("must name coverage paths: {}", known.join(", ")),
+                ));
+            }
+        }
+        Ok(names.to_vec())
     }
 
     /// A finite number > 0.
@@ -1133,6 +1171,12 @@ impl Validator<'_> {
         }
         let parent_probability =
             self.fraction("batch.parent_probability", f.batch.parent_probability)?;
+        let parent_reach = self.whole(
+            "batch.parent_reach",
+            f.batch.parent_reach,
+            0,
+            MAX_PARENT_REACH,
+        )?;
         let max_in_flight = self.whole(
             "max_in_flight",
             f.max_in_flight,
@@ -1194,6 +1238,7 @@ impl Validator<'_> {
                 .max_execution_p99_us
                 .map(|v| self.positive("thresholds.max_execution_p99_us", v))
                 .transpose()?,
+            min_coverage: self.coverage_paths(&t.min_coverage)?,
         };
 
         Ok(Config {
@@ -1212,6 +1257,7 @@ impl Validator<'_> {
             batch_min,
             batch_max,
             parent_probability,
+            parent_reach,
             retries,
             backoff_base: Duration::from_millis(u64::from(base)),
             backoff_max: Duration::from_millis(u64::from(max)),
@@ -1308,6 +1354,7 @@ mod tests {
                 min_rate_accuracy: 0.95,
                 max_resolution_p99_us: None,
                 max_execution_p99_us: None,
+                min_coverage: Vec::new(),
             }
         );
         assert!((c.model_completion_rate() - 2.0 / 11.0).abs() < 1e-12);
@@ -1475,7 +1522,7 @@ mod tests {
         assert_eq!(
             e,
             "test.toml, line 3, column 1: unknown key `batch.size`; allowed keys in [batch]: \
-             min_size, max_size, parent_probability"
+             min_size, max_size, parent_probability, parent_reach"
         );
         let e = err("duration_seconds = nan\n");
         assert!(
@@ -1565,6 +1612,7 @@ mod tests {
                 min_rate_accuracy: 0.5,
                 max_resolution_p99_us: Some(1.0),
                 max_execution_p99_us: Some(1.0),
+                min_coverage: Vec::new(),
             },
             ..ConfigFile::default()
         })

@@ -83,6 +83,7 @@ fn latency(p: [u64; 5], mean: f64, count: u64) -> LatencySummary {
 
 fn passed_check(name: &str, detail: &str) -> CheckResult {
     CheckResult {
+        exercised: true,
         id: CheckId::ALL
             .into_iter()
             .find(|c| c.name() == name)
@@ -117,6 +118,7 @@ fn threshold(name: &str, limit: f64, observed: f64, passed: bool) -> ThresholdRe
 /// holds.
 fn passed_brutal() -> RunReport {
     RunReport {
+        coverage: Default::default(),
         schema_version: SCHEMA_VERSION,
         dynstress_version: "0.1.0".to_owned(),
         seed: 42,
@@ -254,6 +256,7 @@ fn failed_integrity() -> RunReport {
         )
     };
     r.integrity.checks[3] = CheckResult {
+        exercised: true,
         id: CheckId::PriorityRule,
         passed: false,
         detail: "273 conflicts and 1,229 rejections checked".to_owned(),
@@ -278,6 +281,7 @@ fn failed_integrity() -> RunReport {
         )
     };
     r.integrity.checks[5] = CheckResult {
+        exercised: true,
         id: CheckId::Replay,
         passed: false,
         detail: "273 commits replayed".to_owned(),
@@ -303,6 +307,7 @@ fn interrupted_capacity() -> RunReport {
         json!({"failure_probability": 0.01, "stall_probability": 0.005, "stall_ms": 5});
     config["thresholds"]["max_resolution_p99_us"] = json!(20);
     RunReport {
+        coverage: Default::default(),
         schema_version: SCHEMA_VERSION,
         dynstress_version: "0.1.0".to_owned(),
         seed: 7,

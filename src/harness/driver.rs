@@ -303,18 +303,28 @@ impl State {
                 }
             }
             Ok(Err(reason)) => {
-                self.fail(op, reason, now, publisher);
+                let injected =
+                    fault.is_some() && matches!(reason, FailReason::InjectedFault { .. });
+                self.fail(op, reason, injected, now, publisher);
             }
-            Err(_) => {
+            Err(payload) => {
                 self.panics += 1;
-                self.fail(op, FailReason::Panic, now, publisher);
+                let injected = payload.downcast_ref::<exec::InjectedPanic>().is_some();
+                self.fail(op, FailReason::Panic, injected, now, publisher);
             }
         }
         self.out.push(done);
     }
 
     /// Executing → Failed, reported as `OperationFailed`.
-    fn fail(&mut self, mut op: Op, reason: FailReason, now: u64, publisher: &mut Publisher) {
+    fn fail(
+        &mut self,
+        mut op: Op,
+        reason: FailReason,
+        injected: bool,
+        now: u64,
+        publisher: &mut Publisher,
+    ) {
         self.transition(&mut op, Transition::Fail);
         publisher.push(Event::of(
             &op,
@@ -322,6 +332,7 @@ impl State {
             EventKind::OperationFailed {
                 reason,
                 attempt: op.retries + 1,
+                injected,
             },
         ));
         self.after_failure(op, reason, now, publisher);

@@ -127,6 +127,21 @@ pub fn assemble(i: Inputs<'_>) -> RunReport {
     // A run that counted nothing proves nothing.
     let real = m.modifications.min(settled) as f64;
     thresholds.push(threshold("min_real_work", 1.0, real, real >= 1.0));
+    // A named rule path the run did not exercise fails the run.
+    let coverage = i.checker.coverage();
+    for name in &t.min_coverage {
+        let cases = coverage
+            .paths
+            .iter()
+            .find(|p| &p.name == name)
+            .map_or(0, |p| p.cases);
+        thresholds.push(threshold(
+            &format!("min_coverage.{name}"),
+            1.0,
+            cases as f64,
+            cases >= 1,
+        ));
+    }
     let thresholds_ok = thresholds.iter().all(|t| t.passed);
 
     let exit_code = if i.interrupted {
@@ -179,7 +194,7 @@ pub fn assemble(i: Inputs<'_>) -> RunReport {
         },
         conflicts: Conflicts {
             detected: m.conflicts,
-            resolved: m.conflicts.saturating_sub(i.checker.unresolved_conflicts),
+            resolved: m.conflicts.saturating_sub(i.checker.unresolved_conflicts()),
             grace_saves: m.grace_saves,
             preemptions: m.preemptions,
             ops_per_conflict: ratio(m.conflict_ops, m.conflicts),
@@ -204,6 +219,7 @@ pub fn assemble(i: Inputs<'_>) -> RunReport {
         },
         thresholds,
         timeline: m.timeline(),
+        coverage,
         work: WorkSummary {
             modifications: m.modifications,
             versions: m.versions_created,

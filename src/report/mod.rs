@@ -15,6 +15,7 @@
 //! once, from its flags and environment, and tests capture the output.
 
 pub mod assemble;
+pub mod coverage;
 pub mod json;
 pub mod live;
 pub mod model;
@@ -294,6 +295,7 @@ pub(crate) fn sample_report() -> model::RunReport {
     let check = |id: CheckId, detail: &str| CheckResult {
         id,
         passed: true,
+        exercised: true,
         detail: detail.to_owned(),
         violations: 0,
         first_violations: Vec::new(),
@@ -405,6 +407,7 @@ pub(crate) fn sample_report() -> model::RunReport {
             threshold("max_memory_mb", 1000.0, 11.2),
             threshold("min_rate_accuracy", 0.95, 1.0013),
         ],
+        coverage: Coverage::default(),
         timeline: (1..=3)
             .map(|t| TimelinePoint {
                 t_s: t,

@@ -1174,6 +1174,7 @@ mod tests {
         r.integrity.checks[3] = CheckResult {
             id: CheckId::PriorityRule,
             passed: false,
+            exercised: true,
             detail: "273 resolutions checked".to_owned(),
             violations: 2,
             first_violations: vec![
