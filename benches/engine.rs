@@ -21,6 +21,7 @@
 use std::hint::black_box;
 
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
+use dynstress::check::CheckConfig;
 use dynstress::check::online::Checker;
 use dynstress::config::{Config, parse_str};
 use dynstress::events::{Decision, Effect, Event, EventKind, RejectReason};
@@ -264,7 +265,8 @@ fn bench_observe(c: &mut Criterion) {
     let config = config();
     let w = world(&config);
     let events = stream(config.num_targets);
-    let fresh = || Checker::new(config.grace_period, w.shadows.clone());
+    let check_config = CheckConfig::of(&config);
+    let fresh = || Checker::new(check_config, &w.store, config.num_targets);
 
     // The stream must be one the checker accepts, or the figures would
     // include the cost of describing violations.
@@ -272,11 +274,7 @@ fn bench_observe(c: &mut Criterion) {
     for ev in &events {
         check.observe(ev);
     }
-    let violations = check.legal.count
-        + check.exclusive.count
-        + check.priority.count
-        + check.grace_rule.count
-        + check.replay.count;
+    let violations = check.violations_so_far();
     assert_eq!(violations, 0, "the benchmark stream breaks a rule");
     assert_eq!(check.active(), 0);
 

@@ -102,7 +102,13 @@ pub enum EventKind {
     /// Executing → Failed: `op` was aborted, with no effects, for `by`.
     OperationPreempted { by: OpId, elapsed_ns: u64 },
     /// Executing → Failed: the attempt failed, with no effects.
-    OperationFailed { reason: FailReason, attempt: u32 },
+    OperationFailed {
+        reason: FailReason,
+        attempt: u32,
+        /// Whether the failure was injected on purpose (a chaos fault);
+        /// any other failure is an engine error.
+        injected: bool,
+    },
     /// Failed → Pending after waiting out its backoff.
     OperationRetry {
         retry: u32,

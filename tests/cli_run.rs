@@ -643,8 +643,10 @@ fn chaos_without_a_fault_passes_every_check_and_takes_the_retry_path() {
         &[
             "--config",
             &chaos,
+            // Five seconds: chaos.toml requires every coverage path to be
+            // exercised, which its CI run proves for 5 s runs.
             "--duration",
-            "3",
+            "5",
             "--seed",
             "42",
             "--events",

@@ -69,6 +69,7 @@ fn brutal_config() -> ConfigView {
             max_execution_p99_us: None,
             max_submission_lateness_ms: None,
             min_real_work: 1,
+            min_coverage: Vec::new(),
         },
         retention: RetentionView {
             versions: 64,
@@ -122,6 +123,7 @@ fn latency(p: [u64; 5], mean: f64, count: u64) -> LatencySummary {
 
 fn passed_check(name: &str, detail: &str) -> CheckResult {
     CheckResult {
+        exercised: true,
         id: CheckId::ALL
             .into_iter()
             .find(|c| c.name() == name)
@@ -156,6 +158,7 @@ fn threshold(name: &str, limit: f64, observed: f64, passed: bool) -> ThresholdRe
 /// holds.
 fn passed_brutal() -> RunReport {
     RunReport {
+        coverage: Default::default(),
         schema_version: SCHEMA_VERSION,
         dynstress_version: "0.1.0".to_owned(),
         seed: 42,
@@ -289,6 +292,7 @@ fn failed_integrity() -> RunReport {
         )
     };
     r.integrity.checks[3] = CheckResult {
+        exercised: true,
         id: CheckId::PriorityRule,
         passed: false,
         detail: "273 conflicts and 1,229 rejections checked".to_owned(),
@@ -313,6 +317,7 @@ fn failed_integrity() -> RunReport {
         )
     };
     r.integrity.checks[5] = CheckResult {
+        exercised: true,
         id: CheckId::Replay,
         passed: false,
         detail: "273 commits replayed".to_owned(),
@@ -340,6 +345,7 @@ fn interrupted_capacity() -> RunReport {
     };
     config.thresholds.max_resolution_p99_us = Some(20.0);
     RunReport {
+        coverage: Default::default(),
         schema_version: SCHEMA_VERSION,
         dynstress_version: "0.1.0".to_owned(),
         seed: 7,

@@ -1,27 +1,46 @@
 //! Integrity: prove, don't count.
 //!
-//! Nine checks decide whether the engine did its job. Five run online in
-//! the lifecycle observer, over the event stream, with memory bounded by
-//! the ops still active ([`online::Checker`]); the rest run after the drain
-//! over the final state of the store and what the observer learned
-//! ([`state`]). Every check can fail: the tests in this module and the CLI
-//! tests inject the fault each one exists for and watch it get caught.
+//! Eleven checks decide whether the engine did its job. Each is one
+//! [`Rule`] in its own file under [`rules`]: it watches the event stream
+//! online (in the lifecycle observer) over a shared [`table::Table`] of the
+//! ops still active, and gives its verdict after the drain, over the final
+//! state of the store ([`state`]). Memory is bounded by the ops in flight.
+//!
+//! The oracle is written again, from the rule's statement, and shares no
+//! decision code with the engine: the conflict rule ([`oracle`]), the
+//! lifecycle edges ([`rules::legal`]), the backoff policy
+//! ([`rules::retries`]) and the replay of every commit ([`rules::replay`])
+//! are restated here plainly. A helper shared with the engine would make
+//! the check blind to that helper's bugs.
 //!
 //! | check | catches |
 //! |---|---|
-//! | `accounting` | an op that never reached exactly one final state; counters that disagree with the per-op records |
+//! | `accounting` | an op that never reached exactly one final state; a reported figure that disagrees with the event stream |
 //! | `legal_transitions` | an event sequence the op lifecycle does not allow |
 //! | `exclusive_execution` | two ops executing on one target at once |
-//! | `priority_rule` | a winner that was not the highest effective priority (FIFO on ties); a rejection without an outranking winner or a spent budget |
-//! | `grace_rule` | a preemption inside the grace period or by a priority that is not strictly higher; a grace save outside it |
-//! | `replay` | a lost update or a partial write: replaying the committed effects on a shadow copy does not reproduce the store |
-//! | `versions` | a lineage whose length or `previous_ecs_id` chain disagrees with the committed version-creating ops, or an old version that changed |
+//! | `priority_rule` | a winner that was not the highest effective priority (earliest submission on ties); a rejection without an outranking winner; a wrong effective priority |
+//! | `grace_rule` | a preemption inside the grace period, by a priority that is not strictly higher, or later than the promptness bound; a grace save outside the period |
+//! | `retries` | a retry beyond the budget; a backoff shorter than reported or outside the policy; a budget rejection too early |
+//! | `failures` | a failed execution no fault was injected for (with faults off: any) |
+//! | `replay` | a commit whose effect, replayed on a model of the target, does not reproduce the store: values, provenance, history, versions, tree placement |
+//! | `versions` | a lineage whose length or `previous_ecs_id` chain disagrees with the versions reported, or an old version that changed |
 //! | `trees` | a broken tree invariant |
 //! | `events` | an event lost between the engine and the observers |
+//!
+//! Adding a check is one file in [`rules`] and one line in
+//! [`rules::registry`] (and its [`CheckId`]).
 
+pub mod coverage;
 pub mod online;
+pub mod oracle;
+pub mod rules;
 pub mod state;
+pub mod table;
 
+use std::time::Duration;
+
+use crate::config::Config;
+use crate::events::Event;
 use crate::report::model::{CheckId, CheckResult, Violation};
 
 /// How many violations of one check are described in full.
@@ -45,7 +64,8 @@ impl Violations {
         }
     }
 
-    /// Count a violation; describe it (only the first few are built).
+    /// Count a violation of `rule` by `op` on `target`; describe it (only
+    /// the first few descriptions are built).
     pub fn record(
         &mut self,
         op: Option<u64>,
@@ -65,24 +85,66 @@ impl Violations {
         }
     }
 
-    /// Count a violation described by one sentence.
-    pub fn push(&mut self, describe: impl FnOnce() -> String) {
-        self.record(None, None, "", describe);
+    /// Count a violation about one event's op on its target.
+    pub fn at(&mut self, ev: &Event, rule: &str, detail: impl FnOnce() -> String) {
+        self.record(Some(ev.op.0), Some(ev.target), rule, detail);
+    }
+
+    /// Add every violation of `other` (same check).
+    pub fn extend(&mut self, other: &Violations) {
+        self.count += other.count;
+        for v in &other.first {
+            if self.first.len() < MAX_DESCRIBED {
+                self.first.push(v.clone());
+            }
+        }
     }
 
     pub fn is_empty(&self) -> bool {
         self.count == 0
     }
 
-    /// The report entry: `figures` says what the check covered; on
-    /// failure the first violations and their count go with it.
-    pub fn result(&self, figures: String) -> CheckResult {
+    /// The report entry: `figures` says what the check covered and `cases`
+    /// how many it examined; on failure the first violations and their
+    /// count go with it.
+    pub fn result(&self, figures: String, cases: u64) -> CheckResult {
         CheckResult {
             id: self.check,
             passed: self.count == 0,
+            exercised: cases > 0,
             detail: figures,
             violations: self.count,
             first_violations: self.first.clone(),
+        }
+    }
+}
+
+/// What the checks need to know of the run's configuration: the rule's
+/// parameters, stated once and handed to the oracle.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct CheckConfig {
+    pub grace: Duration,
+    pub backoff_base: Duration,
+    pub backoff_max: Duration,
+    /// Whether executions may fail on purpose (`faults.failure_probability`
+    /// above 0). Without it, any failed execution is an engine error.
+    pub failures_injected: bool,
+    /// How many ops back a parent link may reach (same batch and the
+    /// batches `batch.parent_reach` before it).
+    pub parent_horizon: u64,
+    /// History entries the store retains per entity.
+    pub history_retained: usize,
+}
+
+impl CheckConfig {
+    pub fn of(config: &Config) -> CheckConfig {
+        CheckConfig {
+            grace: config.grace_period,
+            backoff_base: config.backoff_base,
+            backoff_max: config.backoff_max,
+            failures_injected: config.failure_probability > 0.0,
+            parent_horizon: u64::from(config.batch_max) * (u64::from(config.parent_reach) + 1),
+            history_retained: config.retention.history,
         }
     }
 }

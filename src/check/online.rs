@@ -1,1009 +1,615 @@
-//! The online checks, run by the lifecycle observer over the event stream.
+//! The online checker, run by the lifecycle observer over the event
+//! stream: the shared [`Table`] and the registered [`Rule`]s.
 //!
-//! The checker keeps one small record per *active* op (submitted, not yet
-//! final) and one per entity; a record is dropped when its op reaches a
-//! final state, so memory is bounded by the ops in flight, not by the
-//! length of the run. From those records it re-derives, independently of
-//! the engine, what each event is allowed to say:
-//!
-//! * every event moves its op along a legal edge of the lifecycle;
-//! * a target never has two ops executing;
-//! * a conflict's winner outranks every other Pending participant, and
-//!   every rejection names that winner (or a spent retry budget);
-//! * a preemption happens only past the grace period and only for a
-//!   strictly higher effective priority; a grace save only inside it;
-//! * each commit's recorded effect is replayed on a [`Shadow`] of its
-//!   target, and each new version must follow the previous one.
+//! For each event every rule looks at the table as it was, then the table
+//! applies the event, then every rule looks again. Nothing here decides
+//! anything; the rules do.
 
-use std::time::Duration;
-
-use rustc_hash::FxHashMap;
-use uuid::Uuid;
-
-use super::Violations;
-use crate::events::{Decision, Event, EventKind, RejectReason};
-use crate::ops::exec::Shadow;
-use crate::ops::lifecycle::Transition;
-use crate::ops::{OpId, OpState, Priority};
-use crate::report::model::CheckId;
-use crate::resolve::{Contender, outranks};
-
-/// What the checker remembers of an active op.
-#[derive(Clone, Copy, Debug)]
-struct Track {
-    state: OpState,
-    target: u32,
-    effective: Priority,
-    retries: u32,
-    budget: u32,
-    started_ns: u64,
-}
-
-/// What the checker remembers of a target.
-#[derive(Debug, Default)]
-struct TargetTrack {
-    executing: Option<OpId>,
-    /// Winner of the latest resolution with its effective priority.
-    last_winner: Option<(OpId, Priority)>,
-    /// Non-winner participants of the latest conflict still owed a
-    /// rejection.
-    owed_rejections: u64,
-}
-
-/// Version chain of one entity as seen in `EntityVersioned` events.
-#[derive(Clone, Copy, Debug, Default)]
-struct Chain {
-    last: Option<Uuid>,
-    number: u64,
-    created: u64,
-}
-
-/// Terminal outcomes counted from the stream.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct Terminals {
-    pub succeeded: u64,
-    pub rejected: u64,
-    pub cancelled: u64,
-}
+use super::CheckConfig;
+use super::coverage::Tally;
+use super::rules::{Rule, registry};
+use super::state::FinalState;
+use super::table::Table;
+use crate::ecs::Store;
+use crate::events::Event;
+use crate::report::model::{CheckResult, Coverage};
 
 /// The online checker.
 pub struct Checker {
-    grace: Duration,
-    ops: FxHashMap<OpId, Track>,
-    targets: Vec<TargetTrack>,
-    shadows: Vec<Shadow>,
-    /// By entity index (entities are dense; grown on demand).
-    chains: Vec<Chain>,
-    /// Grace saves whose protected op's start has not arrived yet:
-    /// protected op → (winner, time of the save).
-    deferred_grace: FxHashMap<OpId, Vec<(OpId, u64)>>,
-    modified: Vec<bool>,
-    pub submitted: u64,
-    pub terminals: Terminals,
-    pub legal: Violations,
-    pub exclusive: Violations,
-    pub priority: Violations,
-    pub grace_rule: Violations,
-    pub replay: Violations,
-    pub versions: Violations,
-    /// Most ops active at once (the checker's memory bound).
-    pub peak_active: usize,
-    pub resolutions_checked: u64,
-    pub rejections_checked: u64,
-    pub preemptions_checked: u64,
-    pub grace_saves_checked: u64,
-    pub commits_replayed: u64,
-    pub unresolved_conflicts: u64,
+    table: Table,
+    rules: Vec<Box<dyn Rule>>,
 }
 
 impl Checker {
-    /// `shadows[i]` is target `i`'s state before the run (entity index
-    /// `i`; targets are the first entities of the store).
-    pub fn new(grace: Duration, shadows: Vec<Shadow>) -> Checker {
-        let n = shadows.len();
+    /// The checks of a run over `store` as it is before the run; its first
+    /// `targets` entities are the targets.
+    pub fn new(config: CheckConfig, store: &Store, targets: u32) -> Checker {
         Checker {
-            grace,
-            ops: FxHashMap::default(),
-            targets: (0..n).map(|_| TargetTrack::default()).collect(),
-            shadows,
-            chains: Vec::new(),
-            deferred_grace: FxHashMap::default(),
-            modified: vec![false; n],
-            submitted: 0,
-            terminals: Terminals::default(),
-            legal: Violations::new(CheckId::LegalTransitions),
-            exclusive: Violations::new(CheckId::ExclusiveExecution),
-            priority: Violations::new(CheckId::PriorityRule),
-            grace_rule: Violations::new(CheckId::GraceRule),
-            replay: Violations::new(CheckId::Replay),
-            versions: Violations::new(CheckId::Versions),
-            peak_active: 0,
-            resolutions_checked: 0,
-            rejections_checked: 0,
-            preemptions_checked: 0,
-            grace_saves_checked: 0,
-            commits_replayed: 0,
-            unresolved_conflicts: 0,
+            table: Table::new(targets as usize, config.parent_horizon),
+            rules: registry(&config, store, targets),
         }
-    }
-
-    /// Ops submitted and not yet seen in a final state.
-    pub fn active(&self) -> usize {
-        self.ops.len()
-    }
-
-    /// Some of the ops still active, for the report of a failed run.
-    pub fn active_sample(&self, n: usize) -> Vec<(OpId, u32, OpState)> {
-        let mut v: Vec<_> = self
-            .ops
-            .iter()
-            .map(|(id, t)| (*id, t.target, t.state))
-            .collect();
-        v.sort_by_key(|x| x.0);
-        v.truncate(n);
-        v
-    }
-
-    pub fn shadows(&self) -> &[Shadow] {
-        &self.shadows
-    }
-
-    /// Entities versioned during the run with (versions created, last
-    /// version number seen).
-    pub fn chains(&self) -> impl Iterator<Item = (u32, u64, u64)> + '_ {
-        self.chains
-            .iter()
-            .enumerate()
-            .filter(|(_, c)| c.created > 0)
-            .map(|(e, c)| (e as u32, c.created, c.number))
-    }
-
-    pub fn entities_modified(&self) -> u64 {
-        self.modified.iter().filter(|m| **m).count() as u64
-    }
-
-    /// Move `op` along `transition`, recording a violation if illegal.
-    fn step(&mut self, ev: &Event, transition: Transition) -> Option<Track> {
-        let Some(track) = self.ops.get_mut(&ev.op) else {
-            self.legal.push(|| {
-                format!(
-                    "{} on target {}: {:?} for an op that is not active (never submitted, or already final)",
-                    ev.op,
-                    ev.target,
-                    transition
-                )
-            });
-            return None;
-        };
-        match track.state.apply(transition) {
-            Ok(next) => {
-                track.state = next;
-                let t = *track;
-                if next.is_terminal() {
-                    self.ops.remove(&ev.op);
-                    self.deferred_grace.remove(&ev.op);
-                }
-                Some(t)
-            }
-            Err(e) => {
-                let from = track.state;
-                self.legal.push(|| {
-                    format!(
-                        "{} on target {}: illegal {:?} from {from:?}",
-                        ev.op, ev.target, e.transition
-                    )
-                });
-                None
-            }
-        }
-    }
-
-    fn contender(&self, id: OpId) -> Option<Contender> {
-        self.ops.get(&id).map(|t| Contender {
-            id,
-            effective: t.effective,
-        })
-    }
-
-    fn target(&mut self, t: u32) -> &mut TargetTrack {
-        let i = t as usize;
-        if self.targets.len() <= i {
-            self.targets.resize_with(i + 1, TargetTrack::default);
-        }
-        &mut self.targets[i]
     }
 
     /// Check one event.
     pub fn observe(&mut self, ev: &Event) {
-        match &ev.kind {
-            EventKind::OperationSubmitted {
-                effective,
-                budget,
-                parent,
-                ..
-            } => {
-                self.submitted += 1;
-                self.check_effective(ev, *effective, *parent);
-                let track = Track {
-                    state: OpState::Pending,
-                    target: ev.target,
-                    effective: *effective,
-                    retries: 0,
-                    budget: *budget,
-                    started_ns: 0,
-                };
-                if self.ops.insert(ev.op, track).is_some() {
-                    self.legal
-                        .push(|| format!("{} on target {}: submitted twice", ev.op, ev.target));
-                }
-                self.peak_active = self.peak_active.max(self.ops.len());
-            }
-            EventKind::OperationConflict {
-                pending,
-                executing,
-                decision,
-                ..
-            } => self.check_conflict(ev, pending, *executing, *decision),
-            EventKind::OperationRejected { from, reason, .. } => {
-                self.rejections_checked += 1;
-                let effective = self
-                    .ops
-                    .get(&ev.op)
-                    .map(|t| (t.effective, t.retries, t.budget));
-                let transition = match reason {
-                    RejectReason::Outranked { winner } => {
-                        let tt = self.target(ev.target);
-                        tt.owed_rejections = tt.owed_rejections.saturating_sub(1);
-                        let last = tt.last_winner;
-                        match (last, effective) {
-                            (Some((w, wp)), Some((mine, _, _))) if w == *winner => {
-                                let me = Contender {
-                                    id: ev.op,
-                                    effective: mine,
-                                };
-                                let win = Contender { id: w, effective: wp };
-                                if !outranks(win, me) {
-                                    self.priority.push(|| {
-                                        format!(
-                                            "{} (priority {mine}) on target {}: rejected for {w} (priority {wp}), which does not outrank it",
-                                            ev.op, ev.target
-                                        )
-                                    });
-                                }
-                            }
-                            _ => self.priority.push(|| {
-                                format!(
-                                    "{} on target {}: rejected for {winner}, which is not the winner of the target's latest resolution",
-                                    ev.op, ev.target
-                                )
-                            }),
-                        }
-                        Transition::Lose
-                    }
-                    RejectReason::BudgetSpent => {
-                        if let Some((_, retries, budget)) = effective
-                            && retries < budget
-                        {
-                            self.priority.push(|| {
-                                format!(
-                                    "{} on target {}: rejected for a spent budget after {retries} of {budget} retries",
-                                    ev.op, ev.target
-                                )
-                            });
-                        }
-                        Transition::SpendBudget
-                    }
-                };
-                if let Some(t) = self.ops.get(&ev.op)
-                    && t.state != *from
-                {
-                    let state = t.state;
-                    self.legal.push(|| {
-                        format!(
-                            "{} on target {}: rejection says from {from:?}, op was {state:?}",
-                            ev.op, ev.target
-                        )
-                    });
-                }
-                if self.step(ev, transition).is_some() {
-                    self.terminals.rejected += 1;
-                }
-            }
-            EventKind::OperationStarted { .. } => {
-                let target = ev.target;
-                let tt = self.target(target);
-                if let Some(other) = tt.executing {
-                    self.exclusive.push(|| {
-                        format!(
-                            "{} on target {target}: started while {other} was still executing",
-                            ev.op
-                        )
-                    });
-                }
-                self.target(target).executing = Some(ev.op);
-                if self.step(ev, Transition::Start).is_some()
-                    && let Some(t) = self.ops.get_mut(&ev.op)
-                {
-                    t.started_ns = ev.t_ns;
-                }
-                if let Some(saves) = self.deferred_grace.remove(&ev.op) {
-                    for (winner, t_ns) in saves {
-                        self.check_grace_save(winner, target, ev.op, t_ns, ev.t_ns);
-                    }
-                }
-            }
-            EventKind::GraceProtected { executing, .. } => {
-                self.grace_saves_checked += 1;
-                let winner = self.ops.get(&ev.op).map(|t| t.effective);
-                let running = self.ops.get(executing).copied();
-                match (winner, running) {
-                    (Some(w), Some(r)) if w <= r.effective => self.grace_rule.push(|| {
-                        format!(
-                            "{} on target {}: grace save against {executing} without outranking it",
-                            ev.op, ev.target
-                        )
-                    }),
-                    _ => {}
-                }
-                match running {
-                    Some(r) if r.state == OpState::Executing => {
-                        self.check_grace_save(ev.op, ev.target, *executing, ev.t_ns, r.started_ns)
-                    }
-                    // The start of the protected op is still on its way
-                    // (the driver reports starts); check when it arrives.
-                    Some(_) => self
-                        .deferred_grace
-                        .entry(*executing)
-                        .or_default()
-                        .push((ev.op, ev.t_ns)),
-                    None => {}
-                }
-            }
-            EventKind::OperationPreempted { by, .. } => {
-                self.preemptions_checked += 1;
-                let victim = self.ops.get(&ev.op).copied();
-                let by_prio = self.ops.get(by).map(|t| t.effective);
-                if let Some(v) = victim {
-                    let elapsed = ev.t_ns.saturating_sub(v.started_ns);
-                    if elapsed < self.grace.as_nanos() as u64 {
-                        self.grace_rule.push(|| {
-                            format!(
-                                "{} on target {}: preempted by {by} after {} µs, inside the {} µs grace period",
-                                ev.op,
-                                ev.target,
-                                elapsed / 1000,
-                                self.grace.as_micros()
-                            )
-                        });
-                    }
-                    match by_prio {
-                        Some(p) if p > v.effective => {}
-                        _ => self.grace_rule.push(|| {
-                            format!(
-                                "{} (priority {}) on target {}: preempted by {by}, whose priority is not strictly higher",
-                                ev.op, v.effective, ev.target
-                            )
-                        }),
-                    }
-                }
-                self.finish_execution(ev);
-                self.step(ev, Transition::Fail);
-            }
-            EventKind::OperationFailed { .. } => {
-                self.finish_execution(ev);
-                self.step(ev, Transition::Fail);
-            }
-            EventKind::OperationRetry { retry, max, .. } => {
-                if let Some(t) = self.ops.get_mut(&ev.op) {
-                    t.retries += 1;
-                    let (have, budget) = (t.retries, t.budget);
-                    if have != *retry || have > budget || *max != budget {
-                        self.legal.push(|| {
-                            format!(
-                                "{} on target {}: retry {retry} of {max}, expected retry {have} of {budget}",
-                                ev.op, ev.target
-                            )
-                        });
-                    }
-                }
-                self.step(ev, Transition::Retry);
-            }
-            EventKind::OperationCompleted { effect, .. } => {
-                self.finish_execution(ev);
-                if self.step(ev, Transition::Commit).is_some() {
-                    self.terminals.succeeded += 1;
-                }
-                self.commits_replayed += 1;
-                let i = ev.target as usize;
-                if let Some(shadow) = self.shadows.get_mut(i) {
-                    if let Err(e) = shadow.apply(ev.op, effect) {
-                        self.replay
-                            .push(|| format!("{} on target {}: {e}", ev.op, ev.target));
-                    }
-                } else {
-                    self.replay.push(|| {
-                        format!(
-                            "{} committed on {}, which is not a target",
-                            ev.op, ev.target
-                        )
-                    });
-                }
-            }
-            EventKind::OperationCancelled { .. } => {
-                if self.step(ev, Transition::Cancel).is_some() {
-                    self.terminals.cancelled += 1;
-                }
-            }
-            EventKind::EntityVersioned {
-                ecs_id,
-                previous,
-                number,
-            } => {
-                let i = ev.target as usize;
-                if self.chains.len() <= i {
-                    self.chains.resize_with(i + 1, Chain::default);
-                }
-                let chain = &mut self.chains[i];
-                let broken = match chain.last {
-                    Some(last) => last != *previous || *number != chain.number + 1,
-                    None => false,
-                };
-                let (last, expect) = (chain.last, chain.number + 1);
-                chain.last = Some(*ecs_id);
-                chain.number = *number;
-                chain.created += 1;
-                if broken {
-                    self.versions.push(|| {
-                        format!(
-                            "{} on entity {}: version {number} follows {previous}, but the previous version seen was {} (expected number {expect})",
-                            ev.op,
-                            ev.target,
-                            last.map_or_else(|| "none".to_string(), |u| u.to_string())
-                        )
-                    });
-                }
-            }
-            EventKind::EntityModified { .. } => {
-                if let Some(m) = self.modified.get_mut(ev.target as usize) {
-                    *m = true;
-                }
-            }
+        for rule in &mut self.rules {
+            rule.observe(ev, &self.table);
+        }
+        self.table.apply(ev);
+        for rule in &mut self.rules {
+            rule.after(ev, &self.table);
         }
     }
 
-    /// Effective priority at submission: the op's own, raised to its
-    /// parent's effective priority (which covers the rest of the chain).
-    fn check_effective(&mut self, ev: &Event, effective: Priority, parent: Option<OpId>) {
-        let expected = match parent {
-            None => ev.priority,
-            Some(p) => match self.ops.get(&p) {
-                Some(t) => ev.priority.max(t.effective),
-                None => {
-                    self.priority.push(|| {
-                        format!(
-                            "{} on target {}: names parent {p}, which is not an active op",
-                            ev.op, ev.target
-                        )
-                    });
-                    return;
-                }
-            },
+    pub fn table(&self) -> &Table {
+        &self.table
+    }
+
+    /// Ops submitted and not yet seen in a final state.
+    pub fn active(&self) -> usize {
+        self.table.active()
+    }
+
+    pub fn entities_modified(&self) -> u64 {
+        self.table.entities_modified()
+    }
+
+    pub fn unresolved_conflicts(&self) -> u64 {
+        self.table.unresolved_conflicts
+    }
+
+    /// Violations the rules found online so far.
+    pub fn violations_so_far(&self) -> u64 {
+        self.rules.iter().map(|r| r.found()).sum()
+    }
+
+    /// Every rule's verdict, in registry order.
+    pub fn verdicts(&self, s: &FinalState<'_>) -> Vec<CheckResult> {
+        self.rules.iter().map(|r| r.verdict(s)).collect()
+    }
+
+    /// How many cases of each rule path were examined.
+    pub fn coverage(&self) -> Coverage {
+        let mut tally = Tally {
+            drain_cancellations: self.table.terminals.cancelled,
+            ..Tally::default()
         };
-        if effective != expected {
-            self.priority.push(|| {
-                format!(
-                    "{} on target {}: effective priority {effective}, but its own is {} and its parent chain gives {expected}",
-                    ev.op, ev.target, ev.priority
-                )
-            });
+        for rule in &self.rules {
+            rule.cover(&mut tally);
         }
-    }
-
-    /// A grace save at `t_ns` protected `executing`, started at
-    /// `started_ns`: it must have been inside the grace period.
-    fn check_grace_save(
-        &mut self,
-        winner: OpId,
-        target: u32,
-        executing: OpId,
-        t_ns: u64,
-        started_ns: u64,
-    ) {
-        let elapsed = t_ns.saturating_sub(started_ns);
-        if elapsed >= self.grace.as_nanos() as u64 {
-            let grace = self.grace.as_micros();
-            self.grace_rule.push(|| {
-                format!(
-                    "{winner} on target {target}: grace save for {executing} after {} µs, past the {grace} µs grace period (it should have been preempted)",
-                    elapsed / 1000
-                )
-            });
-        }
-    }
-
-    fn finish_execution(&mut self, ev: &Event) {
-        let tt = self.target(ev.target);
-        if tt.executing == Some(ev.op) {
-            tt.executing = None;
-        } else {
-            let other = tt.executing;
-            self.exclusive.push(|| {
-                format!(
-                    "{} on target {}: finished executing, but the target's executing op was {other:?}",
-                    ev.op, ev.target
-                )
-            });
-        }
-    }
-
-    fn check_conflict(
-        &mut self,
-        ev: &Event,
-        pending: &[OpId],
-        executing: Option<OpId>,
-        decision: Decision,
-    ) {
-        self.resolutions_checked += 1;
-        let winner = self.contender(ev.op);
-        let mut others = 0u64;
-        for &id in pending {
-            let effective = match self.ops.get(&id) {
-                Some(t) if t.state == OpState::Pending && t.target == ev.target => t.effective,
-                other => {
-                    let state = other.map(|t| (t.state, t.target));
-                    self.priority.push(|| {
-                        format!(
-                            "conflict on target {} lists {id}, which is not Pending there ({state:?})",
-                            ev.target
-                        )
-                    });
-                    continue;
-                }
-            };
-            if id == ev.op {
-                continue;
-            }
-            others += 1;
-            let c = Contender { id, effective };
-            if let Some(w) = winner
-                && !outranks(w, c)
-            {
-                self.priority.push(|| {
-                    format!(
-                        "{} (priority {}) on target {}: won a conflict against {id} (priority {}), which outranks it",
-                        ev.op, w.effective, ev.target, c.effective
-                    )
-                });
-            }
-        }
-        if !pending.contains(&ev.op) {
-            self.priority.push(|| {
-                format!(
-                    "conflict on target {}: winner {} is not among the pending ops",
-                    ev.target, ev.op
-                )
-            });
-        }
-        let executing_prio = executing.and_then(|e| self.ops.get(&e).map(|t| t.effective));
-        if let (Some(w), Some(ep)) = (winner, executing_prio) {
-            let should_wait = w.effective <= ep;
-            let waited = decision == Decision::Wait;
-            if should_wait != waited {
-                self.priority.push(|| {
-                    format!(
-                        "{} (priority {}) on target {}: decision {decision:?} against executing priority {ep}",
-                        ev.op, w.effective, ev.target
-                    )
-                });
-            }
-        }
-        let tt = self.target(ev.target);
-        let unresolved = tt.owed_rejections > 0;
-        tt.owed_rejections = others;
-        tt.last_winner = winner.map(|w| (w.id, w.effective));
-        if unresolved {
-            self.unresolved_conflicts += 1;
-        }
+        tally.report()
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use std::sync::Arc;
+    //! The checker fed scripted event streams: each blind spot a rule
+    //! exists for, injected as the engine would show it, and caught.
 
     use super::*;
-    use crate::events::Effect;
-    use crate::ops::exec::ShadowPlacement;
-    use crate::ops::{FailReason, FieldWrite, OpClass, OpType};
+    use crate::check::CheckConfig;
+    use crate::config::{Overrides, parse_str};
+    use crate::events::{Decision, Effect, EventKind, RejectReason};
+    use crate::harness::World;
+    use crate::metrics::{CounterSnapshot, Metrics};
+    use crate::ops::{FailReason, FieldWrite, OpClass, OpId, OpState, OpType, Priority};
+    use crate::report::model::CheckId;
 
-    const GRACE: Duration = Duration::from_millis(200);
     const MS: u64 = 1_000_000;
 
-    fn shadow() -> Shadow {
-        Shadow {
-            counter: 0,
-            data_value: 0.0,
-            text_content: Arc::from(""),
-            timestamp_us: 0,
-            version_count: 0,
-            borrow_count: 0,
-            history_len: 0,
-            history_digest: crate::ecs::HISTORY_DIGEST_SEED,
-            versions: 1,
-            placement: ShadowPlacement::Child,
+    /// A checker over a two-target world with chaos-like settings: grace
+    /// 200 ms, backoff 10 ms doubling to 100 ms, faults on.
+    struct Script {
+        world: World,
+        checker: Checker,
+    }
+
+    impl Script {
+        fn new(extra: &str) -> Script {
+            let text = format!(
+                "num_targets = 2\ngrace_period_seconds = 0.2\n[retries]\nbackoff_base_ms = 10\nbackoff_max_ms = 100\nnormal = 2\n{extra}"
+            );
+            let config = parse_str(&text, "test", &Overrides::default()).unwrap();
+            let world = World::build(&config, 7).unwrap();
+            let checker = Checker::new(CheckConfig::of(&config), &world.store, 2);
+            Script { world, checker }
         }
-    }
 
-    fn checker() -> Checker {
-        Checker::new(GRACE, vec![shadow(), shadow()])
-    }
-
-    fn ev(t_ns: u64, op: u64, priority: u8, kind: EventKind) -> Event {
-        Event {
-            t_ns,
-            op: OpId(op),
-            target: 0,
-            op_type: OpType::ModifyField,
-            priority: Priority::new(priority).unwrap_or(Priority::NORMAL),
-            kind,
+        fn chaos() -> Script {
+            Script::new("[faults]\nfailure_probability = 0.2\n")
         }
-    }
 
-    fn submit(c: &mut Checker, op: u64, priority: u8) {
-        let p = Priority::new(priority).unwrap_or(Priority::NORMAL);
-        c.observe(&ev(
-            0,
-            op,
-            priority,
-            EventKind::OperationSubmitted {
-                effective: p,
-                class: OpClass::Normal,
-                parent: None,
-                budget: 2,
-                batch_size: 1,
-            },
-        ));
-    }
+        fn ev(&mut self, t_ms: f64, op: u64, kind: EventKind) {
+            self.ev_on(t_ms, op, 0, kind);
+        }
 
-    fn conflict(c: &mut Checker, winner: u64, pending: &[u64], decision: Decision) {
-        let ids: Vec<OpId> = pending.iter().map(|&i| OpId(i)).collect();
-        c.observe(&ev(
-            0,
-            winner,
-            5,
-            EventKind::OperationConflict {
-                pending: ids.into_boxed_slice(),
-                executing: None,
-                decision,
-                resolution_ns: 10,
-            },
-        ));
-    }
+        fn ev_on(&mut self, t_ms: f64, op: u64, target: u32, kind: EventKind) {
+            let ev = Event {
+                t_ns: (t_ms * MS as f64) as u64,
+                op: OpId(op),
+                target,
+                op_type: OpType::ModifyField,
+                priority: Priority::NORMAL,
+                kind,
+            };
+            self.checker.observe(&ev);
+        }
 
-    fn reject(c: &mut Checker, op: u64, winner: u64) {
-        c.observe(&ev(
-            0,
-            op,
-            5,
-            EventKind::OperationRejected {
-                from: OpState::Pending,
-                reason: RejectReason::Outranked {
-                    winner: OpId(winner),
+        fn submit_as(&mut self, t_ms: f64, op: u64, own: u8, parent: Option<u64>, effective: u8) {
+            let ev = Event {
+                t_ns: (t_ms * MS as f64) as u64,
+                op: OpId(op),
+                target: 0,
+                op_type: OpType::ModifyField,
+                priority: Priority::new(own).unwrap(),
+                kind: EventKind::OperationSubmitted {
+                    effective: Priority::new(effective).unwrap(),
+                    class: OpClass::Normal,
+                    parent: parent.map(OpId),
+                    budget: 2,
+                    batch_size: 1,
                 },
-                retries: 0,
-            },
-        ));
-    }
+            };
+            self.checker.observe(&ev);
+        }
 
-    fn start(c: &mut Checker, t_ns: u64, op: u64) {
-        c.observe(&ev(t_ns, op, 5, EventKind::OperationStarted { attempt: 1 }));
-    }
+        fn submit(&mut self, t_ms: f64, op: u64, priority: u8) {
+            self.submit_as(t_ms, op, priority, None, priority);
+        }
 
-    fn complete(c: &mut Checker, op: u64, write: FieldWrite) {
-        c.observe(&ev(
-            0,
-            op,
-            5,
-            EventKind::OperationCompleted {
-                execution_ns: 1,
-                end_to_end_ns: 1,
-                effect: Effect::Modified { write, at_us: 7 },
-            },
-        ));
-    }
+        fn conflict(
+            &mut self,
+            t_ms: f64,
+            winner: u64,
+            pending: &[u64],
+            executing: Option<u64>,
+            d: Decision,
+        ) {
+            self.ev(
+                t_ms,
+                winner,
+                EventKind::OperationConflict {
+                    pending: pending.iter().map(|&i| OpId(i)).collect(),
+                    executing: executing.map(OpId),
+                    decision: d,
+                    resolution_ns: 10,
+                },
+            );
+        }
 
-    fn total(c: &Checker) -> u64 {
-        c.legal.count
-            + c.exclusive.count
-            + c.priority.count
-            + c.grace_rule.count
-            + c.replay.count
-            + c.versions.count
+        fn reject(&mut self, t_ms: f64, op: u64, winner: u64) {
+            self.ev(
+                t_ms,
+                op,
+                EventKind::OperationRejected {
+                    from: OpState::Pending,
+                    reason: RejectReason::Outranked {
+                        winner: OpId(winner),
+                    },
+                    retries: 0,
+                },
+            );
+        }
+
+        fn start(&mut self, t_ms: f64, op: u64) {
+            self.ev(t_ms, op, EventKind::OperationStarted { attempt: 1 });
+        }
+
+        fn commit(&mut self, t_ms: f64, op: u64) {
+            self.ev(
+                t_ms,
+                op,
+                EventKind::OperationCompleted {
+                    execution_ns: 1,
+                    end_to_end_ns: 1,
+                    effect: Effect::Versioned,
+                },
+            );
+        }
+
+        fn fail(&mut self, t_ms: f64, op: u64, reason: FailReason, injected: bool) {
+            self.ev(
+                t_ms,
+                op,
+                EventKind::OperationFailed {
+                    reason,
+                    attempt: 1,
+                    injected,
+                },
+            );
+        }
+
+        fn retry(&mut self, t_ms: f64, op: u64, retry: u32, backoff_ms: f64) {
+            self.ev(
+                t_ms,
+                op,
+                EventKind::OperationRetry {
+                    retry,
+                    max: 2,
+                    backoff_ns: (backoff_ms * MS as f64) as u64,
+                },
+            );
+        }
+
+        fn preempt(&mut self, t_ms: f64, victim: u64, by: u64) {
+            self.ev(
+                t_ms,
+                victim,
+                EventKind::OperationPreempted {
+                    by: OpId(by),
+                    elapsed_ns: 0,
+                },
+            );
+        }
+
+        fn result(&self, id: CheckId) -> CheckResult {
+            let counters = CounterSnapshot::default();
+            let metrics = Metrics::default();
+            let continuity = crate::events::Continuity::default();
+            let s = FinalState {
+                store: &self.world.store,
+                checker: &self.checker,
+                counters,
+                metrics: &metrics,
+                continuity: &continuity,
+                published: 0,
+                num_targets: 2,
+            };
+            self.checker
+                .verdicts(&s)
+                .into_iter()
+                .find(|r| r.id == id)
+                .unwrap()
+        }
+
+        /// Violations of `id` found online, with their descriptions.
+        fn caught(&self, id: CheckId) -> (u64, String) {
+            let r = self.result(id);
+            (r.violations, r.describe())
+        }
     }
 
     #[test]
-    fn a_correct_conflict_passes_every_check() {
-        let mut c = checker();
-        submit(&mut c, 1, 2);
-        submit(&mut c, 2, 10);
-        submit(&mut c, 3, 10);
-        conflict(&mut c, 2, &[2, 1, 3], Decision::Start);
-        reject(&mut c, 1, 2);
-        reject(&mut c, 3, 2);
-        start(&mut c, 0, 2);
-        complete(&mut c, 2, FieldWrite::Counter(9));
-        assert_eq!(total(&c), 0, "{:?}", c.priority.first);
-        assert_eq!(c.active(), 0);
-        assert_eq!(
-            c.terminals,
-            Terminals {
-                succeeded: 1,
-                rejected: 2,
-                cancelled: 0
-            }
-        );
-        assert_eq!(c.shadows()[0].counter, 9);
-        assert_eq!(c.shadows()[0].history_len, 1);
+    fn a_correct_conflict_passes_and_counts_a_tie() {
+        let mut s = Script::chaos();
+        s.submit(0.0, 1, 2);
+        s.submit(0.0, 2, 10);
+        s.submit(0.0, 3, 10);
+        s.conflict(0.0, 2, &[2, 1, 3], None, Decision::Start);
+        s.reject(0.0, 1, 2);
+        s.reject(0.0, 3, 2);
+        s.start(0.0, 2);
+        s.commit(0.1, 2);
+        assert_eq!(s.checker.violations_so_far(), 0);
+        assert_eq!(s.checker.active(), 0);
+        let ties = s
+            .checker
+            .coverage()
+            .paths
+            .iter()
+            .find(|p| p.name == "ties")
+            .unwrap()
+            .cases;
+        assert_eq!(ties, 1);
     }
 
-    fn submit_child(c: &mut Checker, op: u64, own: u8, parent: u64, effective: u8) {
-        c.observe(&ev(
-            0,
-            op,
-            own,
-            EventKind::OperationSubmitted {
-                effective: Priority::new(effective).unwrap_or(Priority::NORMAL),
-                class: OpClass::Normal,
-                parent: Some(OpId(parent)),
-                budget: 2,
-                batch_size: 1,
-            },
-        ));
+    /// Blind spot: a tie broken the wrong way (the later op wins).
+    #[test]
+    fn a_tie_won_by_the_later_op_is_caught() {
+        let mut s = Script::chaos();
+        s.submit(0.0, 1, 8);
+        s.submit(0.0, 2, 8);
+        s.conflict(0.0, 2, &[1, 2], None, Decision::Start);
+        let (n, d) = s.caught(CheckId::PriorityRule);
+        assert_eq!(n, 1, "{d}");
+        assert!(d.contains("winner outranked"), "{d}");
     }
 
     #[test]
-    fn effective_priority_must_follow_the_parent_chain() {
-        let mut c = checker();
-        submit(&mut c, 1, 10);
-        submit_child(&mut c, 2, 2, 1, 10);
-        assert_eq!(c.priority.count, 0, "{:?}", c.priority.first);
-        // A child that did not inherit its parent's priority.
-        submit_child(&mut c, 3, 2, 1, 2);
-        assert_eq!(c.priority.count, 1);
-        assert!(c.priority.first[0].detail.contains("parent chain gives 10"));
-        // A parent that is not there.
-        submit_child(&mut c, 4, 5, 99, 5);
-        assert_eq!(c.priority.count, 2);
-        assert!(c.priority.first[1].detail.contains("not an active op"));
-        // Inherited priority decides a conflict: the LOW child of a
-        // CRITICAL parent outranks a HIGH op.
-        submit(&mut c, 5, 8);
-        conflict(&mut c, 5, &[2, 5], Decision::Start);
-        assert_eq!(c.priority.count, 3, "{:?}", c.priority.first);
+    fn a_lower_priority_winner_and_a_wrong_rejection_are_caught() {
+        let mut s = Script::chaos();
+        s.submit(0.0, 1, 2);
+        s.submit(0.0, 2, 10);
+        s.submit(0.0, 3, 5);
+        s.conflict(0.0, 1, &[1, 2, 3], None, Decision::Start);
+        s.reject(0.0, 2, 3);
+        let (n, d) = s.caught(CheckId::PriorityRule);
+        assert_eq!(n, 3, "{d}");
+        assert!(d.contains("rejected for a non-winner"), "{d}");
     }
 
     #[test]
-    fn a_lower_priority_winner_is_a_priority_violation() {
-        let mut c = checker();
-        submit(&mut c, 1, 2);
-        submit(&mut c, 2, 10);
-        conflict(&mut c, 1, &[1, 2], Decision::Start);
-        assert_eq!(c.priority.count, 1);
+    fn effective_priority_must_follow_the_parent_and_inherited_wins_are_counted() {
+        let mut s = Script::chaos();
+        s.submit(0.0, 1, 10);
+        s.submit_as(5.0, 2, 2, Some(1), 10);
+        assert_eq!(s.checker.violations_so_far(), 0);
+        // A child that did not inherit, and a parent nobody submitted.
+        s.submit_as(5.0, 3, 2, Some(1), 2);
+        s.submit_as(5.0, 4, 5, Some(99), 5);
+        let (n, d) = s.caught(CheckId::PriorityRule);
+        assert_eq!(n, 2, "{d}");
         assert!(
-            c.priority.first[0].detail.contains("outranks it"),
-            "{:?}",
-            c.priority.first
+            d.contains("wrong effective priority") && d.contains("unknown parent"),
+            "{d}"
         );
+        // The LOW child of a CRITICAL parent beats a HIGH op: inherited
+        // priority decided the conflict, from an earlier batch, while the
+        // parent was still active.
+        s.submit(6.0, 5, 8);
+        s.conflict(6.0, 2, &[2, 5], None, Decision::Start);
+        assert_eq!(s.caught(CheckId::PriorityRule).0, 2);
+        let cov = s.checker.coverage();
+        let cases = |name: &str| cov.paths.iter().find(|p| p.name == name).unwrap().cases;
+        assert_eq!(cases("inherited_wins"), 1);
+        assert_eq!(cases("cross_batch_parents"), 2);
     }
 
     #[test]
-    fn a_fifo_tie_lost_by_the_earlier_op_is_a_priority_violation() {
-        let mut c = checker();
-        submit(&mut c, 1, 8);
-        submit(&mut c, 2, 8);
-        conflict(&mut c, 2, &[1, 2], Decision::Start);
-        assert_eq!(c.priority.count, 1);
-    }
-
-    #[test]
-    fn a_rejection_naming_someone_other_than_the_winner_is_caught() {
-        let mut c = checker();
-        submit(&mut c, 1, 2);
-        submit(&mut c, 2, 10);
-        submit(&mut c, 3, 5);
-        conflict(&mut c, 2, &[1, 2, 3], Decision::Start);
-        reject(&mut c, 1, 3);
-        assert_eq!(c.priority.count, 1);
-        assert!(c.priority.first[0].detail.contains("not the winner"));
+    fn the_decision_against_the_executing_op_must_follow_the_rule() {
+        let mut s = Script::chaos();
+        s.submit(0.0, 1, 8);
+        s.start(0.0, 1);
+        s.submit(1.0, 2, 5);
+        // A lower winner must wait; preempting is wrong.
+        s.conflict(1.0, 2, &[2], Some(1), Decision::Preempt);
+        let (n, d) = s.caught(CheckId::PriorityRule);
+        assert_eq!(n, 1, "{d}");
+        assert!(d.contains("wrong decision"), "{d}");
     }
 
     #[test]
     fn two_starts_on_one_target_break_exclusive_execution() {
-        let mut c = checker();
-        submit(&mut c, 1, 5);
-        submit(&mut c, 2, 5);
-        start(&mut c, 0, 1);
-        start(&mut c, 0, 2);
-        assert_eq!(c.exclusive.count, 1);
-        assert!(c.exclusive.first[0].detail.contains("still executing"));
+        let mut s = Script::chaos();
+        s.submit(0.0, 1, 5);
+        s.submit(0.0, 2, 5);
+        s.start(0.0, 1);
+        s.start(0.0, 2);
+        assert_eq!(s.caught(CheckId::ExclusiveExecution).0, 1);
     }
 
     #[test]
-    fn completing_an_op_that_never_started_is_an_illegal_transition() {
-        let mut c = checker();
-        submit(&mut c, 1, 5);
-        complete(&mut c, 1, FieldWrite::Counter(1));
-        assert!(c.legal.count >= 1);
-        assert!(
-            c.legal.first[0]
-                .detail
-                .contains("illegal Commit from Pending"),
-            "{:?}",
-            c.legal.first
-        );
+    fn illegal_transitions_are_caught() {
+        let mut s = Script::chaos();
+        s.submit(0.0, 1, 5);
+        s.commit(0.0, 1);
+        s.start(0.0, 99);
+        s.submit(0.0, 1, 5);
+        let (n, d) = s.caught(CheckId::LegalTransitions);
+        assert_eq!(n, 3, "{d}");
+        assert!(d.contains("OperationCompleted from Pending"), "{d}");
     }
 
     #[test]
-    fn events_for_unknown_or_final_ops_are_illegal() {
-        let mut c = checker();
-        start(&mut c, 0, 99);
-        assert_eq!(c.legal.count, 1);
-        submit(&mut c, 1, 5);
-        submit(&mut c, 1, 5);
-        assert_eq!(c.legal.count, 2, "a second submission of one id");
+    fn preemption_inside_grace_or_by_an_equal_priority_is_caught() {
+        let mut s = Script::chaos();
+        s.submit(0.0, 1, 2);
+        s.submit(0.0, 2, 10);
+        s.start(10.0, 1);
+        s.preempt(60.0, 1, 2);
+        let (n, d) = s.caught(CheckId::GraceRule);
+        assert_eq!(n, 1, "{d}");
+        assert!(d.contains("inside grace"), "{d}");
+
+        let mut s = Script::chaos();
+        s.submit(0.0, 1, 5);
+        s.submit(0.0, 2, 5);
+        s.start(0.0, 1);
+        s.preempt(300.0, 1, 2);
+        assert!(s.caught(CheckId::GraceRule).1.contains("non-higher"));
     }
 
-    fn preempt(c: &mut Checker, t_ns: u64, victim: u64, by: u64) {
-        c.observe(&ev(
-            t_ns,
-            victim,
+    /// A grace save, then the timer: an op started at 0 is outranked at
+    /// 100 ms (inside grace), so its preemption is due at 200 ms.
+    fn grace_save_then_preempt_at(preempt_ms: f64) -> Script {
+        let mut s = Script::chaos();
+        s.submit(0.0, 1, 2);
+        s.start(0.0, 1);
+        s.submit(100.0, 2, 10);
+        s.conflict(100.0, 2, &[2], Some(1), Decision::GraceSave);
+        s.ev(
+            100.0,
             2,
-            EventKind::OperationPreempted {
-                by: OpId(by),
-                elapsed_ns: 0,
-            },
-        ));
-    }
-
-    #[test]
-    fn preemption_inside_the_grace_period_is_caught() {
-        let mut c = checker();
-        submit(&mut c, 1, 2);
-        submit(&mut c, 2, 10);
-        start(&mut c, 10 * MS, 1);
-        preempt(&mut c, 60 * MS, 1, 2);
-        assert_eq!(c.grace_rule.count, 1);
-        assert!(c.grace_rule.first[0].detail.contains("inside the"));
-    }
-
-    #[test]
-    fn preemption_past_grace_by_a_higher_priority_passes() {
-        let mut c = checker();
-        submit(&mut c, 1, 2);
-        submit(&mut c, 2, 10);
-        start(&mut c, 10 * MS, 1);
-        preempt(&mut c, 210 * MS, 1, 2);
-        assert_eq!(total(&c), 0, "{:?}", c.grace_rule.first);
-        assert_eq!(c.active(), 2, "the victim is Failed, not final");
-    }
-
-    #[test]
-    fn preemption_by_an_equal_priority_is_caught() {
-        let mut c = checker();
-        submit(&mut c, 1, 5);
-        submit(&mut c, 2, 5);
-        start(&mut c, 0, 1);
-        preempt(&mut c, 300 * MS, 1, 2);
-        assert_eq!(c.grace_rule.count, 1);
-        assert!(c.grace_rule.first[0].detail.contains("not strictly higher"));
-    }
-
-    fn grace_save(c: &mut Checker, t_ns: u64, winner: u64, executing: u64) {
-        c.observe(&ev(
-            t_ns,
-            winner,
-            10,
             EventKind::GraceProtected {
-                executing: OpId(executing),
+                executing: OpId(1),
+                elapsed_ns: 100 * MS,
+            },
+        );
+        s.conflict(preempt_ms, 2, &[2], Some(1), Decision::Preempt);
+        s.preempt(preempt_ms, 1, 2);
+        s.start(preempt_ms, 2);
+        s
+    }
+
+    #[test]
+    fn a_prompt_preemption_passes_and_its_lateness_is_reported() {
+        let s = grace_save_then_preempt_at(203.0);
+        let (n, d) = s.caught(CheckId::GraceRule);
+        assert_eq!(n, 0, "{d}");
+        let late = s.checker.coverage().preemption_lateness_us;
+        assert_eq!((late.count, late.max), (1, 3000));
+    }
+
+    /// Blind spot: a grace timer re-armed for the full period instead of
+    /// the remainder preempts 100 ms late.
+    #[test]
+    fn a_late_preemption_is_caught() {
+        let s = grace_save_then_preempt_at(300.0);
+        let (n, d) = s.caught(CheckId::GraceRule);
+        assert_eq!(n, 1, "{d}");
+        assert!(d.contains("late preemption") && d.contains("100ms"), "{d}");
+    }
+
+    #[test]
+    fn an_outranked_op_left_to_run_to_its_end_is_caught() {
+        let mut s = Script::chaos();
+        s.submit(0.0, 1, 2);
+        s.start(0.0, 1);
+        s.submit(100.0, 2, 10);
+        s.ev(
+            100.0,
+            2,
+            EventKind::GraceProtected {
+                executing: OpId(1),
+                elapsed_ns: 100 * MS,
+            },
+        );
+        // Never preempted: the stall runs out at 400 ms.
+        s.commit(400.0, 1);
+        let (n, d) = s.caught(CheckId::GraceRule);
+        assert_eq!(n, 1, "{d}");
+        assert!(d.contains("ran 200ms past"), "{d}");
+        // An op that finishes before its preemption is due owes nothing.
+        let mut s = Script::chaos();
+        s.submit(0.0, 1, 2);
+        s.start(0.0, 1);
+        s.submit(100.0, 2, 10);
+        s.commit(240.0, 1);
+        assert_eq!(s.caught(CheckId::GraceRule).0, 0);
+    }
+
+    #[test]
+    fn a_grace_save_past_the_period_is_caught_even_before_the_start_arrives() {
+        let mut s = Script::chaos();
+        s.submit(0.0, 1, 2);
+        s.submit(0.0, 2, 10);
+        s.ev(
+            500.0,
+            2,
+            EventKind::GraceProtected {
+                executing: OpId(1),
                 elapsed_ns: 0,
             },
-        ));
+        );
+        assert_eq!(s.caught(CheckId::GraceRule).0, 0);
+        s.start(100.0, 1);
+        assert_eq!(s.caught(CheckId::GraceRule).0, 1);
+    }
+
+    /// Fail at 10 ms, retry at `retry_ms` reporting `backoff_ms`.
+    fn retry_after(retry_ms: f64, backoff_ms: f64) -> Script {
+        let mut s = Script::chaos();
+        s.submit(0.0, 1, 5);
+        s.start(0.0, 1);
+        s.fail(10.0, 1, FailReason::InjectedFault { step: 1 }, true);
+        s.retry(retry_ms, 1, 1, backoff_ms);
+        s
     }
 
     #[test]
-    fn a_grace_save_past_the_grace_period_is_caught() {
-        let mut c = checker();
-        submit(&mut c, 1, 2);
-        submit(&mut c, 2, 10);
-        start(&mut c, 0, 1);
-        grace_save(&mut c, 100 * MS, 2, 1);
-        assert_eq!(c.grace_rule.count, 0);
-        grace_save(&mut c, 250 * MS, 2, 1);
-        assert_eq!(c.grace_rule.count, 1);
+    fn a_retry_that_waited_its_backoff_passes() {
+        let s = retry_after(18.5, 8.0);
+        assert_eq!(s.caught(CheckId::Retries), (0, String::new()));
+    }
+
+    /// Blind spot: a retry that skipped its backoff (1 ms real gap, 8 ms
+    /// reported).
+    #[test]
+    fn a_retry_that_skipped_its_backoff_is_caught() {
+        let (n, d) = retry_after(11.0, 8.0).caught(CheckId::Retries);
+        assert_eq!(n, 1, "{d}");
+        assert!(d.contains("backoff not waited"), "{d}");
     }
 
     #[test]
-    fn a_grace_save_before_the_start_arrives_is_checked_when_it_does() {
-        let mut c = checker();
-        submit(&mut c, 1, 2);
-        submit(&mut c, 2, 10);
-        // The save is reported before the protected op's start...
-        grace_save(&mut c, 500 * MS, 2, 1);
-        assert_eq!(c.grace_rule.count, 0);
-        // ... which turns out to have been long before it.
-        start(&mut c, 100 * MS, 1);
-        assert_eq!(c.grace_rule.count, 1);
+    fn a_backoff_outside_the_policy_is_caught() {
+        // Retry 0 waits 5..=10 ms with base 10 ms.
+        let (n, d) = retry_after(100.0, 40.0).caught(CheckId::Retries);
+        assert_eq!(n, 1, "{d}");
+        assert!(d.contains("backoff outside policy"), "{d}");
+        let (n, _) = retry_after(14.0, 4.0).caught(CheckId::Retries);
+        assert_eq!(n, 1);
     }
 
     #[test]
-    fn retries_beyond_the_budget_and_early_budget_rejections_are_caught() {
-        let mut c = checker();
-        submit(&mut c, 1, 5);
-        start(&mut c, 0, 1);
-        c.observe(&ev(
-            0,
+    fn retries_beyond_the_budget_and_early_or_late_exhaustion_are_caught() {
+        // Budget 2: a third retry.
+        let mut s = retry_after(20.0, 8.0);
+        s.start(20.0, 1);
+        s.fail(30.0, 1, FailReason::Panic, true);
+        s.retry(50.0, 1, 2, 15.0);
+        s.start(50.0, 1);
+        s.fail(60.0, 1, FailReason::Panic, true);
+        assert_eq!(s.caught(CheckId::Retries).0, 0);
+        s.retry(100.0, 1, 3, 30.0);
+        let (n, d) = s.caught(CheckId::Retries);
+        assert!(n >= 1 && d.contains("retry beyond budget"), "{d}");
+
+        // One retry used of two: rejecting now is too early.
+        let mut s = retry_after(20.0, 8.0);
+        s.start(20.0, 1);
+        s.fail(30.0, 1, FailReason::Panic, true);
+        s.ev(
+            30.0,
             1,
-            5,
-            EventKind::OperationFailed {
-                reason: FailReason::Panic,
-                attempt: 1,
-            },
-        ));
-        // Budget 2, no retry used yet: rejecting now is wrong.
-        c.observe(&ev(
-            0,
-            1,
-            5,
             EventKind::OperationRejected {
                 from: OpState::Failed,
                 reason: RejectReason::BudgetSpent,
-                retries: 0,
+                retries: 1,
             },
-        ));
-        assert_eq!(c.priority.count, 1);
-        assert!(
-            c.priority.first[0]
-                .detail
-                .contains("spent budget after 0 of 2")
         );
+        let (n, d) = s.caught(CheckId::Retries);
+        assert_eq!(n, 1, "{d}");
+        assert!(d.contains("budget not spent"), "{d}");
+    }
+
+    /// Blind spot: an engine error passed as a failure.
+    #[test]
+    fn a_store_error_is_an_engine_error_whatever_the_faults() {
+        let mut s = Script::chaos();
+        s.submit(0.0, 1, 5);
+        s.start(0.0, 1);
+        s.fail(1.0, 1, FailReason::Store, false);
+        let (n, d) = s.caught(CheckId::Failures);
+        assert_eq!(n, 1, "{d}");
+        assert!(d.contains("engine error"), "{d}");
+        // An injected fault is fine with faults on...
+        let mut s = Script::chaos();
+        s.submit(0.0, 1, 5);
+        s.start(0.0, 1);
+        s.fail(1.0, 1, FailReason::InjectedFault { step: 1 }, true);
+        assert_eq!(s.caught(CheckId::Failures).0, 0);
+        // ... and a violation with faults off.
+        let mut s = Script::new("");
+        s.submit(0.0, 1, 5);
+        s.start(0.0, 1);
+        s.fail(1.0, 1, FailReason::InjectedFault { step: 1 }, true);
+        let (n, d) = s.caught(CheckId::Failures);
+        assert_eq!(n, 1, "{d}");
+        assert!(d.contains("faults off"), "{d}");
     }
 
     #[test]
-    fn a_broken_version_chain_is_caught() {
-        let mut c = checker();
-        let (a, b, x) = (Uuid::from_u128(1), Uuid::from_u128(2), Uuid::from_u128(3));
-        let v = |ecs_id, previous, number| EventKind::EntityVersioned {
-            ecs_id,
-            previous,
-            number,
-        };
-        c.observe(&ev(0, 1, 5, v(a, Uuid::nil(), 2)));
-        c.observe(&ev(0, 2, 5, v(b, a, 3)));
-        assert_eq!(c.versions.count, 0);
-        c.observe(&ev(0, 3, 5, v(Uuid::from_u128(4), x, 4)));
-        assert_eq!(c.versions.count, 1);
+    fn a_check_that_examined_nothing_is_not_exercised() {
+        let s = Script::new("");
+        let r = s.result(CheckId::GraceRule);
+        assert!(r.passed && !r.exercised);
+        let cov = s.checker.coverage();
+        assert!(cov.paths.iter().all(|p| !p.exercised));
     }
 
     #[test]
-    fn a_structural_commit_that_contradicts_the_replay_is_caught() {
-        let mut c = checker();
-        submit(&mut c, 1, 5);
-        start(&mut c, 0, 1);
-        // The target is a child: detaching it is a real change.
-        c.observe(&ev(
-            0,
+    fn a_modify_commit_is_replayed_with_its_history_entry() {
+        let mut s = Script::chaos();
+        s.submit(0.0, 1, 5);
+        s.start(0.0, 1);
+        s.ev(
+            1.0,
             1,
-            5,
             EventKind::OperationCompleted {
                 execution_ns: 1,
                 end_to_end_ns: 1,
-                effect: Effect::Structural {
-                    op: OpType::DetachEntity,
-                    changed: false,
-                    at_us: 1,
+                effect: Effect::Modified {
+                    write: FieldWrite::Counter(9),
+                    at_us: 7,
                 },
             },
-        ));
-        assert_eq!(c.replay.count, 1);
+        );
+        // The store was not written: replay must disagree on the counter
+        // and on the history.
+        let (n, d) = s.caught(CheckId::Replay);
+        assert!(n >= 3, "{d}");
+        assert!(d.contains("counter: replay 9, store 0"), "{d}");
+        assert!(d.contains("history length: replay 1, store 0"), "{d}");
     }
 }

@@ -290,6 +290,7 @@ pub(super) struct BatchFile {
     pub(super) min_size: i64,
     pub(super) max_size: i64,
     pub(super) parent_probability: f64,
+    pub(super) parent_reach: i64,
     #[serde(skip_serializing_if = "is_uniform")]
     pub(super) size_distribution: String,
     /// Only with `size_distribution = "poisson"`.
@@ -303,6 +304,7 @@ impl Default for BatchFile {
             min_size: 3,
             max_size: 8,
             parent_probability: 0.0,
+            parent_reach: 0,
             size_distribution: UNIFORM.into(),
             mean_size: None,
         }
@@ -387,6 +389,7 @@ pub(super) struct ThresholdsFile {
     pub(super) max_execution_p99_us: Option<f64>,
     pub(super) max_submission_lateness_ms: Option<f64>,
     pub(super) min_real_work: i64,
+    pub(super) min_coverage: Vec<String>,
 }
 
 impl Default for ThresholdsFile {
@@ -399,6 +402,7 @@ impl Default for ThresholdsFile {
             max_execution_p99_us: None,
             max_submission_lateness_ms: None,
             min_real_work: 1,
+            min_coverage: Vec::new(),
         }
     }
 }
@@ -491,6 +495,7 @@ impl From<&Config> for ConfigFile {
                 min_size: i64::from(c.batch_min),
                 max_size: i64::from(c.batch_max),
                 parent_probability: c.parent_probability,
+                parent_reach: i64::from(c.parent_reach),
                 size_distribution: c.batch_sizes.name().into(),
                 mean_size: match c.batch_sizes {
                     BatchSizes::Uniform => None,
@@ -517,6 +522,7 @@ impl From<&Config> for ConfigFile {
                 max_execution_p99_us: c.thresholds.max_execution_p99_us,
                 max_submission_lateness_ms: c.thresholds.max_submission_lateness_ms,
                 min_real_work: i64::from(c.thresholds.min_real_work),
+                min_coverage: c.thresholds.min_coverage.clone(),
             },
             retention: RetentionFile {
                 versions: i64::try_from(c.retention.versions).unwrap_or(i64::MAX),

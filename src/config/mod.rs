@@ -96,6 +96,10 @@ pub struct Config {
     /// Chance that an op of a batch (other than its first) names an
     /// earlier op of the same batch as its parent.
     pub parent_probability: f64,
+    /// How many earlier batches a parent link may reach back to (0: the
+    /// same batch only), so a child can arrive while its parent is still
+    /// pending, executing or backing off.
+    pub parent_reach: u32,
     pub retries: RetryBudgets,
     pub backoff_base: Duration,
     pub backoff_max: Duration,
@@ -117,6 +121,8 @@ pub struct Thresholds {
     pub max_submission_lateness_ms: Option<f64>,
     /// Committed ops with a real effect the run must make.
     pub min_real_work: u32,
+    /// Coverage paths that must be exercised (`check::coverage::PATHS`).
+    pub min_coverage: Vec<String>,
 }
 
 impl Config {
@@ -289,6 +295,7 @@ mod tests {
                 max_execution_p99_us: None,
                 max_submission_lateness_ms: None,
                 min_real_work: 1,
+                min_coverage: Vec::new(),
             }
         );
         assert!((c.model_completion_rate() - 2.0 / 11.0).abs() < 1e-12);
@@ -456,7 +463,7 @@ mod tests {
         assert_eq!(
             e,
             "test.toml, line 3, column 1: unknown key `batch.size`; allowed keys in [batch]: \
-             min_size, max_size, parent_probability, size_distribution, mean_size"
+             min_size, max_size, parent_probability, parent_reach, size_distribution, mean_size"
         );
         let e = err("duration_seconds = nan\n");
         assert!(

@@ -54,6 +54,8 @@ pub(super) enum Kind {
     Tables(&'static [(&'static str, Kind)]),
     /// A table of numbers keyed by these names.
     Weights(fn() -> Vec<&'static str>),
+    /// An array of strings (validation checks which).
+    Names,
 }
 
 impl Kind {
@@ -69,7 +71,7 @@ impl Kind {
                 | (Kind::Seed, DeValue::Integer(_) | DeValue::String(_))
                 | (Kind::Choice(_), DeValue::String(_))
                 | (Kind::Table(_) | Kind::Weights(_), DeValue::Table(_))
-                | (Kind::Tables(_), DeValue::Array(_))
+                | (Kind::Tables(_) | Kind::Names, DeValue::Array(_))
         )
     }
 
@@ -82,6 +84,7 @@ impl Kind {
             Kind::Choice(names) => format!("a string, one of {}", quoted(names)),
             Kind::Table(_) | Kind::Weights(_) => "a table".into(),
             Kind::Tables(_) => "an array of tables ([[table]] entries)".into(),
+            Kind::Names => "a list of names".into(),
         }
     }
 
@@ -143,6 +146,7 @@ pub(super) const SCHEMA: &[(&str, Kind)] = &[
             ("min_size", Kind::Integer),
             ("max_size", Kind::Integer),
             ("parent_probability", Kind::Number),
+            ("parent_reach", Kind::Integer),
             ("size_distribution", Kind::Choice(&BatchSizes::NAMES)),
             ("mean_size", Kind::Number),
         ]),
@@ -175,6 +179,7 @@ pub(super) const SCHEMA: &[(&str, Kind)] = &[
             ("max_execution_p99_us", Kind::Number),
             ("max_submission_lateness_ms", Kind::Number),
             ("min_real_work", Kind::Integer),
+            ("min_coverage", Kind::Names),
         ]),
     ),
     (
@@ -345,6 +350,7 @@ mod tests {
                 max_execution_p99_us: Some(1.0),
                 max_submission_lateness_ms: Some(1.0),
                 min_real_work: 1,
+                min_coverage: Vec::new(),
             },
             ..ConfigFile::default()
         })

@@ -32,6 +32,8 @@ const MAX_BATCH: i64 = 10_000;
 const MAX_RATE: f64 = 100_000_000.0;
 const MAX_RETRIES: i64 = 1000;
 const MAX_RETENTION: i64 = 1_000_000;
+/// How many batches back a parent link may reach at most.
+const MAX_PARENT_REACH: i64 = 1000;
 /// Upper bound of `targets.zipf_exponent`: beyond it, one target takes
 /// practically every batch.
 const MAX_ZIPF_EXPONENT: f64 = 10.0;
@@ -358,6 +360,24 @@ impl Validator<'_> {
     }
 
     /// A finite number > 0.
+    fn coverage_paths(&self, names: &[String]) -> Result<Vec<String>, ConfigError> {
+        for name in names {
+            if !crate::check::coverage::is_path(name) {
+                let known: Vec<&str> = crate::check::coverage::PATHS
+                    .iter()
+                    .map(|(n, _)| *n)
+                    .collect();
+                return Err(self.fail(
+                    "thresholds.min_coverage",
+                    name,
+                    format!("must name coverage paths: {}", known.join(", ")),
+                ));
+            }
+        }
+        Ok(names.to_vec())
+    }
+
+    /// A finite number > 0.
     fn positive(&self, key: &str, v: f64) -> Result<f64, ConfigError> {
         if v.is_finite() && v > 0.0 {
             Ok(v)
@@ -474,6 +494,12 @@ impl Validator<'_> {
         }
         let parent_probability =
             self.fraction("batch.parent_probability", f.batch.parent_probability)?;
+        let parent_reach = self.whole(
+            "batch.parent_reach",
+            f.batch.parent_reach,
+            0,
+            MAX_PARENT_REACH,
+        )?;
         let batch_sizes = self.batch_sizes(f, batch_min, batch_max)?;
         let max_in_flight = self.whole(
             "max_in_flight",
@@ -546,6 +572,7 @@ impl Validator<'_> {
                 0,
                 i64::from(u32::MAX),
             )?,
+            min_coverage: self.coverage_paths(&t.min_coverage)?,
         };
 
         Ok(Config {
@@ -568,6 +595,7 @@ impl Validator<'_> {
             batch_max,
             batch_sizes,
             parent_probability,
+            parent_reach,
             retries,
             backoff_base: Duration::from_millis(u64::from(base)),
             backoff_max: Duration::from_millis(u64::from(max)),

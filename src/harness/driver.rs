@@ -19,6 +19,7 @@
 mod scripts;
 pub(crate) mod state;
 
+use crate::ops::FailReason;
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -106,8 +107,14 @@ impl Executor {
             let execution_ns = began.elapsed().as_nanos() as u64;
             let outcome = match result {
                 Ok(Ok(executed)) => Outcome::Committed(executed),
-                Ok(Err(reason)) => Outcome::Failed(reason),
-                Err(_) => Outcome::Panicked,
+                Ok(Err(reason)) => Outcome::Failed {
+                    injected: x.fault.is_some()
+                        && matches!(reason, FailReason::InjectedFault { .. }),
+                    reason,
+                },
+                Err(payload) => Outcome::Panicked {
+                    injected: payload.downcast_ref::<exec::InjectedPanic>().is_some(),
+                },
             };
             st.executed(x.op, outcome, execution_ns, self.clock.now_ns(), out);
         }

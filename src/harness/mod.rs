@@ -244,7 +244,11 @@ pub async fn run(
     let observer = tokio::spawn(
         observer::Observer {
             sub: observer_sub,
-            checker: crate::check::online::Checker::new(config.grace_period, world.shadows.clone()),
+            checker: crate::check::online::Checker::new(
+                crate::check::CheckConfig::of(&config),
+                &world.store,
+                config.num_targets,
+            ),
             events: options.events,
             failed: events_failed.clone(),
             verbose: options.verbose.then_some(crate::report::live::LiveStyle {

@@ -320,8 +320,13 @@ pub(crate) fn event(ev: &Event, now_ns: u64) -> String {
         EventKind::OperationPreempted { by, elapsed_ns } => {
             format!("preempted by={} elapsed={}", by.0, ns(*elapsed_ns))
         }
-        EventKind::OperationFailed { reason, attempt } => {
-            format!("failed reason={reason:?} attempt={attempt}")
+        EventKind::OperationFailed {
+            reason,
+            attempt,
+            injected,
+        } => {
+            let injected = if *injected { " injected" } else { "" };
+            format!("failed reason={reason:?} attempt={attempt}{injected}")
         }
         EventKind::OperationRetry {
             retry,

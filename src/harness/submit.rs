@@ -16,9 +16,12 @@
 //! 3–8 (configurable, uniform or clamped Poisson) ops to it at once, with
 //! priorities and types drawn from the configured weights and every
 //! parameter drawn now, so each op's effect is fixed at submission.
-//! Optionally some ops name an earlier op of their batch as parent and
-//! inherit its priority (effective priority, SPEC §3).
+//! Optionally some ops name an earlier op as parent and inherit its
+//! priority (effective priority): an op of the same batch, or, with
+//! `batch.parent_reach`, of one of that many batches before it, which may
+//! still be pending, executing or backing off when its child arrives.
 
+use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -73,7 +76,11 @@ pub struct Workload {
     sources: DrawContext,
     budgets: RetryBudgets,
     parent_probability: f64,
+    /// Batches before the current one a parent may come from.
+    parent_reach: usize,
     parents: ParentIndex,
+    /// First op id of each batch still within a parent link's reach.
+    recent_batches: VecDeque<u64>,
     next_id: u64,
 }
 
@@ -109,7 +116,9 @@ impl Workload {
             },
             budgets: config.retries,
             parent_probability: config.parent_probability,
+            parent_reach: config.parent_reach as usize,
             parents: ParentIndex::default(),
+            recent_batches: VecDeque::new(),
             next_id: 0,
         })
     }
@@ -133,28 +142,30 @@ impl Workload {
     /// Draw one batch: a target and its ops, appended to `ops`, with their
     /// `OperationSubmitted` events pushed to `publisher`.
     ///
-    /// With `parent_probability`, an op after the first may name an earlier
-    /// op of the same batch as its parent; its effective priority comes from
-    /// the parent chain ([`ParentIndex`]). Parents are drawn only among ops
-    /// still in the index, so a chain can be neither missing nor cyclic.
+    /// With `parent_probability`, an op may name an earlier op as its
+    /// parent: one of the same batch, or of the `parent_reach` batches
+    /// before it. Its effective priority comes from the parent chain
+    /// ([`ParentIndex`]). Parents are drawn only among ops still in the
+    /// index, so a chain can be neither missing nor cyclic.
     pub fn batch(&mut self, now_ns: u64, ops: &mut Vec<Op>, publisher: &mut Publisher) -> u32 {
         let target = self.targets.pick(&mut self.rng);
         let size = self.sizes.draw(&mut self.rng);
         let first = self.next_id;
-        for i in 0..size {
+        let reach_from = self.recent_batches.front().copied().unwrap_or(first);
+        for _ in 0..size {
             let priority = self.priorities[self.priority_index.sample(&mut self.rng)];
             let op_type = OpType::ALL[self.type_index.sample(&mut self.rng)];
             let kind = op_type.draw(&mut self.rng, &self.sources);
             let id = OpId(self.next_id);
             self.next_id += 1;
             let mut op = Op::new(id, kind, priority, target, &self.budgets, now_ns);
-            if i > 0
+            if reach_from < id.0
                 && self.parent_probability > 0.0
                 && self.rng.random_bool(self.parent_probability)
             {
-                let parent = OpId(self.rng.random_range(first..id.0));
-                // Cannot fail: the parent is in the index and its own chain
-                // ends inside this batch.
+                let parent = OpId(self.rng.random_range(reach_from..id.0));
+                // Refused only when an ancestor has left the reach: the op
+                // then has no parent.
                 if let Ok(effective) = self.parents.effective(id, Some(parent), priority) {
                     op.parent = Some(parent);
                     op.effective = effective;
@@ -176,9 +187,16 @@ impl Workload {
             ));
             ops.push(op);
         }
-        // Parent links reach only within a batch; the index stays small.
-        for id in first..self.next_id {
-            self.parents.remove(OpId(id));
+        // Forget the batches beyond the reach: the index stays small.
+        self.recent_batches.push_back(first);
+        while self.recent_batches.len() > self.parent_reach {
+            let Some(old) = self.recent_batches.pop_front() else {
+                break;
+            };
+            let end = self.recent_batches.front().copied().unwrap_or(self.next_id);
+            for id in old..end {
+                self.parents.remove(OpId(id));
+            }
         }
         size
     }

@@ -168,6 +168,21 @@ pub(crate) fn assemble(i: Inputs<'_>) -> RunReport {
     let real = m.real_work as f64;
     let min_real = f64::from(t.min_real_work);
     thresholds.push(threshold("min_real_work", min_real, real, real >= min_real));
+    // A named rule path the run did not exercise fails the run.
+    let coverage = i.checker.coverage();
+    for name in &t.min_coverage {
+        let cases = coverage
+            .paths
+            .iter()
+            .find(|p| &p.name == name)
+            .map_or(0, |p| p.cases);
+        thresholds.push(threshold(
+            &format!("min_coverage.{name}"),
+            1.0,
+            cases as f64,
+            cases >= 1,
+        ));
+    }
     let thresholds_ok = thresholds.iter().all(|t| t.passed);
 
     let exit_code = if let Some(signal) = i.signal {
@@ -228,7 +243,7 @@ pub(crate) fn assemble(i: Inputs<'_>) -> RunReport {
         },
         conflicts: Conflicts {
             detected: m.conflicts,
-            resolved: m.conflicts.saturating_sub(i.checker.unresolved_conflicts),
+            resolved: m.conflicts.saturating_sub(i.checker.unresolved_conflicts()),
             grace_saves: m.grace_saves,
             preemptions: m.preemptions,
             ops_per_conflict: ratio(m.conflict_ops, m.conflicts),
@@ -254,6 +269,7 @@ pub(crate) fn assemble(i: Inputs<'_>) -> RunReport {
         },
         thresholds,
         timeline: m.timeline(),
+        coverage,
         work: WorkSummary {
             modifications: m.modifications,
             real_work: m.real_work,
@@ -401,6 +417,7 @@ pub(crate) fn config_view(c: &Config) -> ConfigView {
             max_execution_p99_us: t.max_execution_p99_us,
             max_submission_lateness_ms: t.max_submission_lateness_ms,
             min_real_work: t.min_real_work,
+            min_coverage: t.min_coverage.clone(),
         },
         retention: RetentionView {
             versions: c.retention.versions as u64,

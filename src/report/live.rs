@@ -144,7 +144,9 @@ impl<W: Write> LiveWriter<W> {
                 ev.op,
                 *elapsed_ns as f64 / 1e6
             ),
-            EventKind::OperationFailed { reason, attempt } => writeln!(
+            EventKind::OperationFailed {
+                reason, attempt, ..
+            } => writeln!(
                 self.out,
                 "{} FAILED: {} {} attempt {attempt}: {reason}",
                 self.icon("💥", "[FAILED]"),

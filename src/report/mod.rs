@@ -295,6 +295,7 @@ pub(crate) fn sample_report() -> model::RunReport {
     let check = |id: CheckId, detail: &str| CheckResult {
         id,
         passed: true,
+        exercised: true,
         detail: detail.to_owned(),
         violations: 0,
         first_violations: Vec::new(),
@@ -382,6 +383,7 @@ pub(crate) fn sample_report() -> model::RunReport {
             threshold("max_memory_mb", 1000.0, 11.2),
             threshold("min_rate_accuracy", 0.95, 1.0013),
         ],
+        coverage: Coverage::default(),
         timeline: (1..=3)
             .map(|t| TimelinePoint {
                 t_s: t,
@@ -470,6 +472,7 @@ pub(crate) fn sample_config() -> model::ConfigView {
             max_execution_p99_us: None,
             max_submission_lateness_ms: None,
             min_real_work: 1,
+            min_coverage: Vec::new(),
         },
         retention: RetentionView {
             versions: 64,

@@ -35,6 +35,8 @@ pub struct RunReport {
     pub integrity: Integrity,
     pub thresholds: Vec<ThresholdResult>,
     pub timeline: Vec<TimelinePoint>,
+    /// How many cases of each rule path the integrity checks examined.
+    pub coverage: Coverage,
     /// Figures the text report shows that are not part of the JSON
     /// contract's required fields (real-operation results).
     pub work: WorkSummary,
@@ -325,6 +327,9 @@ pub struct ThresholdsView {
     /// p99 of submission lateness, ms.
     pub max_submission_lateness_ms: Option<f64>,
     pub min_real_work: u32,
+    /// Rule paths the run must exercise.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub min_coverage: Vec<String>,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -454,6 +459,8 @@ pub enum CheckId {
     ExclusiveExecution,
     PriorityRule,
     GraceRule,
+    Retries,
+    Failures,
     Replay,
     Versions,
     Trees,
@@ -462,12 +469,14 @@ pub enum CheckId {
 
 impl CheckId {
     /// Every check, in report order.
-    pub const ALL: [CheckId; 9] = [
+    pub const ALL: [CheckId; 11] = [
         CheckId::Accounting,
         CheckId::LegalTransitions,
         CheckId::ExclusiveExecution,
         CheckId::PriorityRule,
         CheckId::GraceRule,
+        CheckId::Retries,
+        CheckId::Failures,
         CheckId::Replay,
         CheckId::Versions,
         CheckId::Trees,
@@ -482,6 +491,8 @@ impl CheckId {
             CheckId::ExclusiveExecution => "exclusive_execution",
             CheckId::PriorityRule => "priority_rule",
             CheckId::GraceRule => "grace_rule",
+            CheckId::Retries => "retries",
+            CheckId::Failures => "failures",
             CheckId::Replay => "replay",
             CheckId::Versions => "versions",
             CheckId::Trees => "trees",
@@ -511,6 +522,10 @@ pub struct CheckResult {
     #[serde(rename = "name")]
     pub id: CheckId,
     pub passed: bool,
+    /// Whether the check examined at least one case. A check that passed
+    /// without examining anything proved nothing: it is "not exercised"
+    /// (⚠️), not passed (✅).
+    pub exercised: bool,
     /// What the check covered, as a sentence; shown only when it passed.
     pub detail: String,
     /// How many violations were found in all.
@@ -591,4 +606,24 @@ pub struct WorkSummary {
     pub cancelled_at_deadline: bool,
     /// Every op reached a final state before the tasks stopped.
     pub settled_all: bool,
+}
+
+/// What the run proved, per rule path: how many cases the checks examined.
+/// A path with zero cases was not exercised.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct Coverage {
+    /// In a fixed order (see `check::coverage::PATHS`).
+    pub paths: Vec<CoveragePath>,
+    /// How late preemptions were: from the moment the victim was both past
+    /// its grace period and outranked by a waiting op, to the preemption.
+    pub preemption_lateness_us: LatencySummary,
+    /// The promptness bound the grace check holds preemptions to, µs.
+    pub preemption_bound_us: u64,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct CoveragePath {
+    pub name: String,
+    pub cases: u64,
+    pub exercised: bool,
 }

@@ -126,8 +126,11 @@ impl Machine for Script {
                     versions: Vec::new(),
                     fields: &[],
                 }),
-                Some(f) if f.panic => Outcome::Panicked,
-                Some(f) => Outcome::Failed(FailReason::InjectedFault { step: f.step }),
+                Some(f) if f.panic => Outcome::Panicked { injected: true },
+                Some(f) => Outcome::Failed {
+                    reason: FailReason::InjectedFault { step: f.step },
+                    injected: true,
+                },
             };
             let before = out.events.len();
             st.executed(x.op, outcome, 0, now, &mut out);

@@ -106,9 +106,17 @@ pub(crate) struct Execution {
 #[derive(Debug)]
 pub(crate) enum Outcome {
     Committed(Executed),
-    Failed(FailReason),
-    /// The execution panicked; the panic was caught.
-    Panicked,
+    /// The transaction failed; `injected` when the failure is the fault
+    /// the driver asked for, not the engine's own error.
+    Failed {
+        reason: FailReason,
+        injected: bool,
+    },
+    /// The execution panicked; the panic was caught. `injected` when it
+    /// was the injected panic.
+    Panicked {
+        injected: bool,
+    },
 }
 
 /// Timer requests; the task keeps the timers, keyed by op.
@@ -301,10 +309,10 @@ impl<C: Chance> State<C> {
                     out.events.push(ev);
                 }
             }
-            Outcome::Failed(reason) => self.fail(op, reason, now_ns, out),
-            Outcome::Panicked => {
+            Outcome::Failed { reason, injected } => self.fail(op, reason, injected, now_ns, out),
+            Outcome::Panicked { injected } => {
                 out.tally.panics += 1;
-                self.fail(op, FailReason::Panic, now_ns, out);
+                self.fail(op, FailReason::Panic, injected, now_ns, out);
             }
         }
         out.msgs.push(done);
@@ -346,7 +354,14 @@ impl<C: Chance> State<C> {
     }
 
     /// Executing → Failed, reported as `OperationFailed`.
-    fn fail(&mut self, mut op: Op, reason: FailReason, now_ns: u64, out: &mut Outputs) {
+    fn fail(
+        &mut self,
+        mut op: Op,
+        reason: FailReason,
+        injected: bool,
+        now_ns: u64,
+        out: &mut Outputs,
+    ) {
         transition(&mut op, Transition::Fail, out);
         out.events.push(Event::of(
             &op,
@@ -354,6 +369,7 @@ impl<C: Chance> State<C> {
             EventKind::OperationFailed {
                 reason,
                 attempt: op.retries + 1,
+                injected,
             },
         ));
         self.after_failure(op, reason, now_ns, out);

@@ -58,6 +58,7 @@ pub fn render(report: &RunReport, out: &mut dyn Write, style: TextStyle) -> io::
         resources(report, g),
         accounting(report, g),
         integrity(report, g),
+        coverage(report, g),
         assessment(report, g),
     ];
     for section in &sections {

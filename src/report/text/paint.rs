@@ -83,6 +83,9 @@ impl Glyphs {
 pub(super) enum Mark {
     Ok,
     Fail,
+    /// Nothing wrong, but nothing proven either: a check or rule path the
+    /// run did not exercise.
+    Warn,
 }
 
 impl Mark {
@@ -199,6 +202,7 @@ impl Painter {
                     let (glyph, style) = match mark {
                         Mark::Ok => (self.glyphs.ok, &self.green),
                         Mark::Fail => (self.glyphs.fail, &self.red),
+                        Mark::Warn => (self.glyphs.warn, &self.warn),
                     };
                     let line = format!("{glyph} {text}");
                     writeln!(out, "{prefix}{branch} {}", style.apply_to(line))?;

@@ -6,7 +6,7 @@
 //! shows the figure it was judged on.
 
 use super::layout::{Node, Section, Table};
-use super::paint::Glyphs;
+use super::paint::{Glyphs, Mark};
 use crate::report::format::{NOT_AVAILABLE, count, decimal, number, percent, rate, ratio, seconds};
 use crate::report::model::{ExitCode, LatencySummary, Named, RunReport, TargetRate};
 
@@ -536,6 +536,14 @@ pub(super) fn integrity(report: &RunReport, _g: &Glyphs) -> Section {
         .iter()
         .map(|check| {
             let mut text = check.id.name().to_string();
+            if check.passed && !check.exercised {
+                // Held, but on nothing: never a ✅.
+                text.push_str(": not exercised (no case of this rule occurred)");
+                return Node {
+                    mark: Some(Mark::Warn),
+                    ..Node::new(text)
+                };
+            }
             if check.passed {
                 // What the check covered; a failed check never shows it.
                 let mut lines = check.detail.lines().filter(|l| !l.trim().is_empty());
@@ -664,6 +672,44 @@ pub(super) fn assessment(report: &RunReport, g: &Glyphs) -> Section {
         icon: "🎯",
         tag: "ASSESSMENT",
         title: "System assessment",
+        nodes,
+    }
+}
+
+/// How much the run proved, per rule path: a path with no case is not
+/// exercised (⚠️), never ✅.
+pub(super) fn coverage(report: &RunReport, g: &Glyphs) -> Section {
+    let c = &report.coverage;
+    let mut nodes: Vec<Node> = c
+        .paths
+        .iter()
+        .map(|p| {
+            if p.exercised {
+                Node::marked(true, format!("{}: {}", p.name, count(p.cases)))
+            } else {
+                Node {
+                    mark: Some(Mark::Warn),
+                    ..Node::new(format!("{}: not exercised", p.name))
+                }
+            }
+        })
+        .collect();
+    let l = &c.preemption_lateness_us;
+    let us = if g.ascii { "us" } else { "µs" };
+    nodes.push(Node::new(if l.count == 0 {
+        "preemption lateness: no due preemption".to_string()
+    } else {
+        format!(
+            "preemption lateness: p50 {} {us}, max {} {us} (bound {} {us})",
+            count(l.p50),
+            count(l.max),
+            count(c.preemption_bound_us)
+        )
+    }));
+    Section {
+        icon: "🧭",
+        tag: "COVERAGE",
+        title: "Coverage",
         nodes,
     }
 }

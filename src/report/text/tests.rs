@@ -41,6 +41,7 @@ fn failed_integrity() -> RunReport {
     r.integrity.checks[3] = CheckResult {
         id: CheckId::PriorityRule,
         passed: false,
+        exercised: true,
         detail: "273 resolutions checked".to_owned(),
         violations: 2,
         first_violations: vec![

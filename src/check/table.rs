@@ -1,0 +1,279 @@
+//! The shared table the rules read: one record per *active* op (submitted,
+//! not yet final) and one per target, kept up to date from the event
+//! stream alone.
+//!
+//! A record is dropped when its op reaches a final state, so memory is
+//! bounded by the ops in flight. The effective priorities of ops that
+//! settled recently are kept a little longer (as many ops back as a parent
+//! link may reach), so a child submitted just after its parent settled can
+//! still be checked.
+//!
+//! Rules see the table as it was *before* an event (in
+//! [`super::rules::Rule::observe`]) and after it (in
+//! [`super::rules::Rule::after`]); only [`Table::apply`] changes it.
+
+use std::collections::VecDeque;
+
+use rustc_hash::FxHashMap;
+
+use super::rules::legal::next_state;
+use crate::events::{Event, EventKind};
+use crate::ops::{OpId, OpState, Priority};
+
+/// What the table knows of an active op.
+#[derive(Clone, Copy, Debug)]
+pub struct OpRecord {
+    pub state: OpState,
+    pub target: u32,
+    pub own: Priority,
+    pub effective: Priority,
+    pub parent: Option<OpId>,
+    pub submitted_ns: u64,
+    /// When it last became Pending (submission or retry).
+    pub pending_since: u64,
+    /// When its current (or last) attempt started.
+    pub started_ns: u64,
+    /// When its last attempt failed (or was preempted).
+    pub failed_ns: u64,
+    /// Retries used, as counted from `OperationRetry` events.
+    pub retries: u32,
+    pub budget: u32,
+}
+
+/// What the table knows of a target.
+#[derive(Clone, Debug, Default)]
+pub struct TargetRecord {
+    pub executing: Option<OpId>,
+    /// The Pending ops of the target (few: a batch and a waiting winner).
+    pub pending: Vec<OpId>,
+    /// Winner of the latest resolution.
+    pub last_winner: Option<OpId>,
+    /// Non-winners of the latest conflict still owed a rejection.
+    pub owed_rejections: u64,
+    /// A commit changed the target's fields.
+    pub modified: bool,
+}
+
+/// Terminal outcomes counted from the stream.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Terminals {
+    pub succeeded: u64,
+    pub rejected: u64,
+    pub cancelled: u64,
+}
+
+/// The shared table.
+#[derive(Debug, Default)]
+pub struct Table {
+    ops: FxHashMap<OpId, OpRecord>,
+    targets: Vec<TargetRecord>,
+    /// Effective priorities of recently settled ops, oldest first.
+    settled: VecDeque<(OpId, Priority)>,
+    settled_index: FxHashMap<OpId, Priority>,
+    horizon: u64,
+    newest: Option<OpId>,
+    pub submitted: u64,
+    pub terminals: Terminals,
+    pub events: u64,
+    /// Most ops active at once (the checks' memory bound).
+    pub peak_active: usize,
+    /// Conflicts decided while a previous one on the target still owed
+    /// rejections.
+    pub unresolved_conflicts: u64,
+}
+
+impl Table {
+    /// `horizon`: how many ops back a parent link may reach.
+    pub fn new(targets: usize, horizon: u64) -> Table {
+        Table {
+            targets: vec![TargetRecord::default(); targets],
+            horizon: horizon.max(1),
+            ..Table::default()
+        }
+    }
+
+    pub fn op(&self, id: OpId) -> Option<&OpRecord> {
+        self.ops.get(&id)
+    }
+
+    pub fn target(&self, t: u32) -> Option<&TargetRecord> {
+        self.targets.get(t as usize)
+    }
+
+    fn target_mut(&mut self, t: u32) -> &mut TargetRecord {
+        let i = t as usize;
+        if self.targets.len() <= i {
+            self.targets.resize_with(i + 1, TargetRecord::default);
+        }
+        &mut self.targets[i]
+    }
+
+    /// Ops submitted and not yet seen in a final state.
+    pub fn active(&self) -> usize {
+        self.ops.len()
+    }
+
+    /// Entities whose fields a commit changed.
+    pub fn entities_modified(&self) -> u64 {
+        self.targets.iter().filter(|t| t.modified).count() as u64
+    }
+
+    /// Some of the ops still active, lowest ids first.
+    pub fn active_sample(&self, n: usize) -> Vec<(OpId, u32, OpState)> {
+        let mut v: Vec<_> = self
+            .ops
+            .iter()
+            .map(|(id, r)| (*id, r.target, r.state))
+            .collect();
+        v.sort_by_key(|x| x.0);
+        v.truncate(n);
+        v
+    }
+
+    /// The effective priority of `id`, active or recently settled.
+    pub fn known_effective(&self, id: OpId) -> Option<Priority> {
+        self.ops
+            .get(&id)
+            .map(|r| r.effective)
+            .or_else(|| self.settled_index.get(&id).copied())
+    }
+
+    /// Whether `id` lies within a parent link's reach of the newest op.
+    pub fn within_reach(&self, id: OpId) -> bool {
+        self.newest
+            .is_some_and(|n| id <= n && n.0 - id.0 <= self.horizon)
+    }
+
+    /// The highest-ranked Pending op of target `t` whose effective
+    /// priority is strictly above `than`, with the earliest time one such
+    /// op became Pending.
+    pub fn outranking_pending(&self, t: u32, than: Priority) -> Option<u64> {
+        let tr = self.target(t)?;
+        tr.pending
+            .iter()
+            .filter_map(|id| self.ops.get(id))
+            .filter(|r| r.effective > than)
+            .map(|r| r.pending_since)
+            .min()
+    }
+
+    /// Apply one event. An event the lifecycle does not allow changes
+    /// nothing (the legal-transitions rule reports it).
+    pub fn apply(&mut self, ev: &Event) {
+        self.events += 1;
+        match &ev.kind {
+            EventKind::OperationSubmitted {
+                effective,
+                parent,
+                budget,
+                ..
+            } => {
+                self.submitted += 1;
+                if self.ops.contains_key(&ev.op) {
+                    return;
+                }
+                self.ops.insert(
+                    ev.op,
+                    OpRecord {
+                        state: OpState::Pending,
+                        target: ev.target,
+                        own: ev.priority,
+                        effective: *effective,
+                        parent: *parent,
+                        submitted_ns: ev.t_ns,
+                        pending_since: ev.t_ns,
+                        started_ns: 0,
+                        failed_ns: 0,
+                        retries: 0,
+                        budget: *budget,
+                    },
+                );
+                self.newest = Some(self.newest.map_or(ev.op, |n| n.max(ev.op)));
+                self.target_mut(ev.target).pending.push(ev.op);
+                self.peak_active = self.peak_active.max(self.ops.len());
+            }
+            EventKind::OperationConflict { pending, .. } => {
+                let others = pending.iter().filter(|id| **id != ev.op).count() as u64;
+                let tr = self.target_mut(ev.target);
+                if tr.owed_rejections > 0 {
+                    self.unresolved_conflicts += 1;
+                }
+                let tr = self.target_mut(ev.target);
+                tr.owed_rejections = others;
+                tr.last_winner = Some(ev.op);
+            }
+            EventKind::EntityModified { .. } => self.target_mut(ev.target).modified = true,
+            EventKind::EntityVersioned { .. } | EventKind::GraceProtected { .. } => {}
+            kind => self.step(ev, kind),
+        }
+    }
+
+    fn step(&mut self, ev: &Event, kind: &EventKind) {
+        let Some(rec) = self.ops.get(&ev.op).copied() else {
+            return;
+        };
+        let Some(next) = next_state(rec.state, kind) else {
+            return;
+        };
+        let t = rec.target;
+        // Leaving or entering Pending and Executing.
+        if rec.state == OpState::Pending && next != OpState::Pending {
+            self.target_mut(t).pending.retain(|id| *id != ev.op);
+        }
+        if rec.state == OpState::Executing {
+            let tr = self.target_mut(t);
+            if tr.executing == Some(ev.op) {
+                tr.executing = None;
+            }
+        }
+        if let EventKind::OperationRejected { .. } = kind
+            && rec.state == OpState::Pending
+        {
+            let tr = self.target_mut(t);
+            tr.owed_rejections = tr.owed_rejections.saturating_sub(1);
+        }
+        match next {
+            OpState::Pending => self.target_mut(t).pending.push(ev.op),
+            OpState::Executing => self.target_mut(t).executing = Some(ev.op),
+            _ => {}
+        }
+        if next.is_terminal() {
+            self.ops.remove(&ev.op);
+            match kind {
+                EventKind::OperationCompleted { .. } => self.terminals.succeeded += 1,
+                EventKind::OperationRejected { .. } => self.terminals.rejected += 1,
+                _ => self.terminals.cancelled += 1,
+            }
+            self.remember_settled(ev.op, rec.effective);
+            return;
+        }
+        let Some(r) = self.ops.get_mut(&ev.op) else {
+            return;
+        };
+        r.state = next;
+        match kind {
+            EventKind::OperationStarted { .. } => r.started_ns = ev.t_ns,
+            EventKind::OperationFailed { .. } | EventKind::OperationPreempted { .. } => {
+                r.failed_ns = ev.t_ns
+            }
+            EventKind::OperationRetry { .. } => {
+                r.retries += 1;
+                r.pending_since = ev.t_ns;
+            }
+            _ => {}
+        }
+    }
+
+    fn remember_settled(&mut self, id: OpId, effective: Priority) {
+        self.settled.push_back((id, effective));
+        self.settled_index.insert(id, effective);
+        // Forget what no parent link can reach any more.
+        while let Some(&(old, _)) = self.settled.front() {
+            if self.within_reach(old) {
+                break;
+            }
+            self.settled.pop_front();
+            self.settled_index.remove(&old);
+        }
+    }
+}
