@@ -67,6 +67,7 @@ fn main() -> ExitCode {
         Command::Run(args) => run(args),
         Command::Validate { config } => validate(&config),
         Command::PrintConfig => print_stdout(config::DEFAULT_CONFIG_TOML),
+        Command::Breakpoint(args) => breakpoint(args),
     };
     match result {
         Ok(code) => code,
@@ -264,4 +265,78 @@ fn interrupt_on_ctrl_c(quiet: bool) -> impl Future<Output = ()> + Send + 'static
             std::future::pending::<()>().await;
         }
     }
+}
+
+/// `dynstress breakpoint`: check the flags and the config (exit 2), run
+/// the search with a progress line per step on stderr, then print the table
+/// and write `--json`. The search's ending gives the exit code.
+fn breakpoint(args: cli::BreakpointArgs) -> Result<ExitCode, Failure> {
+    use dynstress::breakpoint::{self, render};
+
+    let plan = breakpoint::Plan::new(&breakpoint::PlanFlags {
+        start: args.start,
+        factor: args.factor,
+        step: args.step,
+        step_seconds: args.step_seconds,
+        ceiling: args.ceiling,
+        max_lateness_ms: args.max_lateness_ms,
+        max_e2e_p99_ms: args.max_e2e_p99_ms,
+    })
+    .map_err(Failure::usage)?;
+    let overrides = Overrides {
+        seed: args.seed,
+        ..Overrides::default()
+    };
+    let config = config::load(args.config.as_deref(), &overrides).map_err(Failure::usage)?;
+    breakpoint::check_config(&config)
+        .map_err(|e| match args.config.as_deref() {
+            Some(p) => anyhow!("{}: {e}", p.display()),
+            None => anyhow!("built-in default: {e}"),
+        })
+        .map_err(Failure::usage)?;
+    let json_out = match args.json.as_deref() {
+        None => None,
+        Some(p) if p == Path::new("-") => Some(JsonOut::Stdout),
+        Some(p) => Some(JsonOut::File(BufWriter::new(create(p, "--json")?))),
+    };
+
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the tokio runtime")
+        .map_err(Failure::run)?;
+    let search = runtime.block_on(async {
+        let progress = |n: usize, step: &breakpoint::Step| {
+            // Progress is best effort: a closed stderr must not stop the search.
+            let _ = render::progress(&plan, n, step, &mut io::stderr().lock());
+        };
+        breakpoint::search(
+            config,
+            &plan,
+            args.inject,
+            interrupt_on_ctrl_c(false),
+            progress,
+        )
+        .await
+    });
+    runtime.shutdown_timeout(Duration::from_secs(1));
+
+    let code = u8::try_from(search.outcome.exit_code).unwrap_or(EXIT_RUN_FAILED);
+    let written = match json_out {
+        Some(JsonOut::Stdout) => render::json(&search, &mut io::stdout().lock())
+            .and_then(|()| render::table(&search, &mut io::stderr().lock()))
+            .context("cannot write the search"),
+        Some(JsonOut::File(mut file)) => render::json(&search, &mut file)
+            .and_then(|()| file.flush())
+            .context("--json: cannot write the search")
+            .and_then(|()| {
+                render::table(&search, &mut io::stdout().lock()).context("cannot write to stdout")
+            }),
+        None => render::table(&search, &mut io::stdout().lock()).context("cannot write to stdout"),
+    };
+    written.map_err(|error| Failure {
+        code: code.max(EXIT_RUN_FAILED),
+        error,
+    })?;
+    Ok(ExitCode::from(code))
 }
