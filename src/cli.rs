@@ -9,6 +9,7 @@
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use dynstress::breakpoint;
 use dynstress::harness::Inject;
 use dynstress::report::model::ExitCode;
 
@@ -45,6 +46,83 @@ pub enum Command {
     },
     /// Print the built-in default config (configs/brutal.toml).
     PrintConfig,
+    /// Ramp the rate step by step, one run per step, until the engine
+    /// breaks; report the highest rate that held.
+    #[command(after_help = BREAKPOINT_EXIT_CODES)]
+    Breakpoint(BreakpointArgs),
+}
+
+/// Shown under `--help` of `breakpoint`.
+const BREAKPOINT_EXIT_CODES: &str = "\
+A step breaks when its lateness p99 or end-to-end p99 is over its limit, the
+submitter had to wait for the in-flight limit (max_in_flight), or one of the
+config's thresholds failed.
+
+Exit codes:
+  0    the search completed: a step broke, or every step held up to --ceiling
+  2    usage or configuration error; nothing ran
+  3    an integrity check failed at some step: the engine did something wrong
+  4    a run could not be carried out
+  130  interrupted (Ctrl-C); the steps so far are reported";
+
+#[derive(Debug, Args)]
+pub struct BreakpointArgs {
+    /// Config file (TOML) with a fixed rate; each step replaces its rate and
+    /// duration. Without it, the built-in default.
+    #[arg(long, short = 'c', value_name = "FILE")]
+    pub config: Option<PathBuf>,
+
+    /// Rate of the first step, ops per second.
+    #[arg(long, value_name = "N", default_value_t = breakpoint::DEFAULT_START,
+          allow_negative_numbers = true)]
+    pub start: f64,
+
+    /// Multiply the rate by F each step [default: 2].
+    #[arg(
+        long,
+        value_name = "F",
+        conflicts_with = "step",
+        allow_negative_numbers = true
+    )]
+    pub factor: Option<f64>,
+
+    /// Add N ops per second each step instead.
+    #[arg(long, value_name = "N", allow_negative_numbers = true)]
+    pub step: Option<f64>,
+
+    /// Length of each step's submission phase.
+    #[arg(long, value_name = "S", default_value_t = breakpoint::DEFAULT_STEP_SECONDS,
+          allow_negative_numbers = true)]
+    pub step_seconds: f64,
+
+    /// Highest rate to try, ops per second.
+    #[arg(long, value_name = "N", default_value_t = breakpoint::DEFAULT_CEILING,
+          allow_negative_numbers = true)]
+    pub ceiling: f64,
+
+    /// A step breaks when submission lateness p99 is over L ms.
+    #[arg(long, value_name = "L", default_value_t = breakpoint::DEFAULT_MAX_LATENESS_MS,
+          allow_negative_numbers = true)]
+    pub max_lateness_ms: f64,
+
+    /// A step breaks when end-to-end latency p99 is over Y ms.
+    #[arg(long, value_name = "Y", default_value_t = breakpoint::DEFAULT_MAX_E2E_P99_MS,
+          allow_negative_numbers = true)]
+    pub max_e2e_p99_ms: f64,
+
+    /// Write the search (every step's figures) as JSON to FILE, or to stdout
+    /// with "-" (the table then goes to stderr).
+    #[arg(long, value_name = "FILE|-")]
+    pub json: Option<PathBuf>,
+
+    /// Seed of every step (overrides seed); without one, a random seed is
+    /// drawn once and used for every step.
+    #[arg(long, value_name = "N")]
+    pub seed: Option<u64>,
+
+    /// Test only: break the engine on purpose in every step.
+    #[arg(long, hide = true, value_name = "NAME", value_parser = parse_inject)]
+    pub inject: Option<Inject>,
 }
 
 #[derive(Debug, Args)]

@@ -1,6 +1,7 @@
 //! dynstress: a stress tester for a priority-based conflict-resolution
 //! engine over a versioned entity store.
 
+pub mod breakpoint;
 pub mod check;
 pub mod config;
 pub mod ecs;

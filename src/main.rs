@@ -17,12 +17,12 @@ use std::path::Path;
 use std::process;
 use std::time::Duration;
 
-use anyhow::Context;
+use anyhow::{Context, anyhow};
 use clap::Parser;
 use clap::error::ErrorKind;
 use dynstress::config::{self, Config, Overrides};
 use dynstress::harness::{self, ProgressMode, RunOptions, Signal};
-use dynstress::report::export::{ExportFormat, ExportManager, ExportTarget};
+use dynstress::report::export::{ExportFormat, ExportManager, ExportTarget, PendingFile};
 use dynstress::report::model::{ExitCode, RunReport};
 use dynstress::report::text::{self, TextStyle};
 
@@ -59,6 +59,7 @@ fn main() -> process::ExitCode {
         Command::Run(args) => run(args),
         Command::Validate { config } => validate(&config),
         Command::PrintConfig => print_stdout(config::DEFAULT_CONFIG_TOML),
+        Command::Breakpoint(args) => breakpoint(args),
     };
     match result {
         Ok(code) => process::ExitCode::from(code.code()),
@@ -296,4 +297,78 @@ impl Signals {
             .ok()
             .map(|()| Signal::Interrupt)
     }
+}
+
+/// `dynstress breakpoint`: check the flags and the config (exit 2), run
+/// the search with a progress line per step on stderr, then print the table
+/// and write `--json`. The search's ending gives the exit code.
+fn breakpoint(args: cli::BreakpointArgs) -> Result<ExitCode, Failure> {
+    use dynstress::breakpoint::{self, render};
+
+    let plan = breakpoint::Plan::new(&breakpoint::PlanFlags {
+        start: args.start,
+        factor: args.factor,
+        step: args.step,
+        step_seconds: args.step_seconds,
+        ceiling: args.ceiling,
+        max_lateness_ms: args.max_lateness_ms,
+        max_e2e_p99_ms: args.max_e2e_p99_ms,
+    })
+    .map_err(Failure::usage)?;
+    let overrides = Overrides {
+        seed: args.seed,
+        ..Overrides::default()
+    };
+    let config = config::load(args.config.as_deref(), &overrides).map_err(Failure::usage)?;
+    breakpoint::check_config(&config)
+        .map_err(|e| match args.config.as_deref() {
+            Some(p) => anyhow!("{}: {e}", p.display()),
+            None => anyhow!("built-in default: {e}"),
+        })
+        .map_err(Failure::usage)?;
+    // The JSON file is created before the search, so a bad path costs
+    // nothing; it appears under its name only once complete.
+    let json_file = match args.json.as_deref() {
+        Some(p) if p != Path::new("-") => {
+            Some(PendingFile::create(p, "--json").map_err(Failure::usage)?)
+        }
+        _ => None,
+    };
+    let json_stdout = args.json.as_deref() == Some(Path::new("-"));
+
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the tokio runtime")
+        .map_err(Failure::run)?;
+    let search = runtime.block_on(async {
+        let progress = |n: usize, step: &breakpoint::Step| {
+            // Progress is best effort: a closed stderr must not stop the search.
+            let _ = render::progress(&plan, n, step, &mut io::stderr().lock());
+        };
+        breakpoint::search(config, &plan, args.inject, stop_on_signal(false), progress).await
+    });
+    runtime.shutdown_timeout(Duration::from_secs(1));
+
+    let code = search.outcome.exit_code;
+    let written = if json_stdout {
+        render::json(&search, &mut io::stdout().lock())
+            .and_then(|()| render::table(&search, &mut io::stderr().lock()))
+            .context("cannot write the search")
+    } else {
+        let json = match json_file {
+            Some(file) => file
+                .finish(|out| render::json(&search, out))
+                .context("--json: cannot write the search"),
+            None => Ok(()),
+        };
+        let table =
+            render::table(&search, &mut io::stdout().lock()).context("cannot write to stdout");
+        json.and(table)
+    };
+    written.map_err(|error| Failure {
+        code: code.max(ExitCode::CouldNotRun),
+        error,
+    })?;
+    Ok(code)
 }

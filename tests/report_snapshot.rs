@@ -180,6 +180,8 @@ fn passed_brutal() -> RunReport {
             retried: 6,
             preempted: 4,
             in_flight_at_end: 0,
+            in_flight_peak: 8,
+            in_flight_waits: 0,
             by_priority: by_priority([
                 ("LOW", 376, 38, 338, 0),
                 ("NORMAL", 375, 61, 314, 0),
@@ -367,6 +369,8 @@ fn interrupted_capacity() -> RunReport {
             retried: 27_511,
             preempted: 1_204,
             in_flight_at_end: 0,
+            in_flight_peak: 8,
+            in_flight_waits: 0,
             by_priority: by_priority([
                 ("LOW", 1_203_086, 119_880, 1_083_150, 56),
                 ("NORMAL", 1_203_086, 201_337, 1_001_690, 59),

@@ -58,6 +58,13 @@ pub struct SubmitResult {
     /// engine by then.
     pub missed: u64,
     pub published: u64,
+    /// Fewest in-flight permits left free just after the submitter took
+    /// some: the limit minus this is the in-flight peak, exactly, since
+    /// only the submitter takes permits. `u64::MAX` if it took none.
+    pub fewest_free_permits: u64,
+    /// Batches that had to wait for permits: the in-flight limit was
+    /// reached.
+    pub in_flight_waits: u64,
 }
 
 /// Draws ops: priorities, types and parameters from the configured
@@ -228,6 +235,8 @@ impl Submitter {
             lateness: Latency::new(),
             missed: 0,
             published: 0,
+            fewest_free_permits: u64::MAX,
+            in_flight_waits: 0,
         };
         match self.rate {
             Rate::PerSecond(_) => self.fixed_rate(&mut result).await,
@@ -254,19 +263,27 @@ impl Submitter {
 
     /// Take `n` in-flight permits, waiting if the limit is reached. False if
     /// interrupted or past the deadline while waiting.
-    async fn permits(&self, n: u32) -> bool {
+    async fn permits(&self, n: u32, result: &mut SubmitResult) -> bool {
         if let Ok(p) = self.permits.try_acquire_many(n) {
             p.forget();
+            self.note_taken(result);
             return true;
         }
+        result.in_flight_waits += 1;
         tokio::select! {
             p = self.permits.acquire_many(n) => match p {
-                Ok(p) => { p.forget(); true }
+                Ok(p) => { p.forget(); self.note_taken(result); true }
                 Err(_) => false,
             },
             _ = self.interrupt.cancelled() => false,
             _ = tokio::time::sleep_until(self.deadline()) => false,
         }
+    }
+
+    /// Just after taking permits: the in-flight count is at a local peak.
+    fn note_taken(&self, result: &mut SubmitResult) {
+        let free = self.permits.available_permits() as u64;
+        result.fewest_free_permits = result.fewest_free_permits.min(free);
     }
 
     async fn send(&mut self, msg: SubmitMsg, result: &mut SubmitResult) {
@@ -305,7 +322,7 @@ impl Submitter {
                 .workload
                 .batch(now_ns, &mut msg.ops, &mut self.publisher);
             msg.ends.push(msg.ops.len() as u32);
-            if !self.permits(size).await {
+            if !self.permits(size, result).await {
                 // Interrupted or out of time while waiting: these ops were
                 // never handed to the engine; forget them so accounting
                 // stays exact.
@@ -344,6 +361,7 @@ impl Submitter {
                 match self.permits.try_acquire_many(size) {
                     Ok(p) => {
                         p.forget();
+                        self.note_taken(result);
                         msg.ends.push(msg.ops.len() as u32);
                     }
                     Err(_) => {
@@ -365,7 +383,7 @@ impl Submitter {
             if !msg.ends.is_empty() {
                 self.send(msg, result).await;
             }
-            if !self.permits(size).await {
+            if !self.permits(size, result).await {
                 break;
             }
             for ev in tail_events {

@@ -227,6 +227,9 @@ pub(crate) fn assemble(i: Inputs<'_>) -> RunReport {
             retried: c.retried,
             preempted: c.preempted,
             in_flight_at_end: c.in_flight(),
+            in_flight_peak: u64::from(i.config.max_in_flight)
+                .saturating_sub(i.submit.fewest_free_permits),
+            in_flight_waits: i.submit.in_flight_waits,
             by_priority: m.by_priority_named(),
             by_type: m.by_type_named(),
         },

@@ -140,7 +140,7 @@ struct Export {
 /// finds an empty or half-written report under the real name. A
 /// destination that exists and is not a regular file (`/dev/stdout`, a
 /// pipe) is written in place: renaming over it would replace the device.
-struct PendingFile {
+pub struct PendingFile {
     /// `None` when writing in place.
     temp: Option<PathBuf>,
     dest: PathBuf,
@@ -148,7 +148,9 @@ struct PendingFile {
 }
 
 impl PendingFile {
-    fn create(dest: &Path, origin: &'static str) -> Result<PendingFile, ExportError> {
+    /// Create the temporary file beside `dest`; `origin` names the flag
+    /// in errors.
+    pub fn create(dest: &Path, origin: &'static str) -> Result<PendingFile, ExportError> {
         let name = dest
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
@@ -188,7 +190,10 @@ impl PendingFile {
     }
 
     /// Write through `write`, then move the file into place.
-    fn finish(mut self, write: impl FnOnce(&mut dyn Write) -> io::Result<()>) -> io::Result<()> {
+    pub fn finish(
+        mut self,
+        write: impl FnOnce(&mut dyn Write) -> io::Result<()>,
+    ) -> io::Result<()> {
         let file = self
             .file
             .take()

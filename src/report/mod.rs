@@ -328,6 +328,8 @@ pub(crate) fn sample_report() -> model::RunReport {
             retried: 3,
             preempted: 0,
             in_flight_at_end: 0,
+            in_flight_peak: 8,
+            in_flight_waits: 0,
             by_priority,
             by_type,
         },

@@ -356,6 +356,11 @@ pub struct Operations {
     pub retried: u64,
     pub preempted: u64,
     pub in_flight_at_end: u64,
+    /// Most ops in flight at once; at most the config's `max_in_flight`.
+    pub in_flight_peak: u64,
+    /// Batches the submitter held back until in-flight ops settled: the
+    /// in-flight limit was reached.
+    pub in_flight_waits: u64,
     /// Keyed by level name (`LOW`, `NORMAL`, ...; numeric for unnamed),
     /// lowest level first.
     pub by_priority: Named<PriorityCounts>,
