@@ -3,8 +3,10 @@
 
 pub mod check;
 pub mod config;
+mod digest;
 pub mod ecs;
 pub mod events;
+pub mod explore;
 pub mod harness;
 pub mod metrics;
 pub mod ops;

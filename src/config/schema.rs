@@ -46,6 +46,8 @@ pub(super) enum Kind {
     Rate,
     /// An integer, or a quoted decimal string for seeds above 2^63 - 1.
     Seed,
+    /// A string naming the run's clock.
+    Clock,
     Table(&'static [(&'static str, Kind)]),
     /// A table of numbers keyed by these names.
     Weights(fn() -> Vec<&'static str>),
@@ -62,6 +64,7 @@ impl Kind {
                     DeValue::Integer(_) | DeValue::Float(_) | DeValue::String(_)
                 )
                 | (Kind::Seed, DeValue::Integer(_) | DeValue::String(_))
+                | (Kind::Clock, DeValue::String(_))
                 | (Kind::Table(_) | Kind::Weights(_), DeValue::Table(_))
         )
     }
@@ -72,6 +75,7 @@ impl Kind {
             Kind::Number => "a number",
             Kind::Rate => "a number of operations per second or \"max\"",
             Kind::Seed => "an integer from 0 to 18446744073709551615",
+            Kind::Clock => "\"real\" or \"virtual\"",
             Kind::Table(_) | Kind::Weights(_) => "a table",
         }
     }
@@ -107,6 +111,7 @@ pub(super) const SCHEMA: &[(&str, Kind)] = &[
     ("target_completion_rate", Kind::Number),
     ("max_memory_mb", Kind::Number),
     ("seed", Kind::Seed),
+    ("clock", Kind::Clock),
     ("max_in_flight", Kind::Integer),
     ("priority_distribution", Kind::Weights(priority_names)),
     ("operation_types", Kind::Weights(op_type_names)),

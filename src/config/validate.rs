@@ -13,7 +13,7 @@ use std::time::Duration;
 use super::error::ConfigError;
 use super::file::{ConfigFile, Flag, RateValue, SeedValue};
 use super::source::{Doc, Places};
-use super::{Config, Rate, Thresholds};
+use super::{ClockMode, Config, Rate, Thresholds};
 use crate::ecs::Retention;
 use crate::ops::{Priority, RetryBudgets};
 
@@ -184,6 +184,26 @@ impl Validator<'_> {
         }
     }
 
+    /// `clock`; capacity mode needs the real clock.
+    fn clock(&self, v: &str, rate: Rate) -> Result<ClockMode, ConfigError> {
+        let clock = match v {
+            "real" => ClockMode::Real,
+            "virtual" => ClockMode::Virtual,
+            _ => return Err(self.fail("clock", &v, "must be \"real\" or \"virtual\"".into())),
+        };
+        if clock == ClockMode::Virtual && rate == Rate::Max {
+            return Err(self.fail(
+                "clock",
+                &v,
+                "capacity mode (operation_rate_per_second = \"max\") needs the real clock: \
+                 virtual time stands still while ops run, so \"as fast as possible\" has no \
+                 meaning there"
+                    .into(),
+            ));
+        }
+        Ok(clock)
+    }
+
     pub(super) fn validate(&self, f: &ConfigFile) -> Result<Config, ConfigError> {
         let duration = self.seconds("duration_seconds", f.duration_seconds, true)?;
         let num_targets = self.whole("num_targets", f.num_targets, 1, MAX_ENTITIES)?;
@@ -196,6 +216,7 @@ impl Validator<'_> {
             self.fraction("target_completion_rate", f.target_completion_rate)?;
         let max_memory_mb = self.positive("max_memory_mb", f.max_memory_mb)?;
         let seed = self.seed(&f.seed)?;
+        let clock = self.clock(&f.clock, rate)?;
 
         let batch_min = self.whole("batch.min_size", f.batch.min_size, 1, MAX_BATCH)?;
         let batch_max = self.whole("batch.max_size", f.batch.max_size, 1, MAX_BATCH)?;
@@ -292,6 +313,7 @@ impl Validator<'_> {
             target_completion_rate,
             max_memory_mb,
             seed,
+            clock,
             max_in_flight,
             priorities,
             op_weights,

@@ -199,6 +199,7 @@ impl Submitter {
         // batch was due a little before the end; an interrupt ends it early.
         let end = self.clock.start_tokio() + self.duration;
         tokio::select! {
+            biased;
             _ = tokio::time::sleep_until(end) => {}
             _ = self.interrupt.cancelled() => {}
         }
@@ -215,6 +216,7 @@ impl Submitter {
             return true;
         }
         tokio::select! {
+            biased;
             p = self.permits.acquire_many(n) => match p {
                 Ok(p) => { p.forget(); true }
                 Err(_) => false,
@@ -245,6 +247,7 @@ impl Submitter {
             let due = start + Duration::from_secs_f64(due_s);
             if due > Instant::now() {
                 tokio::select! {
+                    biased;
                     _ = tokio::time::sleep_until(due) => {}
                     _ = self.interrupt.cancelled() => break,
                 }

@@ -204,6 +204,7 @@ pub fn assemble(i: Inputs<'_>) -> RunReport {
         },
         thresholds,
         timeline: m.timeline(),
+        digests: None,
         work: WorkSummary {
             modifications: m.modifications,
             versions: m.versions_created,

@@ -15,6 +15,7 @@
 //! once, from its flags and environment, and tests capture the output.
 
 pub mod assemble;
+pub mod explore;
 pub mod json;
 pub mod live;
 pub mod model;
@@ -413,6 +414,7 @@ pub(crate) fn sample_report() -> model::RunReport {
                 rss_mb: 9.0 + t as f64 * 0.1,
             })
             .collect(),
+        digests: None,
         work: WorkSummary {
             modifications: 273,
             versions: 191,

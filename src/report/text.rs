@@ -644,6 +644,14 @@ fn configuration(report: &RunReport, g: &Glyphs) -> Section {
         "seed: {seed} (rerun with --seed {seed})",
         seed = report.seed
     )));
+    // On the virtual clock the digests identify the run: a replay of the
+    // seed shows the same. On the real clock they are in the JSON only.
+    if let Some(d) = report.digests.as_ref().filter(|d| d.clock == "virtual") {
+        nodes.push(Node::new(format!(
+            "digests ({} clock): events {}, store {}",
+            d.clock, d.events, d.store
+        )));
+    }
     Section {
         icon: "📋",
         tag: "CONFIG",
