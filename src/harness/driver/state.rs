@@ -433,3 +433,62 @@ fn cancel(mut op: Op, now_ns: u64, out: &mut Outputs) {
         },
     ));
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ops::{OpKind, Priority, RetryBudgets};
+
+    fn op(id: u64, retries: u32) -> Op {
+        let budgets = RetryBudgets {
+            structural: 9,
+            normal: 9,
+            low_priority: 9,
+        };
+        let mut op = Op::new(
+            OpId(id),
+            OpKind::VersionEntity,
+            Priority::HIGH,
+            0,
+            &budgets,
+            0,
+        );
+        op.retries = retries;
+        op
+    }
+
+    fn seeded(seed: u64) -> Seeded {
+        let backoff = Backoff {
+            base: Duration::from_millis(10),
+            max: Duration::from_secs(1),
+        };
+        Seeded::new(seed, backoff, 0.5, 0.5)
+    }
+
+    /// Every draw about an op's attempt, as one comparable value.
+    fn draws(s: &mut Seeded, op: &Op) -> (bool, Option<(u8, bool)>, Duration) {
+        let fault = s.fault(op).map(|f| (f.step, f.panic));
+        (s.stalls(op), fault, s.backoff(op))
+    }
+
+    #[test]
+    fn a_draw_depends_on_the_seed_op_and_attempt_not_on_the_order_of_draws() {
+        let ops: Vec<Op> = (0..64).map(|i| op(i, (i % 3) as u32)).collect();
+        let mut forward = seeded(7);
+        let mut backward = seeded(7);
+        let a: Vec<_> = ops.iter().map(|o| draws(&mut forward, o)).collect();
+        let mut b: Vec<_> = ops.iter().rev().map(|o| draws(&mut backward, o)).collect();
+        b.reverse();
+        assert_eq!(a, b);
+        // The same op draws again the same; another attempt, op or seed
+        // draws differently somewhere.
+        assert_eq!(draws(&mut seeded(7), &ops[5]), a[5]);
+        let retried: Vec<_> = (0..64).map(|i| draws(&mut seeded(7), &op(i, 4))).collect();
+        assert_ne!(a, retried);
+        let other: Vec<_> = ops.iter().map(|o| draws(&mut seeded(8), o)).collect();
+        assert_ne!(a, other);
+        // Both outcomes of each coin occur.
+        assert!(a.iter().any(|d| d.0) && a.iter().any(|d| !d.0));
+        assert!(a.iter().any(|d| d.1.is_some()) && a.iter().any(|d| d.1.is_none()));
+    }
+}
