@@ -2,12 +2,12 @@
 //! optionally prints live event lines and writes the event stream to a
 //! file. It also folds every event into the run's event digest
 //! ([`crate::digest`]); on the virtual clock the events file is written
-//! from the digest's canonical lines, so it is reproducible byte for byte.
+//! as canonical lines, so it is reproducible byte for byte.
 
 use std::io::{self, Write};
 
 use crate::check::online::Checker;
-use crate::digest::EventDigest;
+use crate::digest::{EventDigest, canonical_line};
 use crate::events::{Continuity, Subscription};
 use crate::report::live::{LiveStyle, LiveWriter};
 
@@ -37,16 +37,18 @@ impl Observer {
             .verbose
             .map(|style| LiveWriter::new(style, io::stderr()));
         let mut error = None;
+        let mut canonical = Vec::with_capacity(512);
         while let Some(batch) = self.sub.recv().await {
             continuity.observe(&batch);
             for ev in &batch.events {
                 self.checker.observe(ev);
-                let canonical = self.digest.fold(ev);
+                self.digest.fold(ev);
                 if let Some(w) = events.as_mut()
                     && error.is_none()
                 {
                     let line = if self.canonical_events {
-                        w.write_all(canonical)
+                        canonical_line(ev, &mut canonical);
+                        w.write_all(&canonical)
                     } else {
                         serde_json::to_writer(&mut *w, ev).map_err(io::Error::from)
                     }
