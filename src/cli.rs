@@ -50,6 +50,10 @@ pub enum Command {
     /// breaks; report the highest rate that held.
     #[command(after_help = BREAKPOINT_EXIT_CODES)]
     Breakpoint(BreakpointArgs),
+    /// Run many seeds on the virtual clock, in parallel, and print every
+    /// failing seed with the command that replays it.
+    #[command(after_help = exit_codes())]
+    Explore(ExploreArgs),
 }
 
 /// Shown under `--help` of `breakpoint`.
@@ -126,6 +130,47 @@ pub struct BreakpointArgs {
 }
 
 #[derive(Debug, Args)]
+pub struct ExploreArgs {
+    /// Config file (TOML); without it, the built-in default.
+    #[arg(long, short = 'c', value_name = "FILE")]
+    pub config: Option<PathBuf>,
+
+    /// Seeds to run: "A..B" (both included) or one seed.
+    #[arg(long, value_name = "A..B", default_value = "1..100")]
+    pub seeds: String,
+
+    /// Worker threads, one run at a time each (default: the cores).
+    #[arg(long, short = 'j', value_name = "N")]
+    pub jobs: Option<usize>,
+
+    /// Submission phase length of each run in seconds (overrides
+    /// duration_seconds).
+    #[arg(long, value_name = "SECONDS", allow_negative_numbers = true)]
+    pub duration: Option<f64>,
+
+    /// Number of target entities (overrides num_targets).
+    #[arg(long, value_name = "N", allow_negative_numbers = true)]
+    pub targets: Option<u32>,
+
+    /// Write the summary as JSON to FILE, or to stdout with "-".
+    #[arg(long, value_name = "FILE|-")]
+    pub json: Option<PathBuf>,
+
+    /// Report failing seeds as found, without looking for a smaller
+    /// reproduction.
+    #[arg(long)]
+    pub no_shrink: bool,
+
+    /// Hide the progress bar.
+    #[arg(long)]
+    pub no_progress: bool,
+
+    /// Test only: break the engine on purpose to show a check catches it.
+    #[arg(long, hide = true, value_name = "NAME", value_parser = parse_inject)]
+    pub inject: Option<Inject>,
+}
+
+#[derive(Debug, Args)]
 pub struct RunArgs {
     /// Config file (TOML); without it, the built-in default
     /// (see `dynstress print-config`).
@@ -155,6 +200,16 @@ pub struct RunArgs {
     /// makes the same choices (overrides seed).
     #[arg(long, value_name = "N", allow_negative_numbers = true)]
     pub seed: Option<u64>,
+
+    /// Where time comes from: "real", or "virtual" (reproducible from the
+    /// seed; overrides clock).
+    #[arg(long, value_name = "real|virtual", value_parser = ["real", "virtual"])]
+    pub clock: Option<String>,
+
+    /// Run the seed twice on the virtual clock and compare the events;
+    /// exit 3 naming the first event where they differ.
+    #[arg(long)]
+    pub check_determinism: bool,
 
     /// Write the JSON report to FILE, or to stdout with "-" (the text report
     /// then goes to stderr).

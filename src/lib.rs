@@ -4,8 +4,10 @@
 pub mod breakpoint;
 pub mod check;
 pub mod config;
+mod digest;
 pub mod ecs;
 pub mod events;
+pub mod explore;
 pub mod harness;
 pub mod metrics;
 pub mod ops;

@@ -263,6 +263,7 @@ fn passed_brutal() -> RunReport {
                 rss_mb: 9.0 + (t % 4) as f64 * 0.5,
             })
             .collect(),
+        digests: None,
         work: WorkSummary {
             modifications: 273,
             real_work: 273,
@@ -439,6 +440,7 @@ fn interrupted_capacity() -> RunReport {
                 rss_mb: 40.0 + 22.0 * t as f64,
             })
             .collect(),
+        digests: None,
         work: WorkSummary {
             modifications: 873_090,
             real_work: 873_090,

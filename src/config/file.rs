@@ -46,6 +46,7 @@ pub(super) struct ConfigFile {
     pub(super) max_memory_mb: f64,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(super) seed: Option<SeedValue>,
+    pub(super) clock: String,
     pub(super) max_in_flight: i64,
     pub(super) priority_distribution: PriorityWeights,
     pub(super) operation_types: OpTypeWeights,
@@ -86,6 +87,7 @@ impl Default for ConfigFile {
             target_completion_rate: 0.15,
             max_memory_mb: 1000.0,
             seed: None,
+            clock: "real".into(),
             max_in_flight: 100_000,
             priority_distribution: PriorityWeights::default(),
             operation_types: OpTypeWeights::default(),
@@ -458,6 +460,10 @@ impl ConfigFile {
             self.seed = Some(SeedValue::of(s));
             note("seed", "--seed", s.to_string());
         }
+        if let Some(c) = &o.clock {
+            self.clock = c.clone();
+            note("clock", "--clock", c.clone());
+        }
         flags
     }
 }
@@ -481,6 +487,7 @@ impl From<&Config> for ConfigFile {
             target_completion_rate: c.target_completion_rate,
             max_memory_mb: c.max_memory_mb,
             seed: c.seed.map(SeedValue::of),
+            clock: c.clock.name().into(),
             max_in_flight: i64::from(c.max_in_flight),
             priority_distribution: PriorityWeights::from_levels(&c.priorities),
             operation_types: OpTypeWeights(c.op_weights),

@@ -62,6 +62,27 @@ pub enum Rate {
     Max,
 }
 
+/// The clock a run's time is read from.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum ClockMode {
+    /// Wall time: rates, timers and latencies are real.
+    #[default]
+    Real,
+    /// Tokio's paused clock, advanced only when every task is idle: the
+    /// run is a function of its seed and config.
+    Virtual,
+}
+
+impl ClockMode {
+    /// The name in the config file and on the command line.
+    pub fn name(self) -> &'static str {
+        match self {
+            ClockMode::Real => "real",
+            ClockMode::Virtual => "virtual",
+        }
+    }
+}
+
 /// Validated, typed configuration. Downstream code never re-checks it.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Config {
@@ -84,6 +105,7 @@ pub struct Config {
     pub max_memory_mb: f64,
     /// `None`: draw a random seed at start (and print it).
     pub seed: Option<u64>,
+    pub clock: ClockMode,
     pub max_in_flight: u32,
     /// Priority weights, normalised, only levels with weight > 0.
     pub priorities: Vec<(Priority, f64)>,
@@ -192,6 +214,8 @@ pub struct Overrides {
     pub grace_period: Option<f64>,
     /// `--seed`: `seed`.
     pub seed: Option<u64>,
+    /// `--clock`: `clock`.
+    pub clock: Option<String>,
 }
 
 /// Load the config at `path` (`None`: the built-in default) and apply
@@ -354,6 +378,30 @@ mod tests {
     }
 
     #[test]
+    fn the_clock_is_real_unless_virtual_is_asked_for_and_capacity_needs_real() {
+        assert_eq!(parse("").unwrap().clock, ClockMode::Real);
+        let v = parse("clock = \"virtual\"").unwrap();
+        assert_eq!(v.clock, ClockMode::Virtual);
+        assert_eq!(parse(&v.to_toml()).unwrap(), v);
+        let e = err("clock = \"wall\"");
+        assert!(
+            e.contains("clock = \"wall\"") && e.contains("\"virtual\""),
+            "{e}"
+        );
+        let e = err("clock = \"virtual\"\noperation_rate_per_second = \"max\"");
+        assert!(
+            e.contains("capacity mode") && e.contains("real clock"),
+            "{e}"
+        );
+        let o = Overrides {
+            clock: Some("virtual".into()),
+            ..Overrides::default()
+        };
+        let e = parse_str("operation_rate_per_second = \"max\"", "f.toml", &o).unwrap_err();
+        assert!(e.to_string().starts_with("--clock virtual:"), "{e}");
+    }
+
+    #[test]
     fn overrides_replace_file_values() {
         let o = Overrides {
             duration: Some(2.5),
@@ -361,6 +409,7 @@ mod tests {
             targets: Some(42),
             grace_period: Some(0.0),
             seed: Some(u64::MAX),
+            clock: None,
         };
         let c = parse_str("duration_seconds = 60\nnum_targets = 3\n", "f.toml", &o).unwrap();
         assert_eq!(c.duration, Duration::from_millis(2500));

@@ -130,6 +130,7 @@ pub(super) const SCHEMA: &[(&str, Kind)] = &[
     ("target_completion_rate", Kind::Number),
     ("max_memory_mb", Kind::Number),
     ("seed", Kind::Seed),
+    ("clock", Kind::Choice(&["real", "virtual"])),
     ("max_in_flight", Kind::Integer),
     ("priority_distribution", Kind::Weights(priority_names)),
     ("operation_types", Kind::Weights(op_type_names)),

@@ -16,7 +16,7 @@ use super::file::{
 };
 use super::schema::quoted;
 use super::source::{Doc, Places};
-use super::{Config, Rate, Thresholds};
+use super::{ClockMode, Config, Rate, Thresholds};
 use crate::ecs::Retention;
 use crate::ops::{Priority, RetryBudgets};
 use crate::workload::{Arrivals, BatchSizes, Schedule, Stage, TargetDistribution};
@@ -458,6 +458,26 @@ impl Validator<'_> {
         }
     }
 
+    /// `clock`; capacity mode needs the real clock.
+    fn clock(&self, v: &str, rate: Rate) -> Result<ClockMode, ConfigError> {
+        let clock = match v {
+            "real" => ClockMode::Real,
+            "virtual" => ClockMode::Virtual,
+            _ => return Err(self.fail("clock", &v, "must be \"real\" or \"virtual\"".into())),
+        };
+        if clock == ClockMode::Virtual && rate == Rate::Max {
+            return Err(self.fail(
+                "clock",
+                &v,
+                "capacity mode (operation_rate_per_second = \"max\") needs the real clock: \
+                 virtual time stands still while ops run, so \"as fast as possible\" has no \
+                 meaning there"
+                    .into(),
+            ));
+        }
+        Ok(clock)
+    }
+
     pub(super) fn validate(&self, f: &ConfigFile) -> Result<Config, ConfigError> {
         let (duration, rate, stages) = self.pace(f)?;
         let arrivals = self.arrivals(f, rate)?;
@@ -471,6 +491,7 @@ impl Validator<'_> {
             self.fraction("target_completion_rate", f.target_completion_rate)?;
         let max_memory_mb = self.positive("max_memory_mb", f.max_memory_mb)?;
         let seed = self.seed(&f.seed)?;
+        let clock = self.clock(&f.clock, rate)?;
 
         let batch_min = self.whole("batch.min_size", f.batch.min_size, 1, MAX_BATCH)?;
         let batch_max = self.whole("batch.max_size", f.batch.max_size, 1, MAX_BATCH)?;
@@ -588,6 +609,7 @@ impl Validator<'_> {
             target_completion_rate,
             max_memory_mb,
             seed,
+            clock,
             max_in_flight,
             priorities,
             op_weights,

@@ -38,6 +38,7 @@ mod txn;
 mod value;
 
 pub use address::{Address, address};
+pub(crate) use digest::mix64;
 pub use digest::{HISTORY_DIGEST_SEED, history_digest_step};
 pub use error::EcsError;
 pub use store::{EntityId, Retention, Store, Structural, VersionCreated};

@@ -15,7 +15,14 @@ pub async fn run(mut sub: Subscription, clock: Clock) -> Metrics {
     let mut tick = tokio::time::interval(SAMPLE_EVERY);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     loop {
+        // Biased, for determinism on the virtual clock; the tick goes first
+        // so a busy stream cannot starve the once-a-second sample.
         tokio::select! {
+            biased;
+            _ = tick.tick() => {
+                let t_s = clock.now_ns() / 1_000_000_000 + 1;
+                metrics.record_rss(t_s, sampler.rss_mb());
+            }
             batch = sub.recv() => match batch {
                 Some(batch) => {
                     for ev in &batch.events {
@@ -24,10 +31,6 @@ pub async fn run(mut sub: Subscription, clock: Clock) -> Metrics {
                 }
                 None => break,
             },
-            _ = tick.tick() => {
-                let t_s = clock.now_ns() / 1_000_000_000 + 1;
-                metrics.record_rss(t_s, sampler.rss_mb());
-            }
         }
     }
     let t_s = clock.now_ns() / 1_000_000_000 + 1;

@@ -91,6 +91,8 @@ impl Timers {
 struct Executor {
     store: Store,
     clock: Clock,
+    /// [`Inject::WallClock`]: date commits by the wall clock.
+    wall_clock: bool,
 }
 
 impl Executor {
@@ -98,7 +100,13 @@ impl Executor {
     /// back before anything else happens.
     fn run<C: Chance>(&mut self, st: &mut State<C>, out: &mut Outputs) {
         while let Some(x) = out.execute.take() {
-            let at_us = chrono::Utc::now().timestamp_micros();
+            let at_us = if self.wall_clock {
+                chrono::Utc::now().timestamp_micros()
+            } else {
+                self.clock.date_us()
+            };
+            // The transaction's wall time: a measurement for the report,
+            // never an input to a decision.
             let began = Instant::now();
             let store = &mut self.store;
             let result = std::panic::catch_unwind(AssertUnwindSafe(|| {
@@ -141,7 +149,11 @@ impl Driver {
             config.stall_probability,
         );
         let mut st = State::new(chance, config.stall, config.inject);
-        let mut exec = Executor { store, clock };
+        let mut exec = Executor {
+            store,
+            clock,
+            wall_clock: config.inject == Some(Inject::WallClock),
+        };
         let mut out = Outputs::default();
         let mut stalls = Timers::default();
         let mut backoffs = Timers::default();
@@ -286,7 +298,7 @@ mod tests {
                     inject: None,
                     seed: 11,
                 },
-                clock: Clock::new(),
+                clock: Clock::new(crate::config::ClockMode::Real),
                 publisher,
                 counters: Arc::clone(&counters),
                 permits: Arc::new(Semaphore::new(0)),

@@ -36,12 +36,12 @@ mod verdict;
 use std::future::Future;
 use std::io::Write;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use tokio::sync::{Semaphore, mpsc};
 use tokio_util::sync::CancellationToken;
 
-use crate::config::Config;
+use crate::config::{ClockMode, Config};
 use crate::ops::{Op, OpId};
 use crate::report::model::RunReport;
 
@@ -78,10 +78,14 @@ pub enum Inject {
     /// 96 MB are allocated, written and freed at the start of the run,
     /// between two memory samples: only the kernel's peak sees them.
     MemorySpike,
+    /// Commits are dated by the wall clock instead of the run's clock: no
+    /// check fails, but two virtual-clock runs of a seed differ, which is
+    /// what `--check-determinism` exists to catch.
+    WallClock,
 }
 
 impl Inject {
-    pub const NAMES: [(&'static str, Inject); 7] = [
+    pub const NAMES: [(&'static str, Inject); 8] = [
         ("wrong-winner", Inject::WrongWinner),
         ("partial-write", Inject::PartialWrite),
         ("lose-event", Inject::LoseEvent),
@@ -89,6 +93,7 @@ impl Inject {
         ("double-start", Inject::DoubleStart),
         ("ignore-grace", Inject::IgnoreGrace),
         ("memory-spike", Inject::MemorySpike),
+        ("wall-clock", Inject::WallClock),
     ];
 
     pub fn from_name(name: &str) -> Option<Inject> {
@@ -128,15 +133,28 @@ pub struct RunOptions {
 }
 
 /// Run-relative time, shared by every task so their timestamps compare.
+///
+/// It reads tokio's clock: wall time on a normal runtime, virtual time on
+/// a runtime started paused ([`runtime`] with [`ClockMode::Virtual`]), so
+/// the timestamps of events are virtual too. Wall-clock dates the store
+/// records (`timestamp`, the times of history entries) are the run's epoch
+/// plus run time: the real date on the real clock, a fixed date on the
+/// virtual one, so nothing in the engine reads the wall clock itself.
 #[derive(Clone, Copy, Debug)]
 pub struct Clock {
-    start: Instant,
+    start: tokio::time::Instant,
+    epoch_us: i64,
 }
 
+/// The date a virtual-clock run starts at: 2001-01-01T00:00:00Z.
+const VIRTUAL_EPOCH_US: i64 = 978_307_200_000_000;
+
 impl Clock {
-    pub fn new() -> Clock {
+    /// A clock starting now, dated as `mode` says.
+    pub fn new(mode: ClockMode) -> Clock {
         Clock {
-            start: Instant::now(),
+            start: tokio::time::Instant::now(),
+            epoch_us: epoch_us(mode),
         }
     }
 
@@ -146,13 +164,38 @@ impl Clock {
     }
 
     pub fn start_tokio(&self) -> tokio::time::Instant {
-        tokio::time::Instant::from_std(self.start)
+        self.start
+    }
+
+    /// The date now, in microseconds since the Unix epoch.
+    pub fn date_us(&self) -> i64 {
+        self.epoch_us + (self.now_ns() / 1_000) as i64
     }
 }
 
-impl Default for Clock {
-    fn default() -> Self {
-        Clock::new()
+/// The date a run starts at, in microseconds since the Unix epoch.
+fn epoch_us(mode: ClockMode) -> i64 {
+    match mode {
+        ClockMode::Real => chrono::Utc::now().timestamp_micros(),
+        ClockMode::Virtual => VIRTUAL_EPOCH_US,
+    }
+}
+
+/// The runtime a run on `clock` needs. Real: tokio's multi-thread
+/// runtime. Virtual: a current-thread runtime whose clock starts paused and
+/// jumps to the next timer only when every task is idle, so rates, grace
+/// periods, stalls, backoff and the drain all run on virtual time; with one
+/// thread and every `select!` biased, the interleaving of the tasks is a
+/// function of the run's inputs.
+pub fn runtime(clock: ClockMode) -> std::io::Result<tokio::runtime::Runtime> {
+    match clock {
+        ClockMode::Real => tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build(),
+        ClockMode::Virtual => tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .start_paused(true)
+            .build(),
     }
 }
 
@@ -205,7 +248,7 @@ pub async fn run(
     let world = World::build(&config, seed)?;
     // The run's clock starts once the world exists: setup is not part of
     // the submission window.
-    let clock = Clock::new();
+    let clock = Clock::new(config.clock);
     let stop = CancellationToken::new();
     // Submission halts on the first signal or when the events file fails.
     let halt = CancellationToken::new();
@@ -255,6 +298,8 @@ pub async fn run(
                 emoji: options.emoji,
                 color: options.color,
             }),
+            digest: crate::digest::EventDigest::new(config.clock == ClockMode::Virtual),
+            canonical_events: config.clock == ClockMode::Virtual,
         }
         .run(),
     );
@@ -347,7 +392,7 @@ pub async fn run(
     stop.cancel();
     let monitor = monitor.await?;
     let driver = driver.await?;
-    let (checker, continuity, events_error) = observer.await?;
+    let (checker, continuity, events_error, event_digest) = observer.await?;
     let metrics = collector.await?;
     progress.await?;
     let errors: Vec<String> = events_error
@@ -357,7 +402,7 @@ pub async fn run(
 
     let published = submitted.published + monitor.published + driver.published;
     let illegal = monitor.illegal_transitions + driver.illegal_transitions;
-    Ok(verdict::assemble(verdict::Inputs {
+    let mut report = verdict::assemble(verdict::Inputs {
         config: &config,
         seed,
         command: &options.command,
@@ -378,7 +423,13 @@ pub async fn run(
         engine_illegal_transitions: illegal,
         store: &driver.store,
         usage: crate::metrics::process_usage(),
-    }))
+    });
+    report.digests = Some(crate::report::model::Digests {
+        clock: config.clock.name().to_string(),
+        events: crate::digest::hex(event_digest.value()),
+        store: crate::digest::hex(crate::digest::store_digest(&driver.store)),
+    });
+    Ok(report)
 }
 
 /// Injected panics (the chaos faults) are expected and caught; keep the

@@ -1,12 +1,15 @@
 //! Task 4, the lifecycle observer: checks every event as it arrives, and
 //! optionally prints live event lines and writes the event stream to a
-//! file.
+//! file. It also folds every event into the run's event digest
+//! ([`crate::digest`]); on the virtual clock the events file is written
+//! as canonical lines, so it is reproducible byte for byte.
 
 use std::io::{self, Write};
 
 use tokio_util::sync::CancellationToken;
 
 use crate::check::online::Checker;
+use crate::digest::{EventDigest, canonical_line};
 use crate::events::{Continuity, Subscription};
 use crate::report::live::{LiveStyle, LiveWriter};
 
@@ -19,12 +22,17 @@ pub struct Observer {
     /// stops early instead of running on without its record.
     pub failed: CancellationToken,
     pub verbose: Option<LiveStyle>,
+    /// Times are part of the digest and of the events file as the digest
+    /// writes them: the virtual clock.
+    pub digest: EventDigest,
+    /// Write the events file from the digest's canonical lines.
+    pub canonical_events: bool,
 }
 
 impl Observer {
     /// Runs until every publisher is gone; returns what it learned and the
     /// first error writing the events file, if any.
-    pub async fn run(mut self) -> (Checker, Continuity, Option<io::Error>) {
+    pub async fn run(mut self) -> (Checker, Continuity, Option<io::Error>, EventDigest) {
         let mut continuity = Continuity::default();
         // The caller hands a buffered writer (the binary wraps the file in
         // a BufWriter); it is flushed here so an error is reported, not
@@ -34,16 +42,22 @@ impl Observer {
             .verbose
             .map(|style| LiveWriter::new(style, io::stderr()));
         let mut error = None;
+        let mut canonical = Vec::with_capacity(512);
         while let Some(batch) = self.sub.recv().await {
             continuity.observe(&batch);
             for ev in &batch.events {
                 self.checker.observe(ev);
+                self.digest.fold(ev);
                 if let Some(w) = events.as_mut()
                     && error.is_none()
                 {
-                    let line = serde_json::to_writer(&mut *w, ev)
-                        .map_err(io::Error::from)
-                        .and_then(|()| w.write_all(b"\n"));
+                    let line = if self.canonical_events {
+                        canonical_line(ev, &mut canonical);
+                        w.write_all(&canonical)
+                    } else {
+                        serde_json::to_writer(&mut *w, ev).map_err(io::Error::from)
+                    }
+                    .and_then(|()| w.write_all(b"\n"));
                     if let Err(e) = line {
                         error = Some(e);
                         self.failed.cancel();
@@ -62,6 +76,6 @@ impl Observer {
             error = Some(e);
             self.failed.cancel();
         }
-        (self.checker, continuity, error)
+        (self.checker, continuity, error, self.digest)
     }
 }

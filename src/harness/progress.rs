@@ -31,6 +31,7 @@ pub async fn run(
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     loop {
         tokio::select! {
+            biased;
             _ = stop.cancelled() => break,
             _ = tick.tick() => {
                 let c = counters.snapshot();

@@ -31,12 +31,21 @@ impl World {
     pub fn build(config: &Config, seed: u64) -> anyhow::Result<World> {
         let mut rng = SmallRng::seed_from_u64(seed ^ 0x7365_7475);
         let mut store = Store::new(config.retention, seed ^ 0x7374_6f72);
+        // Dated by the run's clock, not by the store reading the wall clock,
+        // so a virtual-clock run's store is a function of its seed.
+        let created = Value::Time(
+            chrono::DateTime::from_timestamp_micros(super::epoch_us(config.clock))
+                .unwrap_or_default(),
+        );
         let n = config.num_targets;
         for i in 0..n {
             let id = store
                 .create(
                     Schema::TestDataEntity,
-                    &[("name", Value::Str(Arc::from(format!("target_{i}"))))],
+                    &[
+                        ("name", Value::Str(Arc::from(format!("target_{i}")))),
+                        ("timestamp", created.clone()),
+                    ],
                 )
                 .context("creating a target")?;
             debug_assert_eq!(id, EntityId(i));
@@ -47,7 +56,10 @@ impl World {
             let root = store
                 .create(
                     Schema::TestDataEntity,
-                    &[("name", Value::Str(Arc::from(format!("group_{g}"))))],
+                    &[
+                        ("name", Value::Str(Arc::from(format!("group_{g}")))),
+                        ("timestamp", created.clone()),
+                    ],
                 )
                 .context("creating a group root")?;
             roots.push(root);

@@ -247,6 +247,7 @@ impl Submitter {
         // batch was due a little before the end; an interrupt ends it early.
         let end = self.clock.start_tokio() + self.duration;
         tokio::select! {
+            biased;
             _ = tokio::time::sleep_until(end) => {}
             _ = self.interrupt.cancelled() => {}
         }
@@ -271,6 +272,7 @@ impl Submitter {
         }
         result.in_flight_waits += 1;
         tokio::select! {
+            biased;
             p = self.permits.acquire_many(n) => match p {
                 Ok(p) => { p.forget(); self.note_taken(result); true }
                 Err(_) => false,
@@ -309,6 +311,7 @@ impl Submitter {
             let due = start + Duration::from_secs_f64(due_s);
             if due > Instant::now() {
                 tokio::select! {
+                    biased;
                     _ = tokio::time::sleep_until(due) => {}
                     _ = self.interrupt.cancelled() => break,
                 }

@@ -272,6 +272,8 @@ pub(crate) fn assemble(i: Inputs<'_>) -> RunReport {
         },
         thresholds,
         timeline: m.timeline(),
+        // Filled in by the harness, which holds the event stream's digest.
+        digests: None,
         coverage,
         work: WorkSummary {
             modifications: m.modifications,

@@ -17,6 +17,7 @@
 //! terminal, the colours or the emoji themselves: the binary decides those
 //! once, from its flags and environment, and tests capture the output.
 
+pub mod explore;
 pub mod export;
 pub mod json;
 pub mod live;
@@ -394,6 +395,7 @@ pub(crate) fn sample_report() -> model::RunReport {
                 rss_mb: 9.0 + t as f64 * 0.1,
             })
             .collect(),
+        digests: None,
         work: WorkSummary {
             modifications: 273,
             real_work: 273,

@@ -40,6 +40,22 @@ pub struct RunReport {
     /// Figures the text report shows that are not part of the JSON
     /// contract's required fields (real-operation results).
     pub work: WorkSummary,
+    /// Fingerprints of the event stream and the final store; `None` for a
+    /// report not made by a run.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub digests: Option<Digests>,
+}
+
+/// Digests of a run (16 hex digits each): equal digests, equal runs.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Digests {
+    /// `"real"` or `"virtual"`.
+    pub clock: String,
+    /// The event stream, in the order observed. Times and dates are part
+    /// of it on the virtual clock only; the measured execution time never.
+    pub events: String,
+    /// The final store: every entity's versions, history, tree and fields.
+    pub store: String,
 }
 
 fn as_string<S: Serializer>(n: &u64, s: S) -> Result<S::Ok, S::Error> {
@@ -133,7 +149,8 @@ impl ExitCode {
             }
             ExitCode::Usage => "usage or configuration error; nothing ran",
             ExitCode::IntegrityFailed => {
-                "an integrity check failed: the engine did something wrong"
+                "an integrity check failed: the engine did something wrong (or, with \
+                 --check-determinism, two runs of the seed differed)"
             }
             ExitCode::CouldNotRun => {
                 "the run or one of its outputs failed (events or report file); \

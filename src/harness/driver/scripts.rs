@@ -38,7 +38,7 @@ struct Scripted {
 }
 
 impl Chance for Scripted {
-    fn stalls(&mut self) -> bool {
+    fn stalls(&mut self, _op: &Op) -> bool {
         self.stall
     }
 
@@ -46,8 +46,8 @@ impl Chance for Scripted {
         self.fault
     }
 
-    fn backoff(&mut self, retry: u32) -> Duration {
-        self.backoff.ceiling(retry)
+    fn backoff(&mut self, op: &Op) -> Duration {
+        self.backoff.ceiling(op.retries)
     }
 }
 

@@ -27,6 +27,7 @@ use rand::rngs::SmallRng;
 use rand::{RngExt, SeedableRng};
 use rustc_hash::FxHashMap;
 
+use crate::ecs::mix64;
 use crate::events::{Event, EventKind, RejectReason};
 use crate::harness::{DriverMsg, Inject};
 use crate::ops::backoff::Backoff;
@@ -40,20 +41,34 @@ const PANIC_SHARE: f64 = 0.2;
 /// The random draws of the driver. A run uses [`Seeded`]; a test script
 /// says what each draw comes out as.
 pub(crate) trait Chance {
-    /// Whether a started op stalls before it executes.
-    fn stalls(&mut self) -> bool;
-    /// The fault `op`'s execution attempt suffers, if any.
+    /// Whether `op`'s current attempt stalls before it executes.
+    fn stalls(&mut self, op: &Op) -> bool;
+    /// The fault `op`'s current execution attempt suffers, if any.
     fn fault(&mut self, op: &Op) -> Option<Fault>;
-    /// How long to back off before retry number `retry` (0-based).
-    fn backoff(&mut self, retry: u32) -> Duration;
+    /// How long `op` backs off after its failed attempt number
+    /// `op.retries` (0-based), before that retry.
+    fn backoff(&mut self, op: &Op) -> Duration;
 }
 
-/// The run's draws, from one seeded rng in a fixed order.
+/// The run's draws. Each decision is a pure function of the seed, the op,
+/// its attempt and what is decided: a fresh rng is seeded from the four
+/// for every draw. So the fault pattern does not depend on the order in
+/// which ops happen to arrive — two runs of a seed fail, panic, stall and
+/// back off the same ops the same way on either clock, however their
+/// tasks interleave.
 pub(crate) struct Seeded {
-    rng: SmallRng,
+    seed: u64,
     backoff: Backoff,
     failure_probability: f64,
     stall_probability: f64,
+}
+
+/// What a draw decides; part of its rng's seed.
+#[derive(Clone, Copy)]
+enum Draw {
+    Stall = 1,
+    Fault = 2,
+    Backoff = 3,
 }
 
 impl Seeded {
@@ -64,32 +79,43 @@ impl Seeded {
         stall_probability: f64,
     ) -> Seeded {
         Seeded {
-            rng: SmallRng::seed_from_u64(seed),
+            seed,
             backoff,
             failure_probability,
             stall_probability,
         }
     }
+
+    /// The rng of one decision about `op`'s current attempt.
+    fn rng(&self, op: &Op, draw: Draw) -> SmallRng {
+        let key =
+            mix64(mix64(self.seed ^ mix64(op.id.0)) ^ (u64::from(op.retries) << 8 | draw as u64));
+        SmallRng::seed_from_u64(key)
+    }
 }
 
 impl Chance for Seeded {
-    fn stalls(&mut self) -> bool {
-        self.stall_probability > 0.0 && self.rng.random_bool(self.stall_probability)
+    fn stalls(&mut self, op: &Op) -> bool {
+        self.stall_probability > 0.0
+            && self
+                .rng(op, Draw::Stall)
+                .random_bool(self.stall_probability)
     }
 
     fn fault(&mut self, op: &Op) -> Option<Fault> {
-        if self.failure_probability > 0.0 && self.rng.random_bool(self.failure_probability) {
-            Some(Fault {
-                step: self.rng.random_range(1..=exec::steps(&op.kind)),
-                panic: self.rng.random_bool(PANIC_SHARE),
-            })
-        } else {
-            None
+        if self.failure_probability <= 0.0 {
+            return None;
         }
+        let mut rng = self.rng(op, Draw::Fault);
+        rng.random_bool(self.failure_probability).then(|| Fault {
+            step: rng.random_range(1..=exec::steps(&op.kind)),
+            panic: rng.random_bool(PANIC_SHARE),
+        })
     }
 
-    fn backoff(&mut self, retry: u32) -> Duration {
-        self.backoff.delay(retry, &mut self.rng)
+    fn backoff(&mut self, op: &Op) -> Duration {
+        self.backoff
+            .delay(op.retries, &mut self.rng(op, Draw::Backoff))
     }
 }
 
@@ -200,7 +226,7 @@ impl<C: Chance> State<C> {
                 attempt: op.retries + 1,
             },
         ));
-        if self.chance.stalls() {
+        if self.chance.stalls(&op) {
             out.timers.push(Timer::Stall(op.id, self.stall));
             self.stalled.insert(op.id, op);
         } else {
@@ -383,7 +409,7 @@ impl<C: Chance> State<C> {
         if self.closed {
             cancel(op, now_ns, out);
         } else if op.retries < op.budget {
-            let delay = self.chance.backoff(op.retries);
+            let delay = self.chance.backoff(&op);
             out.timers.push(Timer::Backoff(op.id, delay));
             self.backing_off
                 .insert(op.id, (op, delay.as_nanos() as u64));
@@ -422,4 +448,63 @@ fn cancel(mut op: Op, now_ns: u64, out: &mut Outputs) {
             from: OpState::Failed,
         },
     ));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ops::{OpKind, Priority, RetryBudgets};
+
+    fn op(id: u64, retries: u32) -> Op {
+        let budgets = RetryBudgets {
+            structural: 9,
+            normal: 9,
+            low_priority: 9,
+        };
+        let mut op = Op::new(
+            OpId(id),
+            OpKind::VersionEntity,
+            Priority::HIGH,
+            0,
+            &budgets,
+            0,
+        );
+        op.retries = retries;
+        op
+    }
+
+    fn seeded(seed: u64) -> Seeded {
+        let backoff = Backoff {
+            base: Duration::from_millis(10),
+            max: Duration::from_secs(1),
+        };
+        Seeded::new(seed, backoff, 0.5, 0.5)
+    }
+
+    /// Every draw about an op's attempt, as one comparable value.
+    fn draws(s: &mut Seeded, op: &Op) -> (bool, Option<(u8, bool)>, Duration) {
+        let fault = s.fault(op).map(|f| (f.step, f.panic));
+        (s.stalls(op), fault, s.backoff(op))
+    }
+
+    #[test]
+    fn a_draw_depends_on_the_seed_op_and_attempt_not_on_the_order_of_draws() {
+        let ops: Vec<Op> = (0..64).map(|i| op(i, (i % 3) as u32)).collect();
+        let mut forward = seeded(7);
+        let mut backward = seeded(7);
+        let a: Vec<_> = ops.iter().map(|o| draws(&mut forward, o)).collect();
+        let mut b: Vec<_> = ops.iter().rev().map(|o| draws(&mut backward, o)).collect();
+        b.reverse();
+        assert_eq!(a, b);
+        // The same op draws again the same; another attempt, op or seed
+        // draws differently somewhere.
+        assert_eq!(draws(&mut seeded(7), &ops[5]), a[5]);
+        let retried: Vec<_> = (0..64).map(|i| draws(&mut seeded(7), &op(i, 4))).collect();
+        assert_ne!(a, retried);
+        let other: Vec<_> = ops.iter().map(|o| draws(&mut seeded(8), o)).collect();
+        assert_ne!(a, other);
+        // Both outcomes of each coin occur.
+        assert!(a.iter().any(|d| d.0) && a.iter().any(|d| !d.0));
+        assert!(a.iter().any(|d| d.1.is_some()) && a.iter().any(|d| d.1.is_none()));
+    }
 }
