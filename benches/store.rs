@@ -1,7 +1,7 @@
 //! Cost of the store's hot paths, as the harness drives them.
 //!
 //! `version_entity(force)` must cost the same whatever the history length
-//! and however many versions came before (SPEC §2, §11): it is measured at
+//! and however many versions came before: it is measured at
 //! history lengths 10 / 10,000 / 1,000,000 and after 1 / 100,000 earlier
 //! versions, with the small retention window the harness uses. Also `put`
 //! and `get` through the current id, a complex-update-like transaction, and

@@ -211,7 +211,7 @@ pub async fn run(
     let observer = tokio::spawn(
         observer::Observer {
             sub: observer_sub,
-            checker: crate::check::online::Checker::new(config.grace_period, world.shadows.clone()),
+            checker: crate::check::online::Checker::new(config.grace_period, world.shadows),
             events: options.events,
             verbose: options.verbose.then_some(crate::report::live::LiveStyle {
                 emoji: options.emoji,
