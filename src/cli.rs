@@ -80,7 +80,8 @@ pub struct RunArgs {
     #[arg(long, value_name = "FILE|-")]
     pub json: Option<PathBuf>,
 
-    /// Write every event to FILE, one JSON object per line.
+    /// Write every event to FILE, one JSON object per line (zstd-compressed
+    /// when FILE ends in .zst).
     #[arg(long, value_name = "FILE")]
     pub events: Option<PathBuf>,
 

@@ -22,7 +22,7 @@ use anyhow::{Context, anyhow};
 use clap::Parser;
 use clap::error::ErrorKind;
 use dynstress::config::{self, Config, Overrides};
-use dynstress::harness::{self, ProgressMode, RunOptions};
+use dynstress::harness::{self, EventsFile, ProgressMode, RunOptions};
 use dynstress::report::json;
 use dynstress::report::model::RunReport;
 use dynstress::report::text::{self, TextStyle};
@@ -140,7 +140,12 @@ fn run(args: RunArgs) -> Result<ExitCode, Failure> {
     };
     let events = match args.events.as_deref() {
         None => None,
-        Some(p) => Some(Box::new(BufWriter::new(create(p, "--events")?)) as Box<dyn Write + Send>),
+        Some(p) => Some(EventsFile::create(p, create(p, "--events")?).map_err(|e| {
+            Failure::usage(anyhow!(
+                "--events {}: cannot start zstd compression: {e}",
+                p.display()
+            ))
+        })?),
     };
 
     let stdout_tty = io::stdout().is_terminal();

@@ -24,14 +24,15 @@
 
 mod collector;
 mod driver;
+mod events_file;
 mod monitor;
+pub mod ndjson;
 mod observer;
 mod progress;
 mod setup;
 mod submit;
 
 use std::future::Future;
-use std::io::Write;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -42,6 +43,7 @@ use crate::config::Config;
 use crate::ops::{Op, OpId};
 use crate::report::model::RunReport;
 
+pub use events_file::EventsFile;
 pub use setup::World;
 pub use submit::SubmitResult;
 
@@ -100,10 +102,9 @@ pub struct RunOptions {
     /// Styling of live lines and progress.
     pub emoji: bool,
     pub color: bool,
-    /// `--events FILE`: one JSON object per event per line. Pass a
-    /// buffered writer; the observer writes a line per event and flushes at
-    /// the end.
-    pub events: Option<Box<dyn Write + Send>>,
+    /// `--events FILE`: one JSON object per event per line, written by a
+    /// thread of its own and flushed at the end.
+    pub events: Option<EventsFile>,
     pub inject: Option<Inject>,
 }
 

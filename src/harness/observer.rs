@@ -1,9 +1,10 @@
 //! Task 4, the lifecycle observer: checks every event as it arrives, and
-//! optionally prints live event lines and writes the event stream to a
-//! file.
+//! optionally prints live event lines and hands the event stream to the
+//! events-file writer (see `events_file.rs`).
 
-use std::io::{self, Write};
+use std::io;
 
+use super::events_file::{EventsFile, EventsWriter};
 use crate::check::online::Checker;
 use crate::events::{Continuity, Subscription};
 use crate::report::live::{LiveStyle, LiveWriter};
@@ -11,8 +12,8 @@ use crate::report::live::{LiveStyle, LiveWriter};
 pub struct Observer {
     pub sub: Subscription,
     pub checker: Checker,
-    /// `--events`: should be buffered; one line per event.
-    pub events: Option<Box<dyn Write + Send>>,
+    /// `--events`: every event, one line each.
+    pub events: Option<EventsFile>,
     pub verbose: Option<LiveStyle>,
 }
 
@@ -21,39 +22,29 @@ impl Observer {
     /// first error writing the events file, if any.
     pub async fn run(mut self) -> (Checker, Continuity, Option<io::Error>) {
         let mut continuity = Continuity::default();
-        // The caller hands a buffered writer (the binary wraps the file in
-        // a BufWriter); it is flushed here so an error is reported, not
-        // lost in a drop.
-        let mut events = self.events.take();
+        let (mut events, mut error) = match self.events.take().map(EventsWriter::spawn) {
+            None => (None, None),
+            Some(Ok(writer)) => (Some(writer), None),
+            Some(Err(e)) => (None, Some(e)),
+        };
         let mut live = self
             .verbose
             .map(|style| LiveWriter::new(style, io::stderr()));
-        let mut error = None;
         while let Some(batch) = self.sub.recv().await {
             continuity.observe(&batch);
             for ev in &batch.events {
                 self.checker.observe(ev);
-                if let Some(w) = events.as_mut()
-                    && error.is_none()
-                {
-                    let line = serde_json::to_writer(&mut *w, ev)
-                        .map_err(io::Error::from)
-                        .and_then(|()| w.write_all(b"\n"));
-                    if let Err(e) = line {
-                        error = Some(e);
-                    }
-                }
                 if let Some(live) = live.as_mut() {
                     // A closed stderr must not stop the run.
                     let _ = live.event(ev);
                 }
             }
+            if let Some(writer) = events.as_mut() {
+                writer.send(&batch).await;
+            }
         }
-        if let Some(mut w) = events
-            && error.is_none()
-            && let Err(e) = w.flush()
-        {
-            error = Some(e);
+        if let Some(writer) = events {
+            error = writer.finish().await;
         }
         (self.checker, continuity, error)
     }
