@@ -1,23 +1,33 @@
 #!/usr/bin/env bash
-# Measure dynstress against the performance targets of SPEC §11.
+# Measure dynstress: throughput, memory per target, and what --events costs.
 #
-# Builds the release binary, then runs, each under /usr/bin/time -v with the
-# JSON report written to a temporary file:
+# Builds the release binary (wherever CARGO_TARGET_DIR or the cargo config
+# puts it), then runs each case RUNS times (default 3), interleaved round by
+# round so that load from elsewhere on the machine spreads over all cases,
+# each under /usr/bin/time -v with the JSON report in a temporary file:
 #
-#   brutal         configs/brutal.toml        15 s   fixed rate, 5 targets
-#   capacity       configs/max.toml           10 s   rate = "max"
-#   capacity-60s   configs/max.toml           60 s   flatness over a long run (skipped with QUICK=1)
-#   many-targets   configs/many_targets.toml  10 s   rate = "max", 100,000 targets
+#   brutal           configs/brutal.toml        15 s  fixed rate, 5 targets
+#   capacity         configs/max.toml           10 s  rate = "max"
+#   capacity+events  configs/max.toml           10 s  the same, --events FILE
+#   capacity+zst     configs/max.toml           10 s  the same, --events FILE.zst
+#   capacity-60s     configs/max.toml           60 s  flatness (skipped with QUICK=1)
+#   many-targets     configs/many_targets.toml  10 s  100,000 targets
+#   million-targets  configs/many_targets.toml  10 s  --targets 1000000
 #
-# and prints one Markdown table (throughput, the first and last 10 full
-# seconds of the settled timeline, latency p99s, peak RSS and CPU as
-# /usr/bin/time saw them), then the 5 → 100,000 targets throughput ratio.
+# and prints one Markdown table of medians: committed and settled ops/s,
+# peak RSS as the kernel's high-water mark ("Maximum resident set size" of
+# time -v), bytes per target (peak RSS / targets, for 1,000 targets or
+# more), the first and last 10 s of the settled timeline, the wall time
+# outside the run window (setup, final checks and report) and CPU. Then the
+# --events ratios (settled ops/s with the events file / without) and the
+# 5 → 100,000 targets ratio.
 #
-#   scripts/bench.sh            # about 2 minutes
-#   QUICK=1 scripts/bench.sh    # without the 60 s run
+#   scripts/bench.sh                 # about 8 minutes
+#   QUICK=1 RUNS=1 scripts/bench.sh  # one round, without the 60 s run
 #
 # A run that exits non-zero (a threshold or check failed) is still reported:
-# its exit code is a column. The script itself fails only if it cannot run.
+# the exit codes of its rounds are a column. The script itself fails only if
+# it cannot run.
 
 set -euo pipefail
 
@@ -25,58 +35,80 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 command -v python3 >/dev/null || { echo "bench.sh: python3 is required" >&2; exit 2; }
 [[ -x /usr/bin/time ]] || { echo "bench.sh: GNU time (/usr/bin/time) is required" >&2; exit 2; }
+runs=${RUNS:-3}
+[[ "$runs" =~ ^[1-9][0-9]*$ ]] || { echo "bench.sh: RUNS must be a positive integer" >&2; exit 2; }
 
 echo "bench.sh: building release" >&2
 cargo build --release --quiet
-bin=target/release/dynstress
+target_dir=$(cargo metadata --format-version 1 --no-deps |
+    python3 -c 'import json, sys; print(json.load(sys.stdin)["target_directory"])')
+bin=$target_dir/release/dynstress
+[[ -x "$bin" ]] || { echo "bench.sh: no binary at $bin" >&2; exit 2; }
 
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
-# run NAME CONFIG SECONDS: one measured run; its exit code, JSON report and
-# time -v output land in $tmp/NAME.*.
-run() {
-    local name=$1 config=$2 seconds=$3 rc=0
-    echo "bench.sh: $name ($config, $seconds s)" >&2
-    /usr/bin/time -v -o "$tmp/$name.time" \
-        "$bin" run --config "$config" --duration "$seconds" \
-        --json "$tmp/$name.json" --no-progress --quiet || rc=$?
-    echo "$rc" >"$tmp/$name.rc"
-    printf '%s\t%s\t%s\n' "$name" "$config" "$seconds" >>"$tmp/runs"
+# case NAME CONFIG SECONDS [EXTRA ARGS...]: declare a measured case.
+cases=()
+case_def() {
+    cases+=("$1")
+    printf '%s\t%s\t%s\t%s\n' "$1" "$2" "$3" "${*:4}" >>"$tmp/cases"
 }
 
-run brutal configs/brutal.toml 15
-run capacity configs/max.toml 10
-if [[ "${QUICK:-0}" == 1 ]]; then
-    printf '%s\t%s\t%s\n' capacity-60s configs/max.toml skipped >>"$tmp/runs"
-else
-    run capacity-60s configs/max.toml 60
+case_def brutal configs/brutal.toml 15
+case_def capacity configs/max.toml 10
+case_def capacity+events configs/max.toml 10 --events "$tmp/events.ndjson"
+case_def capacity+zst configs/max.toml 10 --events "$tmp/events.ndjson.zst"
+if [[ "${QUICK:-0}" != 1 ]]; then
+    case_def capacity-60s configs/max.toml 60
 fi
-run many-targets configs/many_targets.toml 10
+case_def many-targets configs/many_targets.toml 10
+case_def million-targets configs/many_targets.toml 10 --targets 1000000
 
-python3 - "$tmp" <<'PY'
+# run ROUND NAME CONFIG SECONDS EXTRA...: one measured run; its exit code,
+# JSON report and time -v output land in $tmp/NAME.ROUND.*.
+run() {
+    local round=$1 name=$2 config=$3 seconds=$4 rc=0
+    shift 4
+    echo "bench.sh: round $round/$runs: $name ($config, $seconds s${*:+, $*})" >&2
+    /usr/bin/time -v -o "$tmp/$name.$round.time" \
+        "$bin" run --config "$config" --duration "$seconds" \
+        --json "$tmp/$name.$round.json" --no-progress --quiet "$@" || rc=$?
+    echo "$rc" >"$tmp/$name.$round.rc"
+    rm -f "$tmp/events.ndjson" "$tmp/events.ndjson.zst"
+}
+
+for round in $(seq 1 "$runs"); do
+    while IFS=$'\t' read -r name config seconds extra; do
+        # shellcheck disable=SC2086
+        run "$round" "$name" "$config" "$seconds" $extra
+    done <"$tmp/cases"
+done
+
+python3 - "$tmp" "$runs" <<'PY'
 import json
 import math
 import os
+import statistics
 import sys
 
-tmp = sys.argv[1]
+tmp, runs = sys.argv[1], int(sys.argv[2])
 NA = "n/a"
 
 
-def read_json(name):
+def read_json(path):
     try:
-        with open(os.path.join(tmp, name + ".json")) as f:
+        with open(path) as f:
             return json.load(f)
     except (OSError, ValueError):
         return None
 
 
-def read_time(name):
+def read_time(path):
     """The fields of `/usr/bin/time -v` output, by label."""
     fields = {}
     try:
-        with open(os.path.join(tmp, name + ".time")) as f:
+        with open(path) as f:
             for line in f:
                 label, sep, value = line.strip().rpartition(": ")
                 if sep:
@@ -107,6 +139,43 @@ def window_mean(report, first):
     return sum(p["settled"] for p in window) / 10
 
 
+def median(xs):
+    xs = [x for x in xs if x is not None]
+    return statistics.median(xs) if xs else None
+
+
+def measure(name, round_):
+    """The figures of one run, or None where a figure is missing."""
+    base = os.path.join(tmp, f"{name}.{round_}")
+    report = read_json(base + ".json")
+    t = read_time(base + ".time")
+    m = dict.fromkeys(
+        ["committed", "settled", "rss_mb", "per_target", "first", "last",
+         "outside", "cpu"]
+    )
+    wall = None
+    if "Elapsed (wall clock) time (h:mm:ss or m:ss)" in t:
+        wall = wall_seconds(t["Elapsed (wall clock) time (h:mm:ss or m:ss)"])
+    if "Maximum resident set size (kbytes)" in t:
+        m["rss_mb"] = int(t["Maximum resident set size (kbytes)"]) / 1024
+    if "User time (seconds)" in t and "System time (seconds)" in t:
+        m["cpu"] = float(t["User time (seconds)"]) + float(t["System time (seconds)"])
+    if report is not None:
+        total = report["duration_s"]["total"]
+        m["settled"] = report["rates"]["settled_ops_per_s"]
+        m["committed"] = report["operations"]["succeeded"] / total if total else None
+        m["first"] = window_mean(report, True)
+        m["last"] = window_mean(report, False)
+        targets = report["config"]["num_targets"]
+        # Only where targets dominate memory: for 5 targets the figure
+        # would be the process's fixed cost divided by 5.
+        if m["rss_mb"] is not None and targets >= 1000:
+            m["per_target"] = m["rss_mb"] * 1024 * 1024 / targets
+        if wall is not None:
+            m["outside"] = wall - total
+    return m
+
+
 def ops(x):
     return NA if x is None else f"{x:,.0f}"
 
@@ -115,60 +184,57 @@ def num(x, digits=1):
     return NA if x is None else f"{x:,.{digits}f}"
 
 
+cases = []
+with open(os.path.join(tmp, "cases")) as f:
+    for line in f:
+        name, config, seconds, extra = line.rstrip("\n").split("\t")
+        cases.append((name, config, seconds, extra))
+
 header = [
-    "config", "duration s", "exit", "settled ops/s", "achieved ops/s",
-    "first 10 s settled ops/s", "last 10 s settled ops/s",
-    "execution p99 µs", "resolution p99 µs", "peak RSS MB", "CPU s",
-    "CPU % of one core",
+    "case", "s", "exit", "committed ops/s", "settled ops/s",
+    "peak RSS MB", "bytes/target", "first 10 s settled", "last 10 s settled",
+    "outside run s", "CPU s",
 ]
+print(f"Medians of {runs} run(s) per case.\n")
 print("| " + " | ".join(header) + " |")
 print("|" + "|".join("---" for _ in header) + "|")
-
-settled = {}
-committed = {}
-windows = {}
-with open(os.path.join(tmp, "runs")) as f:
-    runs = [line.rstrip("\n").split("\t") for line in f]
-for name, config, seconds in runs:
-    label = f"{name} (`{config}`)"
-    if seconds == "skipped":
-        print(f"| {label} | skipped (QUICK=1) |" + " |" * (len(header) - 2))
-        continue
-    with open(os.path.join(tmp, name + ".rc")) as f:
-        rc = f.read().strip()
-    report = read_json(name)
-    t = read_time(name)
-    rss_mb = cpu = cpu_pct = None
-    if "Maximum resident set size (kbytes)" in t:
-        rss_mb = int(t["Maximum resident set size (kbytes)"]) / 1024
-    if "User time (seconds)" in t and "System time (seconds)" in t:
-        cpu = float(t["User time (seconds)"]) + float(t["System time (seconds)"])
-        wall_label = "Elapsed (wall clock) time (h:mm:ss or m:ss)"
-        if wall_label in t and wall_seconds(t[wall_label]) > 0:
-            cpu_pct = 100 * cpu / wall_seconds(t[wall_label])
-    row = [label, seconds, rc]
-    if report is None:
-        row += [NA] * 6
-    else:
-        rates = report["rates"]
-        lat = report["latency_us"]
-        first, last = window_mean(report, True), window_mean(report, False)
-        settled[name] = rates["settled_ops_per_s"]
-        committed[name] = report["operations"]["succeeded"] / report["duration_s"]["total"]
-        windows[name] = (first, last)
-        row += [
-            ops(rates["settled_ops_per_s"]),
-            ops(rates["achieved_ops_per_s"]),
-            ops(first),
-            ops(last),
-            str(lat["execution"]["p99"]),
-            str(lat["resolution"]["p99"]),
-        ]
-    row += [num(rss_mb), num(cpu, 2), num(cpu_pct)]
-    print("| " + " | ".join(row) + " |")
+med = {}
+for name, config, seconds, extra in cases:
+    rounds = [measure(name, r) for r in range(1, runs + 1)]
+    rcs = []
+    for r in range(1, runs + 1):
+        with open(os.path.join(tmp, f"{name}.{r}.rc")) as f:
+            rcs.append(f.read().strip())
+    m = {k: median([x[k] for x in rounds]) for k in rounds[0]}
+    m["all_settled"] = [x["settled"] for x in rounds]
+    med[name] = m
+    label = f"{name} (`{config}`{' ' + extra.replace(tmp, '$tmp') if extra else ''})"
+    print("| " + " | ".join([
+        label, seconds, ",".join(rcs), ops(m["committed"]), ops(m["settled"]),
+        num(m["rss_mb"]), ops(m["per_target"]), ops(m["first"]), ops(m["last"]),
+        num(m["outside"]), num(m["cpu"], 2),
+    ]) + " |")
 
 print()
-few, many = settled.get("capacity"), settled.get("many-targets")
+plain = med.get("capacity", {}).get("settled")
+for name in ["capacity+events", "capacity+zst"]:
+    with_events = med.get(name, {}).get("settled")
+    if plain and with_events:
+        ratio = with_events / plain
+        verdict = "meets" if ratio >= 0.5 else "MISSES"
+        rounds = ", ".join(
+            f"{e / p:.2f}" for e, p in zip(med[name]["all_settled"], med["capacity"]["all_settled"])
+            if e and p
+        )
+        print(
+            f"--events ratio ({name}): settled {plain:,.0f} → {with_events:,.0f} ops/s, "
+            f"{ratio:.2f} of the run without it ({verdict} the ≥ 0.50 target; "
+            f"per round {rounds})"
+        )
+    else:
+        print(f"--events ratio ({name}): n/a (a run produced no report)")
+
+few, many = plain, med.get("many-targets", {}).get("settled")
 if few and many:
     ratio = many / few
     verdict = "within" if abs(ratio - 1) <= 0.15 else "OUTSIDE"
@@ -179,15 +245,20 @@ if few and many:
     # The mix differs: five targets under "max" pile many ops on each
     # target, so most settle as cheap rejections; with 100,000 targets
     # about one in five commits. Committed ops/s shows the other side.
-    c_few, c_many = committed["capacity"], committed["many-targets"]
-    if c_few:
+    c_few, c_many = med["capacity"]["committed"], med["many-targets"]["committed"]
+    if c_few and c_many:
         print(
             f"5 → 100,000 targets: committed {c_few:,.0f} → {c_many:,.0f} ops/s, "
             f"ratio {c_many / c_few:.3f}"
         )
-else:
-    print("5 → 100,000 targets: ratio n/a (a capacity run produced no report)")
-first, last = windows.get("capacity-60s", (None, None))
+million = med.get("million-targets", {})
+if million.get("rss_mb") is not None:
+    verdict = "meets" if million["rss_mb"] < 1000 else "MISSES"
+    print(
+        f"1,000,000 targets: peak RSS {million['rss_mb']:,.0f} MB, "
+        f"{million['per_target']:,.0f} bytes per target ({verdict} the < 1,000 MB target)"
+    )
+first, last = med.get("capacity-60s", {}).get("first"), med.get("capacity-60s", {}).get("last")
 if first and last:
     flat = last / first
     verdict = "meets" if flat >= 0.9 else "MISSES"

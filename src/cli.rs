@@ -217,7 +217,7 @@ pub struct RunArgs {
     pub json: Option<PathBuf>,
 
     /// Write every event to FILE, or to stdout with "-", one JSON object
-    /// per line.
+    /// per line (zstd-compressed when FILE ends in .zst).
     #[arg(long, value_name = "FILE|-")]
     pub events: Option<PathBuf>,
 

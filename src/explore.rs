@@ -44,7 +44,7 @@ pub fn run_seed(
         verbose: false,
         emoji: false,
         color: false,
-        events,
+        events: events.map(harness::EventsFile::plain),
         inject,
         command: Vec::new(),
     };

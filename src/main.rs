@@ -22,7 +22,7 @@ use clap::Parser;
 use clap::error::ErrorKind;
 use dynstress::config::{self, Config, Overrides};
 use dynstress::explore::{Determinism, ExploreOptions};
-use dynstress::harness::{self, ProgressMode, RunOptions, Signal};
+use dynstress::harness::{self, EventsFile, ProgressMode, RunOptions, Signal};
 use dynstress::report::export::{ExportFormat, ExportManager, ExportTarget, PendingFile};
 use dynstress::report::model::{ExitCode, RunReport};
 use dynstress::report::text::{self, TextStyle};
@@ -167,11 +167,17 @@ fn run(args: RunArgs) -> Result<ExitCode, Failure> {
     }
     let events = match args.events.as_deref() {
         None => None,
-        Some(p) => Some(
-            exports
+        Some(p) => {
+            let sink = exports
                 .events(ExportTarget::from_arg(p), "--events")
-                .map_err(Failure::usage)?,
-        ),
+                .map_err(Failure::usage)?;
+            Some(EventsFile::create(p, sink).map_err(|e| {
+                Failure::usage(anyhow!(
+                    "--events {}: cannot start zstd compression: {e}",
+                    p.display()
+                ))
+            })?)
+        }
     };
 
     let options = RunOptions {
@@ -370,7 +376,7 @@ fn parse_seeds(text: &str) -> anyhow::Result<std::ops::RangeInclusive<u64>> {
 fn determinism(
     config: Config,
     inject: Option<harness::Inject>,
-    events: Option<Box<dyn Write + Send>>,
+    events: Option<EventsFile>,
 ) -> anyhow::Result<Option<RunReport>> {
     let seed = config.seed.unwrap_or_else(rand::random);
     match dynstress::explore::check_determinism(&config, seed, inject)? {
@@ -378,9 +384,8 @@ fn determinism(
             report,
             events: lines,
         } => {
-            if let Some(mut w) = events {
-                w.write_all(&lines)
-                    .and_then(|()| w.flush())
+            if let Some(file) = events {
+                file.write_whole(&lines)
                     .context("--events: cannot write the events file")?;
             }
             let count = lines.iter().filter(|b| **b == b'\n').count();

@@ -24,10 +24,10 @@ impl Store {
     /// Audit `e`'s lineage and history; every problem found, described.
     pub fn audit_lineage(&self, e: EntityId) -> Result<(), Vec<String>> {
         let ent = self.entity(e).map_err(|err| vec![err.to_string()])?;
-        let lineage = ent.lineage;
+        let lineage = self.ids.lineage(e);
         let mut problems = Vec::new();
         let keep = self.retention.versions;
-        let retained = ent.versions.len() as u64;
+        let retained = ent.retained_versions() as u64;
         let expected = ent.version_count.min(keep as u64);
         if retained != expected {
             problems.push(format!(
@@ -43,7 +43,7 @@ impl Store {
             self.ids.encode(e, first - 1)
         };
         let mut history_len = 0;
-        for (i, snap) in ent.versions.iter().enumerate() {
+        for (i, snap) in ent.versions().enumerate() {
             let number = first + i as u64;
             if self.ids.decode(snap.ecs_id) != Some((e, number)) {
                 problems.push(format!(
@@ -83,10 +83,10 @@ impl Store {
             history_len = snap.history_len;
             before = snap.ecs_id;
         }
-        if ent.current != before {
+        let current = ent.current(e, &self.ids);
+        if current != before {
             problems.push(format!(
-                "lineage {lineage}: current id {} is not the latest version's id {before}",
-                ent.current
+                "lineage {lineage}: current id {current} is not the latest version's id {before}"
             ));
         }
         if let Err(problem) = ent.history.audit(self.retention.history) {
@@ -107,7 +107,8 @@ impl Store {
         let Ok(ent) = self.entity_mut(e) else {
             return;
         };
-        if let Some(snap) = ent.versions.front_mut()
+        let oldest = ent.oldest_retained();
+        if let Some(snap) = ent.snapshot_mut(oldest)
             && let Some(field) = Arc::make_mut(&mut snap.fields).first_mut()
         {
             *field = perturb(field);
@@ -228,7 +229,7 @@ mod tests {
         s.version_entity(e, true).unwrap();
         s.version_entity(e, true).unwrap();
         let ent = s.entity_mut(e).unwrap();
-        ent.versions[2].previous = Uuid::nil();
+        ent.snapshot_mut(3).unwrap().previous = Uuid::nil();
         let problems = s.audit_lineage(e).unwrap_err();
         assert!(
             problems

@@ -59,19 +59,29 @@ impl HistoryLog {
     /// Append an entry whose hash was computed earlier (a staged entry).
     pub(crate) fn push_hashed(&mut self, entry: Arc<str>, hash: u64, keep: usize) {
         self.digest = combine(self.digest, hash);
-        if self.entries.capacity() == 0 {
-            // Exactly the window (plus the one pushed before the drop), not
-            // the next power of two: there is one log per entity.
-            self.entries.reserve_exact(keep.saturating_add(1).min(4096));
+        if keep == 0 {
+            self.drop_one(hash);
+            return;
         }
-        self.entries.push_back((entry, hash));
-        while self.entries.len() > keep {
+        // Drop before pushing, so the log never holds more than the window.
+        while self.entries.len() >= keep {
             let Some((_, old)) = self.entries.pop_front() else {
                 break;
             };
-            self.dropped_digest = combine(self.dropped_digest, old);
-            self.dropped += 1;
+            self.drop_one(old);
         }
+        if self.entries.capacity() == 0 {
+            // Exactly the window, not the next power of two: there is one
+            // log per entity.
+            self.entries.reserve_exact(keep.min(4096));
+        }
+        self.entries.push_back((entry, hash));
+    }
+
+    /// Fold an entry leaving the window into the dropped count and digest.
+    fn drop_one(&mut self, hash: u64) {
+        self.dropped_digest = combine(self.dropped_digest, hash);
+        self.dropped += 1;
     }
 
     /// The retained entries, oldest first.
@@ -158,7 +168,7 @@ mod tests {
         assert_eq!(prefix, ["entry 96", "entry 97"]);
         assert_eq!(log.retained_prefix(50).count(), 0);
         assert_eq!(log.audit(4), Ok(()));
-        assert!(log.entries.capacity() < 8, "{}", log.entries.capacity());
+        assert_eq!(log.entries.capacity(), 4, "exactly the window");
     }
 
     #[test]
@@ -168,6 +178,7 @@ mod tests {
         log.push(Arc::from("b"), 0);
         assert_eq!(log.len(), 2);
         assert_eq!(log.retained().count(), 0);
+        assert_eq!(log.entries.capacity(), 0, "nothing allocated");
         let expected = history_digest_step(history_digest_step(HISTORY_DIGEST_SEED, "a"), "b");
         assert_eq!(log.digest(), expected);
         assert_eq!(log.audit(0), Ok(()));

@@ -24,6 +24,10 @@
 //! never issued is recognised as foreign except with probability 2⁻²⁶ — and
 //! even then it must also land on an existing entity and version number.
 //! Encoding and decoding cost a few nanoseconds and no memory at all.
+//!
+//! A lineage id is the code of `(entity, 0)`: version numbers start at 1,
+//! so it never names a version, and the store needs no map from lineage
+//! ids back to entities either.
 
 use rand::RngExt;
 use rand::rngs::SmallRng;
@@ -66,6 +70,14 @@ impl IdCodec {
         }
         let cipher = (u128::from(left) << HALF_BITS) | u128::from(right);
         Uuid::from_u128(spread(cipher))
+    }
+
+    /// The lineage id of `entity`: the code of version number 0, which no
+    /// version has (versions are numbered from 1). So a lineage id is as
+    /// random-looking as a version id, never equals one, and resolves to
+    /// its entity without a table.
+    pub(crate) fn lineage(&self, entity: EntityId) -> Uuid {
+        self.encode(entity, 0)
     }
 
     /// `(entity, number)` of an id this store issued; `None` for a foreign

@@ -1,4 +1,4 @@
-//! The versioned entity store (the "ECS" of SPEC §2).
+//! The versioned entity store.
 //!
 //! Everything the workload does to an entity goes through [`Store`]: typed
 //! fields checked against a [`Schema`], immutable versions chained by
@@ -20,7 +20,11 @@
 //!   digest stay exact, so memory stays bounded over any run;
 //! - version ids are a keyed permutation of `(entity, number)` (seeded, so
 //!   runs are reproducible), which resolves any id, retained or evicted, in
-//!   a few nanoseconds without a table.
+//!   a few nanoseconds without a table; a lineage id is the code of
+//!   version number 0;
+//! - what every new entity shares (defaults, the empty provenance) is
+//!   allocated once per store, so a million untouched entities cost a
+//!   record and a field array each (see `store.rs`).
 //!
 //! Submodules: `value` (values, types, schemas), `address`, `ids`,
 //! `digest` and `history` (the log and its digest), `store` (entities and

@@ -24,6 +24,19 @@
 //! `version_entity` without force compares the live state with the latest
 //! snapshot (pointer-equal arrays short-circuit) and creates nothing when
 //! they agree: a version is never reported for an unchanged entity.
+//!
+//! ## Bytes per entity
+//!
+//! A run may hold a million targets, so what an entity costs is a design
+//! constraint. An entity is one `Entity` record in a dense `Vec` (the
+//! latest snapshot inline, the tree links as `u32`s), plus one heap block:
+//! its field array. Everything else starts shared or empty: the all-`None`
+//! provenance array and the schema's default values (empty strings and
+//! lists, the source's list and map) are allocated once per store and
+//! cloned by reference; the lineage and current ids are computed from
+//! `(entity, number)` (see `ids.rs`), so no id map exists; older versions
+//! and history entries allocate only when there are some, and exactly to
+//! the retention window.
 
 use std::collections::VecDeque;
 use std::fmt;
@@ -31,9 +44,9 @@ use std::hash::Hasher;
 use std::sync::Arc;
 
 use chrono::Utc;
+use rand::SeedableRng;
 use rand::rngs::SmallRng;
-use rand::{RngExt, SeedableRng};
-use rustc_hash::{FxHashMap, FxHasher};
+use rustc_hash::FxHasher;
 use uuid::Uuid;
 
 use super::address::Address;
@@ -142,31 +155,58 @@ impl Snapshot {
 #[derive(Clone, Debug)]
 pub(crate) struct Entity {
     pub(crate) schema: Schema,
-    pub(crate) lineage: Uuid,
-    /// The id of the latest version.
-    pub(crate) current: Uuid,
     pub(crate) fields: Arc<[Value]>,
     pub(crate) provenance: Arc<[Option<Uuid>]>,
     /// Every entity keeps a log; `TestDataEntity` exposes it as its
     /// `modification_history` field.
     pub(crate) history: HistoryLog,
-    /// Retained snapshots, oldest first; never empty.
-    pub(crate) versions: VecDeque<Snapshot>,
+    /// The latest version, kept inline: most entities of a large run have
+    /// one or two versions, and a heap block per entity for the first
+    /// would cost its allocator overhead a million times.
+    pub(crate) latest: Snapshot,
+    /// The other retained snapshots, oldest first (at most
+    /// `Retention.versions - 1`; no allocation until the second version).
+    pub(crate) older: VecDeque<Snapshot>,
     /// Versions ever created (the lineage length).
     pub(crate) version_count: u64,
     pub(crate) node: Node,
 }
 
 impl Entity {
+    /// Retained versions (the latest included).
+    pub(crate) fn retained_versions(&self) -> usize {
+        self.older.len() + 1
+    }
+
+    /// The retained snapshots, oldest first.
+    pub(crate) fn versions(&self) -> impl Iterator<Item = &Snapshot> {
+        self.older.iter().chain(std::iter::once(&self.latest))
+    }
+
     /// Number of the oldest retained version.
     pub(crate) fn oldest_retained(&self) -> u64 {
-        self.version_count + 1 - self.versions.len() as u64
+        self.version_count + 1 - self.retained_versions() as u64
     }
 
     /// The retained snapshot with this number, if retained.
     pub(crate) fn snapshot(&self, number: u64) -> Option<&Snapshot> {
-        let index = number.checked_sub(self.oldest_retained())?;
-        self.versions.get(usize::try_from(index).ok()?)
+        let index = usize::try_from(number.checked_sub(self.oldest_retained())?).ok()?;
+        match index.cmp(&self.older.len()) {
+            std::cmp::Ordering::Less => self.older.get(index),
+            std::cmp::Ordering::Equal => Some(&self.latest),
+            std::cmp::Ordering::Greater => None,
+        }
+    }
+
+    /// Mutable access to a retained snapshot (for the audit's tests and
+    /// fault hooks).
+    pub(crate) fn snapshot_mut(&mut self, number: u64) -> Option<&mut Snapshot> {
+        let index = usize::try_from(number.checked_sub(self.oldest_retained())?).ok()?;
+        match index.cmp(&self.older.len()) {
+            std::cmp::Ordering::Less => self.older.get_mut(index),
+            std::cmp::Ordering::Equal => Some(&mut self.latest),
+            std::cmp::Ordering::Greater => None,
+        }
     }
 
     /// Live value of field `index` (the history field reads the retained
@@ -192,17 +232,23 @@ impl Entity {
         snapshot.fields[index].clone()
     }
 
+    /// The id of the latest version.
+    pub(crate) fn current(&self, entity: EntityId, ids: &IdCodec) -> Uuid {
+        ids.encode(entity, self.version_count)
+    }
+
     /// Check that `value` may be written to field `index` of this entity.
     pub(crate) fn check_writable(
         &self,
         entity: EntityId,
+        ids: &IdCodec,
         index: usize,
         value: &Value,
     ) -> Result<(), EcsError> {
         if Some(index) == self.schema.history_index() {
             return Err(EcsError::AppendOnly {
                 entity,
-                lineage: self.lineage,
+                lineage: ids.lineage(entity),
                 field: HISTORY_FIELD,
             });
         }
@@ -219,9 +265,7 @@ impl Entity {
 
     /// Whether the live state equals the latest snapshot.
     fn unchanged(&self) -> bool {
-        let Some(latest) = self.versions.back() else {
-            return false;
-        };
+        let latest = &self.latest;
         latest.history_len == self.history.len()
             && (Arc::ptr_eq(&latest.fields, &self.fields)
                 || latest
@@ -235,6 +279,11 @@ impl Entity {
 
     /// Snapshot the live state as the next version, dropping the oldest
     /// beyond `keep`.
+    ///
+    /// The oldest is dropped *before* the push, and the window of older
+    /// versions grows by doubling but never past `keep - 1`: with a million
+    /// entities, the slack of an amortised `VecDeque` (room for 4 where 1
+    /// is kept) would be a sizeable share of the store.
     pub(crate) fn push_version(
         &mut self,
         entity: EntityId,
@@ -243,19 +292,28 @@ impl Entity {
     ) -> VersionCreated {
         let number = self.version_count + 1;
         let ecs_id = ids.encode(entity, number);
-        let previous = self.current;
-        self.versions.push_back(Snapshot::new(
+        let previous = self.current(entity, ids);
+        let snapshot = Snapshot::new(
             ecs_id,
             previous,
             Arc::clone(&self.fields),
             Arc::clone(&self.provenance),
             self.history.len(),
-        ));
-        while self.versions.len() > keep {
-            self.versions.pop_front();
+        );
+        let before = std::mem::replace(&mut self.latest, snapshot);
+        let keep_older = keep.saturating_sub(1);
+        if keep_older > 0 {
+            while self.older.len() >= keep_older {
+                self.older.pop_front();
+            }
+            let len = self.older.len();
+            if len == self.older.capacity() {
+                let room = (len * 2).clamp(1, keep_older);
+                self.older.reserve_exact(room - len);
+            }
+            self.older.push_back(before);
         }
         self.version_count = number;
-        self.current = ecs_id;
         VersionCreated {
             entity,
             ecs_id,
@@ -269,10 +327,40 @@ impl Entity {
 pub struct Store {
     /// Effective windows (`versions` >= 1).
     pub(crate) retention: Retention,
-    rng: SmallRng,
     pub(crate) ids: IdCodec,
     pub(crate) entities: Vec<Entity>,
-    by_lineage: FxHashMap<Uuid, EntityId>,
+    /// Per schema, the shared starting state of a new entity.
+    blanks: [Blank; 2],
+}
+
+/// What every new entity of one schema starts from, allocated once per
+/// store and shared: a new entity clones these `Arc`s (its own field array
+/// is the one allocation it needs), and copy-on-write gives it its own
+/// provenance array only when a borrow first records one.
+struct Blank {
+    /// The schema's defaults; `Time` values are replaced by the creation
+    /// time.
+    fields: Box<[Value]>,
+    /// No field borrowed.
+    provenance: Arc<[Option<Uuid>]>,
+}
+
+impl Blank {
+    fn new(schema: Schema) -> Blank {
+        let fields = schema.defaults(chrono::DateTime::UNIX_EPOCH);
+        let provenance = vec![None; fields.len()].into();
+        Blank {
+            fields: fields.into(),
+            provenance,
+        }
+    }
+}
+
+fn blank_index(schema: Schema) -> usize {
+    match schema {
+        Schema::TestDataEntity => 0,
+        Schema::TestDataSource => 1,
+    }
 }
 
 impl fmt::Debug for Store {
@@ -294,18 +382,25 @@ pub(crate) struct BorrowPlan {
 impl Store {
     /// An empty store; all ids derive from `seed`.
     pub fn new(retention: Retention, seed: u64) -> Store {
-        let mut rng = SmallRng::seed_from_u64(seed);
-        let ids = IdCodec::new(&mut rng);
+        let ids = IdCodec::new(&mut SmallRng::seed_from_u64(seed));
         Store {
             retention: Retention {
                 versions: retention.versions.max(1),
                 history: retention.history,
             },
-            rng,
             ids,
             entities: Vec::new(),
-            by_lineage: FxHashMap::default(),
+            blanks: [
+                Blank::new(Schema::TestDataEntity),
+                Blank::new(Schema::TestDataSource),
+            ],
         }
+    }
+
+    /// Make room for `additional` more entities, exactly (setup knows how
+    /// many it creates).
+    pub fn reserve(&mut self, additional: usize) {
+        self.entities.reserve_exact(additional);
     }
 
     /// The effective retention windows.
@@ -334,7 +429,16 @@ impl Store {
             .ok_or(EcsError::TooManyEntities {
                 max: u32::MAX as usize,
             })?;
-        let mut values = schema.defaults(Utc::now());
+        let blank = &self.blanks[blank_index(schema)];
+        let now = Utc::now();
+        let mut values: Vec<Value> = blank
+            .fields
+            .iter()
+            .map(|v| match v {
+                Value::Time(_) => Value::Time(now),
+                other => other.clone(),
+            })
+            .collect();
         let mut given = [false; MAX_FIELDS];
         let mut initial_history: &[Value] = &[];
         for (name, value) in fields {
@@ -354,12 +458,6 @@ impl Store {
         }
 
         let entity = EntityId(index);
-        let lineage = loop {
-            let id = uuid::Builder::from_random_bytes(self.rng.random()).into_uuid();
-            if !self.by_lineage.contains_key(&id) {
-                break id;
-            }
-        };
         let mut history = HistoryLog::new();
         for item in initial_history {
             if let Value::Str(s) = item {
@@ -367,28 +465,25 @@ impl Store {
             }
         }
         let fields: Arc<[Value]> = values.into();
-        let provenance: Arc<[Option<Uuid>]> = vec![None; fields.len()].into();
+        let provenance = Arc::clone(&blank.provenance);
         let ecs_id = self.ids.encode(entity, 1);
-        let mut versions = VecDeque::with_capacity(self.retention.versions.min(16) + 1);
-        versions.push_back(Snapshot::new(
+        let latest = Snapshot::new(
             ecs_id,
             Uuid::nil(),
             Arc::clone(&fields),
             Arc::clone(&provenance),
             history.len(),
-        ));
+        );
         self.entities.push(Entity {
             schema,
-            lineage,
-            current: ecs_id,
             fields,
             provenance,
             history,
-            versions,
+            latest,
+            older: VecDeque::new(),
             version_count: 1,
             node: Node::default(),
         });
-        self.by_lineage.insert(lineage, entity);
         Ok(entity)
     }
 
@@ -425,17 +520,21 @@ impl Store {
 
     /// The entity's stable lineage id.
     pub fn lineage_id(&self, e: EntityId) -> Result<Uuid, EcsError> {
-        Ok(self.entity(e)?.lineage)
+        self.entity(e)?;
+        Ok(self.ids.lineage(e))
     }
 
     /// The entity whose lineage id this is.
     pub fn entity_of_lineage(&self, lineage: Uuid) -> Option<EntityId> {
-        self.by_lineage.get(&lineage).copied()
+        match self.ids.decode(lineage)? {
+            (e, 0) if (e.0 as usize) < self.entities.len() => Some(e),
+            _ => None,
+        }
     }
 
     /// The id of the entity's current (latest) version.
     pub fn current_id(&self, e: EntityId) -> Result<Uuid, EcsError> {
-        Ok(self.entity(e)?.current)
+        Ok(self.entity(e)?.current(e, &self.ids))
     }
 
     /// `(entity, version number)` of a version id this store issued and
@@ -500,7 +599,7 @@ impl Store {
     /// The retained version ids, oldest first: a suffix of the lineage.
     pub fn lineage(&self, e: EntityId) -> Vec<Uuid> {
         self.entity(e)
-            .map(|ent| ent.versions.iter().map(|s| s.ecs_id).collect())
+            .map(|ent| ent.versions().map(|s| s.ecs_id).collect())
             .unwrap_or_default()
     }
 
@@ -553,7 +652,7 @@ impl Store {
             Some(snapshot) => Ok(ent.snapshot_value(snapshot, index)),
             None => Err(EcsError::VersionEvicted {
                 ecs_id: addr.ecs_id,
-                lineage: ent.lineage,
+                lineage: self.ids.lineage(e),
                 number,
                 oldest_retained: ent.oldest_retained(),
             }),
@@ -573,8 +672,8 @@ impl Store {
         } else {
             Err(EcsError::StaleVersion {
                 used: ecs_id,
-                current: ent.current,
-                lineage: ent.lineage,
+                current: ent.current(e, &self.ids),
+                lineage: self.ids.lineage(e),
             })
         }
     }
@@ -585,10 +684,10 @@ impl Store {
         let addr = Address::parse(address)?;
         let (e, number) = self.decode_known(addr.ecs_id)?;
         self.require_current(e, addr.ecs_id, number)?;
-        let ent = self.entity_mut(e)?;
+        let ent = self.entity(e)?;
         let index = ent.schema.require_field(addr.field)?;
-        ent.check_writable(e, index, &value)?;
-        ent.write(index, value, None);
+        ent.check_writable(e, &self.ids, index, &value)?;
+        self.entity_mut(e)?.write(index, value, None);
         Ok(())
     }
 
@@ -610,7 +709,7 @@ impl Store {
         if Some(target_index) == tgt.schema.history_index() {
             return Err(EcsError::AppendOnly {
                 entity: target,
-                lineage: tgt.lineage,
+                lineage: self.ids.lineage(target),
                 field,
             });
         }
@@ -625,7 +724,7 @@ impl Store {
         Ok(BorrowPlan {
             target_index,
             value,
-            provenance: src.current,
+            provenance: src.current(source, &self.ids),
         })
     }
 
@@ -937,7 +1036,8 @@ mod tests {
         assert_eq!(retained.len(), 64);
         assert_eq!(&*retained[0], "entry 4936");
         let ent = s.entity(e).unwrap();
-        assert!(ent.versions.len() <= 8 && ent.versions.capacity() <= 32);
+        assert_eq!(ent.retained_versions(), 8);
+        assert_eq!(ent.older.capacity(), 7, "exactly the window");
         // The history prefix of a retained old version: its retained part.
         let old = s
             .get(&address(marks[marks.len() - 8], "modification_history"))

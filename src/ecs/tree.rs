@@ -9,7 +9,7 @@
 //! entity carries the index entry `tree`: the root of the tree it is in,
 //! which `tree_of` answers without walking.
 //!
-//! Structural changes are the moves of SPEC §2: `promote_to_root` (a child
+//! Structural changes are two moves: `promote_to_root` (a child
 //! leaves its parent taking its subtree along, an orphan becomes a root of
 //! one) and `detach` (a child or a childless root becomes an orphan). Each
 //! is checked in full when it is requested (in a transaction: when it is
@@ -56,8 +56,9 @@ pub struct TreeStats {
 #[derive(Clone, Debug, Default)]
 pub(crate) struct Node {
     pub(crate) parent: Option<EntityId>,
-    /// Position in the parent's `children`.
-    pub(crate) slot: usize,
+    /// Position in the parent's `children` (a `u32`, like entity ids: one
+    /// node per entity, so every byte counts a million times).
+    pub(crate) slot: u32,
     pub(crate) children: Vec<EntityId>,
     pub(crate) is_root: bool,
     /// The index: root of the tree this entity is in.
@@ -106,8 +107,8 @@ impl Store {
     /// Setup: put the orphan `child` under `parent`, which must be a root or
     /// an orphan (an orphan becomes a root). Creates no versions.
     pub fn add_child(&mut self, parent: EntityId, child: EntityId) -> Result<(), EcsError> {
-        let parent_lineage = self.entity(parent)?.lineage;
-        let child_lineage = self.entity(child)?.lineage;
+        let parent_lineage = self.lineage_id(parent)?;
+        let child_lineage = self.lineage_id(child)?;
         if parent == child {
             return Err(EcsError::SelfParent {
                 entity: child,
@@ -134,7 +135,7 @@ impl Store {
         };
         p.is_root = true;
         p.tree = Some(parent);
-        let slot = p.children.len();
+        let slot = p.children.len() as u32;
         p.children.push(child);
         if let Some(c) = self.node_mut(child) {
             c.parent = Some(parent);
@@ -187,7 +188,7 @@ impl Store {
         if children > 0 {
             return Err(EcsError::HasChildren {
                 entity: e,
-                lineage: ent.lineage,
+                lineage: self.ids.lineage(e),
                 children,
             });
         }
@@ -225,7 +226,7 @@ impl Store {
     fn unlink(&mut self, e: EntityId) -> Option<EntityId> {
         let node = self.node_mut(e)?;
         let parent = node.parent.take()?;
-        let slot = node.slot;
+        let slot = node.slot as usize;
         let siblings = &mut self.node_mut(parent)?.children;
         if siblings.get(slot) != Some(&e) {
             return Some(parent);
@@ -234,7 +235,7 @@ impl Store {
         if let Some(&moved) = siblings.get(slot)
             && let Some(m) = self.node_mut(moved)
         {
-            m.slot = slot;
+            m.slot = slot as u32;
         }
         Some(parent)
     }
@@ -275,10 +276,12 @@ impl Store {
             match node.parent {
                 Some(p) => match self.node(p) {
                     None => problems.push(format!("entity {e} has unknown parent {p}")),
-                    Some(pn) if pn.children.get(node.slot) != Some(&e) => problems.push(format!(
-                        "entity {e} names parent {p}, but {p} does not list it (at slot {})",
-                        node.slot
-                    )),
+                    Some(pn) if pn.children.get(node.slot as usize) != Some(&e) => {
+                        problems.push(format!(
+                            "entity {e} names parent {p}, but {p} does not list it (at slot {})",
+                            node.slot
+                        ))
+                    }
                     Some(_) => {}
                 },
                 None if !node.is_root && !node.children.is_empty() => {
@@ -291,7 +294,7 @@ impl Store {
                     None => problems.push(format!("entity {e} lists unknown child {c}")),
                     Some(cn) => {
                         listed[c.0 as usize] += 1;
-                        if cn.parent != Some(e) || cn.slot != slot {
+                        if cn.parent != Some(e) || cn.slot as usize != slot {
                             problems.push(format!(
                                 "entity {e} lists child {c} at slot {slot}, but {c} names parent \
                                  {:?} at slot {}",

@@ -60,7 +60,7 @@ pub struct Commit {
 impl Store {
     /// Begin a transaction on `target`.
     pub fn begin(&mut self, target: EntityId) -> Result<Txn<'_>, EcsError> {
-        let current = self.entity(target)?.current;
+        let current = self.entity(target)?.current(target, &self.ids);
         Ok(Txn {
             store: self,
             target,
@@ -124,7 +124,7 @@ impl<'s> Txn<'s> {
     pub fn set(&mut self, field: &str, value: Value) -> Result<(), EcsError> {
         let ent = self.store.entity(self.target)?;
         let index = ent.schema.require_field(field)?;
-        ent.check_writable(self.target, index, &value)?;
+        ent.check_writable(self.target, &self.store.ids, index, &value)?;
         self.writes[index] = Some(Staged {
             value,
             provenance: None,
@@ -190,7 +190,7 @@ impl<'s> Txn<'s> {
         }
         Err(EcsError::StructuralAlreadyStaged {
             entity: self.target,
-            lineage: self.store.entity(self.target)?.lineage,
+            lineage: self.store.lineage_id(self.target)?,
         })
     }
 

@@ -218,7 +218,7 @@ impl Schema {
         }
     }
 
-    /// The fields, in SPEC order.
+    /// The fields, in their fixed order.
     pub fn fields(self) -> &'static [(&'static str, ValueType)] {
         match self {
             Schema::TestDataEntity => &ENTITY_FIELDS,

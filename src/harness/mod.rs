@@ -24,7 +24,9 @@
 
 mod collector;
 mod driver;
+mod events_file;
 mod monitor;
+pub mod ndjson;
 mod observer;
 mod progress;
 #[cfg(test)]
@@ -34,7 +36,6 @@ mod submit;
 mod verdict;
 
 use std::future::Future;
-use std::io::Write;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -45,6 +46,7 @@ use crate::config::{ClockMode, Config};
 use crate::ops::{Op, OpId};
 use crate::report::model::RunReport;
 
+pub use events_file::EventsFile;
 pub use setup::World;
 pub use submit::SubmitResult;
 
@@ -122,10 +124,9 @@ pub struct RunOptions {
     /// Styling of live lines and progress.
     pub emoji: bool,
     pub color: bool,
-    /// `--events FILE`: one JSON object per event per line. Pass a
-    /// buffered writer; the observer writes a line per event and flushes at
-    /// the end.
-    pub events: Option<Box<dyn Write + Send>>,
+    /// `--events FILE`: one JSON object per event per line, written by a
+    /// thread of its own and flushed at the end.
+    pub events: Option<EventsFile>,
     pub inject: Option<Inject>,
     /// The command line that gives this run's config (the program, the
     /// config file and the overrides); the report adds the seed to it.

@@ -1,23 +1,25 @@
 //! Task 4, the lifecycle observer: checks every event as it arrives, and
-//! optionally prints live event lines and writes the event stream to a
-//! file. It also folds every event into the run's event digest
-//! ([`crate::digest`]); on the virtual clock the events file is written
-//! as canonical lines, so it is reproducible byte for byte.
+//! optionally prints live event lines and hands the event stream to the
+//! events-file writer (see `events_file.rs`). It also folds every event
+//! into the run's event digest ([`crate::digest`]); on the virtual clock
+//! the events file is written as the digest's canonical lines, so it is
+//! reproducible byte for byte.
 
-use std::io::{self, Write};
+use std::io;
 
 use tokio_util::sync::CancellationToken;
 
+use super::events_file::{EventsFile, EventsWriter};
 use crate::check::online::Checker;
-use crate::digest::{EventDigest, canonical_line};
+use crate::digest::EventDigest;
 use crate::events::{Continuity, Subscription};
 use crate::report::live::{LiveStyle, LiveWriter};
 
 pub struct Observer {
     pub sub: Subscription,
     pub checker: Checker,
-    /// `--events`: should be buffered; one line per event.
-    pub events: Option<Box<dyn Write + Send>>,
+    /// `--events`: every event, one line each.
+    pub events: Option<EventsFile>,
     /// Cancelled on the first failure writing the events file, so the run
     /// stops early instead of running on without its record.
     pub failed: CancellationToken,
@@ -34,47 +36,38 @@ impl Observer {
     /// first error writing the events file, if any.
     pub async fn run(mut self) -> (Checker, Continuity, Option<io::Error>, EventDigest) {
         let mut continuity = Continuity::default();
-        // The caller hands a buffered writer (the binary wraps the file in
-        // a BufWriter); it is flushed here so an error is reported, not
-        // lost in a drop.
-        let mut events = self.events.take();
+        let (canonical, failed) = (self.canonical_events, self.failed.clone());
+        let spawned = self
+            .events
+            .take()
+            .map(|file| EventsWriter::spawn(file, canonical, failed));
+        let (mut events, mut error) = match spawned {
+            None => (None, None),
+            Some(Ok(writer)) => (Some(writer), None),
+            Some(Err(e)) => {
+                self.failed.cancel();
+                (None, Some(e))
+            }
+        };
         let mut live = self
             .verbose
             .map(|style| LiveWriter::new(style, io::stderr()));
-        let mut error = None;
-        let mut canonical = Vec::with_capacity(512);
         while let Some(batch) = self.sub.recv().await {
             continuity.observe(&batch);
             for ev in &batch.events {
                 self.checker.observe(ev);
                 self.digest.fold(ev);
-                if let Some(w) = events.as_mut()
-                    && error.is_none()
-                {
-                    let line = if self.canonical_events {
-                        canonical_line(ev, &mut canonical);
-                        w.write_all(&canonical)
-                    } else {
-                        serde_json::to_writer(&mut *w, ev).map_err(io::Error::from)
-                    }
-                    .and_then(|()| w.write_all(b"\n"));
-                    if let Err(e) = line {
-                        error = Some(e);
-                        self.failed.cancel();
-                    }
-                }
                 if let Some(live) = live.as_mut() {
                     // A closed stderr must not stop the run.
                     let _ = live.event(ev);
                 }
             }
+            if let Some(writer) = events.as_mut() {
+                writer.send(&batch).await;
+            }
         }
-        if let Some(mut w) = events
-            && error.is_none()
-            && let Err(e) = w.flush()
-        {
-            error = Some(e);
-            self.failed.cancel();
+        if let Some(writer) = events {
+            error = writer.finish().await;
         }
         (self.checker, continuity, error, self.digest)
     }

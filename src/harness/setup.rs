@@ -38,6 +38,8 @@ impl World {
                 .unwrap_or_default(),
         );
         let n = config.num_targets;
+        let groups = n.div_ceil(CHILDREN_PER_GROUP).max(2).min(n);
+        store.reserve(n as usize + groups as usize + config.num_sources as usize);
         for i in 0..n {
             let id = store
                 .create(
@@ -50,7 +52,6 @@ impl World {
                 .context("creating a target")?;
             debug_assert_eq!(id, EntityId(i));
         }
-        let groups = n.div_ceil(CHILDREN_PER_GROUP).max(2).min(n);
         let mut roots = Vec::with_capacity(groups as usize);
         for g in 0..groups {
             let root = store

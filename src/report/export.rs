@@ -375,6 +375,21 @@ impl LineSink {
 
 impl Write for LineSink {
     fn write(&mut self, data: &[u8]) -> io::Result<usize> {
+        if self.buf.is_empty() && data.len() >= LineSink::CAPACITY && data.ends_with(b"\n") {
+            // Whole lines in a large chunk (the events writer's): no copy.
+            return match self.out.write_all(data) {
+                Ok(()) => {
+                    self.committed += data.len() as u64;
+                    Ok(data.len())
+                }
+                Err(e) => {
+                    if let Some(file) = &self.truncate {
+                        let _ = file.set_len(self.committed);
+                    }
+                    Err(e)
+                }
+            };
+        }
         self.buf.extend_from_slice(data);
         if self.buf.len() >= LineSink::CAPACITY {
             self.push_lines()?;
