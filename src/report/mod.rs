@@ -17,9 +17,13 @@
 //! terminal, the colours or the emoji themselves: the binary decides those
 //! once, from its flags and environment, and tests capture the output.
 
+mod csv;
 pub mod export;
 pub mod json;
+mod junit;
 pub mod live;
+mod markdown;
+mod markup;
 pub mod model;
 pub mod progress;
 pub mod text;
