@@ -142,6 +142,7 @@ fn run(args: RunArgs) -> Result<ExitCode, Failure> {
         (&args.markdown, ExportFormat::Markdown, "--markdown"),
         (&args.junit, ExportFormat::Junit, "--junit"),
         (&args.csv, ExportFormat::Csv, "--csv"),
+        (&args.html, ExportFormat::Html, "--html"),
     ] {
         if let Some(path) = path {
             exports

@@ -361,3 +361,120 @@ fn the_step_summary_is_appended_unless_turned_off() {
     go(&["--no-step-summary"]);
     assert_eq!(std::fs::read_to_string(&summary).unwrap(), after);
 }
+
+// --- HTML in a real browser ---------------------------------------------------
+
+/// Chromium (Debian's `chromium`), or a Chrome that takes the same flags
+/// (GitHub's Ubuntu runners have `google-chrome`), if one is installed.
+fn chromium() -> Option<PathBuf> {
+    let path = std::env::var_os("PATH")?;
+    [
+        "chromium",
+        "chromium-browser",
+        "google-chrome",
+        "google-chrome-stable",
+    ]
+    .iter()
+    .find_map(|name| {
+        std::env::split_paths(&path)
+            .map(|dir| dir.join(name))
+            .find(|p| p.is_file())
+    })
+}
+
+/// The value of `attr` on the element with `id` in a serialised DOM.
+fn attribute(dom: &str, id: &str, attr: &str) -> Option<String> {
+    let at = dom.find(&format!("id=\"{id}\""))?;
+    let start = dom[..at].rfind('<')?;
+    let tag = &dom[start..start + dom[start..].find('>')?];
+    let value = tag.split(&format!("{attr}=\"")).nth(1)?;
+    Some(value[..value.find('"')?].to_owned())
+}
+
+#[test]
+fn the_html_report_renders_every_chart_in_headless_chromium() {
+    let Some(browser) = chromium() else {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI is set but chromium is not installed (.ci/run installs it: apt-get install -y chromium)"
+        );
+        eprintln!(
+            "skipped: chromium is not installed; `apt-get install -y chromium` to run this test"
+        );
+        return;
+    };
+    let dir = TempDir::new().unwrap();
+    let html = path_in(&dir, "report.html");
+    let (code, json) = run(&dir, "2", &["--html", arg(&html)]);
+    assert_eq!(code, 0);
+    let page = std::fs::read_to_string(&html).unwrap();
+    for fetch in [
+        "<link",
+        " src=",
+        "@import",
+        "url(",
+        "@font-face",
+        "https://",
+    ] {
+        assert!(
+            !page.contains(fetch),
+            "the page would fetch through {fetch}"
+        );
+    }
+
+    let profile = TempDir::new().unwrap();
+    let out = Command::new(browser)
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+        ])
+        .arg(format!("--user-data-dir={}", profile.path().display()))
+        .arg("--dump-dom")
+        .arg(format!("file://{}", html.display()))
+        .timeout(RUN_TIMEOUT)
+        .output()
+        .expect("chromium starts");
+    assert!(out.status.success(), "chromium failed: {out:?}");
+    let dom = String::from_utf8(out.stdout).expect("the DOM is UTF-8");
+
+    // The page's own script ran and counted every chart as drawn.
+    let charts = [
+        "chart-throughput",
+        "chart-latency",
+        "chart-in-flight-memory",
+        "chart-by-priority",
+        "chart-conflict-sizes",
+    ];
+    let counted = |attr| attribute(&dom, "render-check", attr);
+    assert_eq!(counted("data-error"), None, "a script error");
+    assert_eq!(counted("data-charts"), Some(charts.len().to_string()));
+    assert_eq!(counted("data-svgs"), Some(charts.len().to_string()));
+    assert!(dom.contains("all 5 charts rendered"));
+    for id in charts {
+        let at = dom
+            .find(&format!("id=\"{id}\""))
+            .unwrap_or_else(|| panic!("no {id} in the rendered page"));
+        let figure = &dom[at..at + dom[at..].find("</figure>").expect("a closed figure")];
+        assert!(figure.contains("<svg"), "{id} has no svg");
+        // Axis labels and captions are text the browser lays out.
+        assert!(figure.matches("<text").count() >= 3, "{id} has no text");
+    }
+    assert!(dom.contains("run time (s)"));
+    for error in ["cannot draw", "NaN", "undefined"] {
+        assert!(!dom.contains(error), "the page shows {error:?}");
+    }
+    // Every check and threshold is on the page, and the replay command.
+    for check in names(&json, "/integrity/checks", "name") {
+        assert!(dom.contains(&format!("<b>{check}</b>")), "no {check}");
+    }
+    for t in names(&json, "thresholds", "name") {
+        assert!(dom.contains(&format!("<td>{t}</td>")), "no {t}");
+    }
+    assert!(dom.contains(json["rerun"].as_str().unwrap()));
+}

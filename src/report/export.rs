@@ -19,7 +19,7 @@ use std::path::{Path, PathBuf};
 
 use super::model::RunReport;
 use super::text::{self, TextStyle};
-use super::{csv, json, junit, markdown};
+use super::{csv, html, json, junit, markdown};
 
 /// One output format.
 pub trait Exporter {
@@ -67,6 +67,8 @@ pub enum ExportFormat {
     Junit,
     /// The timeline (see `csv`).
     Csv,
+    /// The page with charts (see `html`).
+    Html,
 }
 
 impl ExportFormat {
@@ -77,6 +79,7 @@ impl ExportFormat {
             ExportFormat::Markdown => Box::new(Render(markdown::render)),
             ExportFormat::Junit => Box::new(Render(junit::render)),
             ExportFormat::Csv => Box::new(Render(csv::render)),
+            ExportFormat::Html => Box::new(Render(html::render)),
         }
     }
 
@@ -88,6 +91,7 @@ impl ExportFormat {
             ExportFormat::Markdown => "Markdown",
             ExportFormat::Junit => "JUnit",
             ExportFormat::Csv => "CSV",
+            ExportFormat::Html => "HTML",
         }
     }
 }

@@ -17,8 +17,10 @@
 //! terminal, the colours or the emoji themselves: the binary decides those
 //! once, from its flags and environment, and tests capture the output.
 
+mod charts;
 mod csv;
 pub mod export;
+mod html;
 pub mod json;
 mod junit;
 pub mod live;
