@@ -36,7 +36,7 @@ pub struct Cli {
 pub enum Command {
     /// Run the workload, check the engine, print the report.
     #[command(after_help = exit_codes())]
-    Run(RunArgs),
+    Run(Box<RunArgs>),
     /// Check a config file and print the effective config (exit 0, or 2
     /// with the error).
     Validate {
@@ -215,6 +215,29 @@ pub struct RunArgs {
     /// then goes to stderr).
     #[arg(long, value_name = "FILE|-")]
     pub json: Option<PathBuf>,
+
+    /// Write a self-contained HTML report with charts to FILE (no network
+    /// needed to open it).
+    #[arg(long, value_name = "FILE")]
+    pub html: Option<PathBuf>,
+
+    /// Write a Markdown summary to FILE, or to stdout with "-".
+    #[arg(long, value_name = "FILE|-")]
+    pub markdown: Option<PathBuf>,
+
+    /// Do not add the Markdown summary to $GITHUB_STEP_SUMMARY (added by
+    /// default when that variable is set).
+    #[arg(long)]
+    pub no_step_summary: bool,
+
+    /// Write JUnit XML to FILE, or to stdout with "-": one test case per
+    /// integrity check and per threshold.
+    #[arg(long, value_name = "FILE|-")]
+    pub junit: Option<PathBuf>,
+
+    /// Write the timeline as CSV to FILE, or to stdout with "-".
+    #[arg(long, value_name = "FILE|-")]
+    pub csv: Option<PathBuf>,
 
     /// Write every event to FILE, or to stdout with "-", one JSON object
     /// per line (zstd-compressed when FILE ends in .zst).

@@ -57,7 +57,7 @@ fn main() -> process::ExitCode {
         Err(e) => return usage_error(e),
     };
     let result = match cli.command {
-        Command::Run(args) => run(args),
+        Command::Run(args) => run(*args),
         Command::Validate { config } => validate(&config),
         Command::PrintConfig => print_stdout(config::DEFAULT_CONFIG_TOML),
         Command::Breakpoint(args) => breakpoint(args),
@@ -148,6 +148,26 @@ fn run(args: RunArgs) -> Result<ExitCode, Failure> {
     if let Some(target) = &json {
         exports
             .add(ExportFormat::Json, target.clone(), "--json")
+            .map_err(Failure::usage)?;
+    }
+    for (path, format, origin) in [
+        (&args.markdown, ExportFormat::Markdown, "--markdown"),
+        (&args.junit, ExportFormat::Junit, "--junit"),
+        (&args.csv, ExportFormat::Csv, "--csv"),
+        (&args.html, ExportFormat::Html, "--html"),
+    ] {
+        if let Some(path) = path {
+            exports
+                .add(format, ExportTarget::from_arg(path), origin)
+                .map_err(Failure::usage)?;
+        }
+    }
+    if let Some(summary) = std::env::var_os("GITHUB_STEP_SUMMARY").filter(|v| !v.is_empty())
+        && !args.no_step_summary
+    {
+        let target = ExportTarget::Append(summary.into());
+        exports
+            .add(ExportFormat::Markdown, target, "GITHUB_STEP_SUMMARY")
             .map_err(Failure::usage)?;
     }
     if !args.quiet {

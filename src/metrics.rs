@@ -15,7 +15,11 @@ use hdrhistogram::Histogram;
 
 use crate::events::{Effect, Event, EventKind};
 use crate::ops::{OpType, Priority};
-use crate::report::model::{LatencySummary, Named, PriorityCounts, TimelinePoint, TypeCounts};
+use crate::report::model::{
+    ConflictSize, LatencySummary, Named, PriorityCounts, TIMELINE_MAX_POINTS, TimelinePoint,
+    TypeCounts,
+};
+use crate::workload::Schedule;
 
 /// The engine's counters, shared by the tasks that act.
 #[derive(Debug, Default)]
@@ -108,6 +112,15 @@ impl Latency {
         Latency { hist }
     }
 
+    /// Two significant figures: the per-second percentiles of the
+    /// timeline, a few of which are open at once.
+    fn coarse() -> Latency {
+        let mut hist = Histogram::new_with_bounds(1, 3_600_000_000_000, 2)
+            .expect("1 ns..1 h at 2 significant figures are valid histogram bounds");
+        hist.auto(true);
+        Latency { hist }
+    }
+
     pub fn record(&mut self, ns: u64) {
         // With auto-resize on, recording cannot fail for values >= 1.
         let _ = self.hist.record(ns.max(1));
@@ -157,18 +170,111 @@ pub struct Metrics {
     /// Committed ops that did real work on the store: every effect but a
     /// structural no-op (a version, a field write, a borrow, a tree move).
     pub real_work: u64,
-    /// Per second of run time: (submitted, settled).
-    pub per_second: Vec<(u64, u64)>,
+    /// Ops taking part in a conflict → how many conflicts had that many.
+    pub conflict_sizes: BTreeMap<u64, u64>,
+    /// Per second of run time, by event timestamp.
+    pub per_second: Vec<Second>,
+    /// Latencies of the seconds still open (see [`LatencyWindow`]).
+    window: LatencyWindow,
     /// RSS samples (MB) by second.
     pub rss_by_second: BTreeMap<u64, f64>,
     pub rss_samples: Vec<f64>,
 }
 
+/// The counts of one second of run time; the latency percentiles are
+/// filled in when the second closes.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Second {
+    pub submitted: u64,
+    pub committed: u64,
+    pub rejected: u64,
+    pub cancelled: u64,
+    pub retries: u64,
+    pub grace_saves: u64,
+    pub preemptions: u64,
+    /// Of the ops that committed in this second.
+    pub execution: Option<P50P99>,
+    pub end_to_end: Option<P50P99>,
+}
+
+/// (p50, p99) in µs.
+pub type P50P99 = (u64, u64);
+
+/// Per-second latency histograms of the last few seconds.
+///
+/// Events reach the collector in batches from several publishers, so a
+/// second still receives commits a little after a later one has begun. A
+/// second stays open until an event [`LatencyWindow::OPEN_S`] seconds
+/// newer arrives; then its percentiles are taken and its histograms
+/// reused. A commit that arrives for a second already closed still counts
+/// in that second's counts, only not in its percentiles. Histograms hold
+/// two significant figures: a handful of them are alive at once, however
+/// long the run.
+#[derive(Debug, Default)]
+struct LatencyWindow {
+    /// Second → (execution, end to end).
+    open: BTreeMap<usize, (Latency, Latency)>,
+    spare: Vec<(Latency, Latency)>,
+}
+
+impl LatencyWindow {
+    const OPEN_S: usize = 2;
+
+    fn record(
+        &mut self,
+        second: usize,
+        execution_ns: u64,
+        end_to_end_ns: u64,
+        seconds: &mut [Second],
+    ) {
+        let newest = self.open.keys().next_back().copied().unwrap_or(0);
+        if second + LatencyWindow::OPEN_S < newest {
+            return;
+        }
+        if !self.open.contains_key(&second) {
+            let fresh = self
+                .spare
+                .pop()
+                .unwrap_or_else(|| (Latency::coarse(), Latency::coarse()));
+            self.open.insert(second, fresh);
+        }
+        if let Some((e, e2e)) = self.open.get_mut(&second) {
+            e.record(execution_ns);
+            e2e.record(end_to_end_ns);
+        }
+        let newest = newest.max(second);
+        while let Some(entry) = self.open.first_entry() {
+            if *entry.key() + LatencyWindow::OPEN_S >= newest {
+                break;
+            }
+            let (s, (mut e, mut e2e)) = entry.remove_entry();
+            (seconds[s].execution, seconds[s].end_to_end) = (p50_p99(&e), p50_p99(&e2e));
+            e.hist.reset();
+            e2e.hist.reset();
+            self.spare.push((e, e2e));
+        }
+    }
+
+    /// The percentiles of a second, closed or still open.
+    fn percentiles(&self, second: usize, s: &Second) -> (Option<P50P99>, Option<P50P99>) {
+        match self.open.get(&second) {
+            Some((e, e2e)) => (p50_p99(e), p50_p99(e2e)),
+            None => (s.execution, s.end_to_end),
+        }
+    }
+}
+
+/// (p50, p99) in µs, `None` without samples.
+fn p50_p99(l: &Latency) -> Option<P50P99> {
+    let s = l.summary();
+    (s.count > 0).then_some((s.p50, s.p99))
+}
+
 impl Metrics {
-    fn second(&mut self, t_ns: u64) -> &mut (u64, u64) {
-        let s = (t_ns / 1_000_000_000) as usize;
+    fn second(&mut self, t_ns: u64) -> &mut Second {
+        let s = second_of(t_ns);
         if self.per_second.len() <= s {
-            self.per_second.resize(s + 1, (0, 0));
+            self.per_second.resize(s + 1, Second::default());
         }
         &mut self.per_second[s]
     }
@@ -182,7 +288,7 @@ impl Metrics {
         let ty = ev.op_type.index();
         match &ev.kind {
             EventKind::OperationSubmitted { .. } => {
-                self.second(ev.t_ns).0 += 1;
+                self.second(ev.t_ns).submitted += 1;
                 self.prio(ev.priority).submitted += 1;
                 self.by_type[ty].submitted += 1;
             }
@@ -192,33 +298,48 @@ impl Metrics {
                 resolution_ns,
                 ..
             } => {
+                let ops = pending.len() as u64 + u64::from(executing.is_some());
                 self.conflicts += 1;
-                self.conflict_ops += pending.len() as u64 + u64::from(executing.is_some());
+                self.conflict_ops += ops;
+                *self.conflict_sizes.entry(ops).or_default() += 1;
                 self.resolution.record(*resolution_ns);
             }
             EventKind::OperationRejected { .. } => {
-                self.second(ev.t_ns).1 += 1;
+                self.second(ev.t_ns).rejected += 1;
                 self.prio(ev.priority).rejected += 1;
                 self.by_type[ty].rejected += 1;
             }
             EventKind::OperationStarted { .. } => self.started += 1,
-            EventKind::GraceProtected { .. } => self.grace_saves += 1,
+            EventKind::GraceProtected { .. } => {
+                self.grace_saves += 1;
+                self.second(ev.t_ns).grace_saves += 1;
+            }
             EventKind::OperationPreempted { .. } => {
                 self.preemptions += 1;
+                self.second(ev.t_ns).preemptions += 1;
                 self.by_type[ty].failed_attempts += 1;
             }
             EventKind::OperationFailed { .. } => self.by_type[ty].failed_attempts += 1,
-            EventKind::OperationRetry { .. } => self.retries += 1,
+            EventKind::OperationRetry { .. } => {
+                self.retries += 1;
+                self.second(ev.t_ns).retries += 1;
+            }
             EventKind::OperationCompleted {
                 execution_ns,
                 end_to_end_ns,
                 effect,
             } => {
-                self.second(ev.t_ns).1 += 1;
+                self.second(ev.t_ns).committed += 1;
                 self.prio(ev.priority).succeeded += 1;
                 self.by_type[ty].succeeded += 1;
                 self.execution.record(*execution_ns);
                 self.end_to_end.record(*end_to_end_ns);
+                self.window.record(
+                    second_of(ev.t_ns),
+                    *execution_ns,
+                    *end_to_end_ns,
+                    &mut self.per_second,
+                );
                 if !matches!(effect, Effect::Structural { changed: false, .. }) {
                     self.real_work += 1;
                 }
@@ -242,7 +363,7 @@ impl Metrics {
                 }
             }
             EventKind::OperationCancelled { .. } => {
-                self.second(ev.t_ns).1 += 1;
+                self.second(ev.t_ns).cancelled += 1;
                 self.prio(ev.priority).cancelled += 1;
                 self.by_type[ty].cancelled += 1;
             }
@@ -265,24 +386,51 @@ impl Metrics {
         (sum / self.rss_samples.len() as f64, max)
     }
 
-    /// The per-second timeline: second `t_s` covers `[t_s - 1, t_s)`.
-    pub fn timeline(&self) -> Vec<TimelinePoint> {
+    /// The timeline, one point per second of run time (second `t_s`
+    /// covers `[t_s - 1, t_s)`), merged into longer spans past
+    /// [`TIMELINE_MAX_POINTS`]; `schedule` gives the target rate.
+    pub fn timeline(&self, schedule: Option<&Schedule>) -> Vec<TimelinePoint> {
         let mut last_rss = 0.0;
-        self.per_second
+        let (mut submitted, mut settled) = (0u64, 0u64);
+        let points = self.per_second.iter().enumerate().map(|(i, s)| {
+            let t_s = i as u64 + 1;
+            if let Some(r) = self.rss_by_second.range(..=t_s).next_back() {
+                last_rss = *r.1;
+            }
+            submitted += s.submitted;
+            settled += s.committed + s.rejected + s.cancelled;
+            let (execution, end_to_end) = self.window.percentiles(i, s);
+            TimelinePoint {
+                t_s,
+                span_s: 1,
+                submitted: s.submitted,
+                committed: s.committed,
+                rejected: s.rejected,
+                cancelled: s.cancelled,
+                settled: s.committed + s.rejected + s.cancelled,
+                in_flight: submitted.saturating_sub(settled),
+                retries: s.retries,
+                grace_saves: s.grace_saves,
+                preemptions: s.preemptions,
+                execution_p50_us: execution.map(|p| p.0),
+                execution_p99_us: execution.map(|p| p.1),
+                end_to_end_p50_us: end_to_end.map(|p| p.0),
+                end_to_end_p99_us: end_to_end.map(|p| p.1),
+                rss_mb: last_rss,
+                target_rate: schedule.map(|sc| {
+                    let t = t_s as f64;
+                    sc.expected_ops(t) - sc.expected_ops(t - 1.0)
+                }),
+            }
+        });
+        downsample(points.collect(), TIMELINE_MAX_POINTS)
+    }
+
+    /// The conflict-size distribution, smallest size first.
+    pub fn conflict_sizes(&self) -> Vec<ConflictSize> {
+        self.conflict_sizes
             .iter()
-            .enumerate()
-            .map(|(i, &(submitted, settled))| {
-                let t_s = i as u64 + 1;
-                if let Some(r) = self.rss_by_second.range(..=t_s).next_back() {
-                    last_rss = *r.1;
-                }
-                TimelinePoint {
-                    t_s,
-                    submitted,
-                    settled,
-                    rss_mb: last_rss,
-                }
-            })
+            .map(|(&ops, &conflicts)| ConflictSize { ops, conflicts })
             .collect()
     }
 
@@ -307,6 +455,54 @@ impl Metrics {
             })
             .collect()
     }
+}
+
+/// The second of run time an event at `t_ns` falls in.
+fn second_of(t_ns: u64) -> usize {
+    (t_ns / 1_000_000_000) as usize
+}
+
+/// Merge every `k` adjacent points, for the smallest `k` that leaves at
+/// most `max` of them (see [`TimelinePoint`] for how fields merge).
+fn downsample(points: Vec<TimelinePoint>, max: usize) -> Vec<TimelinePoint> {
+    if points.len() <= max || max == 0 {
+        return points;
+    }
+    let k = points.len().div_ceil(max);
+    points
+        .chunks(k)
+        .map(|chunk| {
+            let last = chunk[chunk.len() - 1];
+            let sum = |f: fn(&TimelinePoint) -> u64| chunk.iter().map(f).sum::<u64>();
+            let max_of = |f: fn(&TimelinePoint) -> Option<u64>| chunk.iter().filter_map(f).max();
+            let span: u64 = sum(|p| p.span_s);
+            TimelinePoint {
+                t_s: last.t_s,
+                span_s: span,
+                submitted: sum(|p| p.submitted),
+                committed: sum(|p| p.committed),
+                rejected: sum(|p| p.rejected),
+                cancelled: sum(|p| p.cancelled),
+                settled: sum(|p| p.settled),
+                in_flight: chunk.iter().map(|p| p.in_flight).max().unwrap_or(0),
+                retries: sum(|p| p.retries),
+                grace_saves: sum(|p| p.grace_saves),
+                preemptions: sum(|p| p.preemptions),
+                execution_p50_us: max_of(|p| p.execution_p50_us),
+                execution_p99_us: max_of(|p| p.execution_p99_us),
+                end_to_end_p50_us: max_of(|p| p.end_to_end_p50_us),
+                end_to_end_p99_us: max_of(|p| p.end_to_end_p99_us),
+                rss_mb: chunk.iter().map(|p| p.rss_mb).fold(0.0, f64::max),
+                target_rate: last.target_rate.map(|_| {
+                    let ops: f64 = chunk
+                        .iter()
+                        .map(|p| p.target_rate.unwrap_or(0.0) * p.span_s as f64)
+                        .sum();
+                    ops / span as f64
+                }),
+            }
+        })
+        .collect()
 }
 
 /// CPU time of this process so far.
@@ -447,7 +643,7 @@ mod tests {
             });
         }
         m.record_rss(2, 5.0);
-        let t = m.timeline();
+        let t = m.timeline(None);
         assert_eq!(
             t.iter().map(|p| (p.t_s, p.submitted)).collect::<Vec<_>>(),
             vec![(1, 1), (2, 2)]
@@ -458,5 +654,129 @@ mod tests {
             m.by_type_named().get("version_entity").unwrap().submitted,
             3
         );
+    }
+
+    /// A completed op at `t_ns` taking `us` µs to execute and `e2e_us`
+    /// end to end.
+    fn completed(t_ns: u64, us: u64, e2e_us: u64) -> Event {
+        use crate::events::{Effect, EventKind};
+        use crate::ops::{OpId, OpType, Priority};
+        Event {
+            t_ns,
+            op: OpId(t_ns),
+            target: 0,
+            op_type: OpType::VersionEntity,
+            priority: Priority::LOW,
+            kind: EventKind::OperationCompleted {
+                execution_ns: us * 1_000,
+                end_to_end_ns: e2e_us * 1_000,
+                effect: Effect::Versioned,
+            },
+        }
+    }
+
+    #[test]
+    fn each_second_has_its_own_percentiles_even_after_it_closes() {
+        let mut m = Metrics::default();
+        // Second 0: 100 commits of 10 µs and one of 1000 µs.
+        for i in 0..100 {
+            m.observe(&completed(i * 1_000, 10, 20));
+        }
+        m.observe(&completed(500_000, 1_000, 2_000));
+        // Seconds 1..=5: one 50 µs commit each, which closes second 0.
+        for s in 1..=5 {
+            m.observe(&completed(s * 1_000_000_000, 50, 60));
+        }
+        let t = m.timeline(None);
+        assert_eq!(t.len(), 6);
+        assert_eq!(t[0].committed, 101);
+        assert_eq!(t[0].execution_p50_us, Some(10));
+        assert_eq!(t[0].execution_p99_us, Some(10));
+        assert_eq!(t[0].end_to_end_p50_us, Some(20));
+        for p in &t[1..] {
+            assert_eq!((p.committed, p.execution_p99_us), (1, Some(50)));
+        }
+        // A commit far behind the newest second still counts.
+        m.observe(&completed(300, 70, 80));
+        assert_eq!(m.timeline(None)[0].committed, 102);
+    }
+
+    #[test]
+    fn the_target_rate_is_the_schedule_over_each_second() {
+        use crate::workload::Stage;
+        let mut m = Metrics::default();
+        m.observe(&completed(3_500_000_000, 1, 1));
+        // 0 → 100 ops/s over 4 s.
+        let schedule = Schedule::new(
+            0.0,
+            vec![Stage {
+                duration_s: 4.0,
+                rate: 100.0,
+            }],
+        );
+        let rates: Vec<f64> = m
+            .timeline(Some(&schedule))
+            .iter()
+            .map(|p| p.target_rate.unwrap())
+            .collect();
+        assert_eq!(rates, vec![12.5, 37.5, 62.5, 87.5]);
+    }
+
+    #[test]
+    fn a_long_timeline_is_merged_keeping_counts_and_worst_seconds() {
+        let points: Vec<TimelinePoint> = (1..=10)
+            .map(|t| TimelinePoint {
+                t_s: t,
+                span_s: 1,
+                submitted: t,
+                settled: 1,
+                in_flight: 10 - t,
+                execution_p99_us: (t != 4).then_some(t * 10),
+                rss_mb: t as f64,
+                target_rate: Some(t as f64),
+                ..TimelinePoint::default()
+            })
+            .collect();
+        let merged = downsample(points.clone(), 4);
+        // 10 seconds into at most 4 spans: 3 seconds each, the last 1.
+        assert_eq!(
+            merged.iter().map(|p| (p.t_s, p.span_s)).collect::<Vec<_>>(),
+            vec![(3, 3), (6, 3), (9, 3), (10, 1)]
+        );
+        assert_eq!(merged.iter().map(|p| p.submitted).sum::<u64>(), 55);
+        assert_eq!(merged[1].submitted, 4 + 5 + 6);
+        assert_eq!(merged[1].execution_p99_us, Some(60));
+        assert_eq!(merged[0].in_flight, 9);
+        assert_eq!(merged[2].rss_mb, 9.0);
+        assert_eq!(merged[1].target_rate, Some(5.0));
+        assert_eq!(downsample(points.clone(), 10), points);
+    }
+
+    #[test]
+    fn conflicts_are_counted_by_size() {
+        use crate::events::EventKind;
+        use crate::ops::{OpId, OpType, Priority};
+        let mut m = Metrics::default();
+        for (pending, executing) in [(2, None), (3, Some(OpId(9))), (2, None)] {
+            m.observe(&Event {
+                t_ns: 1,
+                op: OpId(1),
+                target: 0,
+                op_type: OpType::VersionEntity,
+                priority: Priority::LOW,
+                kind: EventKind::OperationConflict {
+                    pending: (0..pending).map(OpId).collect(),
+                    executing,
+                    decision: crate::events::Decision::Start,
+                    resolution_ns: 5,
+                },
+            });
+        }
+        let sizes: Vec<(u64, u64)> = m
+            .conflict_sizes()
+            .iter()
+            .map(|s| (s.ops, s.conflicts))
+            .collect();
+        assert_eq!(sizes, vec![(2, 2), (4, 1)]);
     }
 }

@@ -413,6 +413,18 @@ fn assert_json_contract(json: &Value) {
         assert_kind(point, "submitted", Uint);
         assert_kind(point, "settled", Uint);
         assert_kind(point, "rss_mb", Number);
+        for key in [
+            "span_s",
+            "committed",
+            "rejected",
+            "cancelled",
+            "in_flight",
+            "retries",
+            "grace_saves",
+            "preemptions",
+        ] {
+            assert_kind(point, key, Uint);
+        }
     }
 }
 
@@ -461,6 +473,22 @@ fn a_healthy_default_run_passes_keeps_the_json_contract_and_accounts_exactly() {
         settled,
         uint(json, "operations.submitted"),
         "every op settles, so the timeline's settled ops add up to the total"
+    );
+    let committed: u64 = timeline.iter().map(|p| uint(p, "committed")).sum();
+    assert_eq!(committed, uint(json, "operations.succeeded"));
+    assert_eq!(uint(timeline.last().unwrap(), "in_flight"), 0);
+    assert!(
+        timeline
+            .iter()
+            .filter(|p| uint(p, "t_s") <= 2)
+            .all(|p| num(p, "target_rate") == 100.0),
+        "a constant 2 s schedule asks for its rate in each of its seconds"
+    );
+    assert!(
+        timeline
+            .iter()
+            .any(|p| p["execution_p99_us"].is_u64() && p["end_to_end_p50_us"].is_u64()),
+        "seconds with commits carry their percentiles"
     );
 
     let model = num(json, "rates.model_completion_rate");

@@ -79,6 +79,8 @@ fn decided(mut report: Value) -> Value {
     report["resources"] = Value::Null;
     for point in report["timeline"].as_array_mut().into_iter().flatten() {
         point["rss_mb"] = Value::Null;
+        point["execution_p50_us"] = Value::Null;
+        point["execution_p99_us"] = Value::Null;
     }
     for t in report["thresholds"].as_array_mut().into_iter().flatten() {
         if t["name"] == "max_memory_mb" || t["name"] == "max_execution_p99_us" {

@@ -211,6 +211,7 @@ fn passed_brutal() -> RunReport {
             grace_saves: 11,
             preemptions: 4,
             ops_per_conflict: 5.42,
+            by_size: sizes(&[(3, 46), (4, 47), (5, 46), (6, 46), (7, 46), (8, 46)]),
         },
         latency_us: Latencies {
             resolution: latency([2, 4, 9, 15, 31], 2.4, 277),
@@ -258,9 +259,21 @@ fn passed_brutal() -> RunReport {
         timeline: (1..=15)
             .map(|t| TimelinePoint {
                 t_s: t,
-                submitted: 100 * t + t % 3,
-                settled: 100 * t - 1,
+                span_s: 1,
+                submitted: 100 + t % 3,
+                committed: 18 + t % 2,
+                rejected: 81 - t % 2,
+                settled: 99,
+                in_flight: t % 3 + 1,
+                retries: t % 2,
+                grace_saves: t % 3,
+                execution_p50_us: Some(3 + t % 2),
+                execution_p99_us: Some(14 + t),
+                end_to_end_p50_us: Some(11 + t % 4),
+                end_to_end_p99_us: Some(1_800 + 10 * t),
                 rss_mb: 9.0 + (t % 4) as f64 * 0.5,
+                target_rate: Some(100.0),
+                ..TimelinePoint::default()
             })
             .collect(),
         digests: None,
@@ -401,6 +414,7 @@ fn interrupted_capacity() -> RunReport {
             grace_saves: 310,
             preemptions: 1_204,
             ops_per_conflict: 5.5,
+            by_size: sizes(&[(3, 500), (8, 500)]),
         },
         latency_us: Latencies {
             resolution: latency([1, 2, 6, 40, 5_120], 1.3, 874_294),
@@ -435,9 +449,18 @@ fn interrupted_capacity() -> RunReport {
         timeline: (1..=4)
             .map(|t| TimelinePoint {
                 t_s: t,
-                submitted: 1_145_000 * t,
-                settled: 1_067_000 * t,
+                span_s: 1,
+                submitted: 1_145_000,
+                committed: 218_000,
+                rejected: 849_000,
+                settled: 1_067_000,
+                in_flight: 78_000 * t,
+                execution_p50_us: Some(2),
+                execution_p99_us: Some(9),
+                end_to_end_p50_us: Some(40),
+                end_to_end_p99_us: Some(900 * t),
                 rss_mb: 40.0 + 22.0 * t as f64,
+                ..TimelinePoint::default()
             })
             .collect(),
         digests: None,
@@ -547,4 +570,12 @@ fn verdicts_match_outcomes() {
             .last()
             .is_some_and(|l| l.contains("INTERRUPTED (exit 130)"))
     );
+}
+
+/// The conflict-size distribution from (ops, conflicts) pairs.
+fn sizes(pairs: &[(u64, u64)]) -> Vec<ConflictSize> {
+    pairs
+        .iter()
+        .map(|&(ops, conflicts)| ConflictSize { ops, conflicts })
+        .collect()
 }

@@ -250,6 +250,7 @@ pub(crate) fn assemble(i: Inputs<'_>) -> RunReport {
             grace_saves: m.grace_saves,
             preemptions: m.preemptions,
             ops_per_conflict: ratio(m.conflict_ops, m.conflicts),
+            by_size: m.conflict_sizes(),
         },
         latency_us: Latencies {
             resolution,
@@ -271,7 +272,7 @@ pub(crate) fn assemble(i: Inputs<'_>) -> RunReport {
             versions_created: m.versions_created,
         },
         thresholds,
-        timeline: m.timeline(),
+        timeline: m.timeline(i.config.schedule().as_ref()),
         // Filled in by the harness, which holds the event stream's digest.
         digests: None,
         coverage,

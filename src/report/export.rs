@@ -17,9 +17,9 @@ use std::fs::File;
 use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
 
-use super::json;
 use super::model::RunReport;
 use super::text::{self, TextStyle};
+use super::{csv, html, json, junit, markdown};
 
 /// One output format.
 pub trait Exporter {
@@ -47,11 +47,28 @@ impl Exporter for TextExporter {
     }
 }
 
+/// A format that is one render function.
+struct Render(fn(&RunReport, &mut dyn Write) -> io::Result<()>);
+
+impl Exporter for Render {
+    fn export(&self, report: &RunReport, out: &mut dyn Write) -> io::Result<()> {
+        (self.0)(report, out)
+    }
+}
+
 /// The formats the binary can write: the registry.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ExportFormat {
     Text(TextStyle),
     Json,
+    /// The summary for a CI page (see `markdown`).
+    Markdown,
+    /// One test case per check and threshold (see `junit`).
+    Junit,
+    /// The timeline (see `csv`).
+    Csv,
+    /// The page with charts (see `html`).
+    Html,
 }
 
 impl ExportFormat {
@@ -59,6 +76,10 @@ impl ExportFormat {
         match self {
             ExportFormat::Text(style) => Box::new(TextExporter { style }),
             ExportFormat::Json => Box::new(JsonExporter),
+            ExportFormat::Markdown => Box::new(Render(markdown::render)),
+            ExportFormat::Junit => Box::new(Render(junit::render)),
+            ExportFormat::Csv => Box::new(Render(csv::render)),
+            ExportFormat::Html => Box::new(Render(html::render)),
         }
     }
 
@@ -67,6 +88,10 @@ impl ExportFormat {
         match self {
             ExportFormat::Text(_) => "text",
             ExportFormat::Json => "JSON",
+            ExportFormat::Markdown => "Markdown",
+            ExportFormat::Junit => "JUnit",
+            ExportFormat::Csv => "CSV",
+            ExportFormat::Html => "HTML",
         }
     }
 }
@@ -77,6 +102,9 @@ pub enum ExportTarget {
     Stdout,
     Stderr,
     File(PathBuf),
+    /// Added to the end of the file, which is created if missing (a CI
+    /// step summary that several steps write to).
+    Append(PathBuf),
 }
 
 impl ExportTarget {
@@ -95,7 +123,7 @@ impl std::fmt::Display for ExportTarget {
         match self {
             ExportTarget::Stdout => f.write_str("stdout"),
             ExportTarget::Stderr => f.write_str("stderr"),
-            ExportTarget::File(p) => write!(f, "{}", p.display()),
+            ExportTarget::File(p) | ExportTarget::Append(p) => write!(f, "{}", p.display()),
         }
     }
 }
@@ -189,6 +217,20 @@ impl PendingFile {
         })
     }
 
+    /// Open `dest` to add to its end, creating it if missing.
+    fn append(dest: &Path, origin: &'static str) -> Result<PendingFile, ExportError> {
+        let file = File::options()
+            .append(true)
+            .create(true)
+            .open(dest)
+            .map_err(|e| create_error(dest, origin, e))?;
+        Ok(PendingFile {
+            temp: None,
+            dest: dest.to_path_buf(),
+            file: Some(file),
+        })
+    }
+
     /// Write through `write`, then move the file into place.
     pub fn finish(
         mut self,
@@ -239,9 +281,13 @@ impl ExportManager {
 
     /// Claim `target` for `origin`; refuses a destination already taken.
     fn claim(&mut self, target: &ExportTarget, origin: &'static str) -> Result<(), ExportError> {
-        let same = |t: &ExportTarget| match (t, target) {
-            (ExportTarget::File(a), ExportTarget::File(b)) => same_file(a, b),
-            (a, b) => a == b,
+        let path = |t: &ExportTarget| match t {
+            ExportTarget::File(p) | ExportTarget::Append(p) => Some(p.clone()),
+            _ => None,
+        };
+        let same = |t: &ExportTarget| match (path(t), path(target)) {
+            (Some(a), Some(b)) => same_file(&a, &b),
+            _ => t == target,
         };
         if let Some((_, first)) = self.taken.iter().find(|(t, _)| same(t)) {
             return Err(ExportError::Clash {
@@ -265,6 +311,7 @@ impl ExportManager {
         self.claim(&target, origin)?;
         let file = match &target {
             ExportTarget::File(path) => Some(PendingFile::create(path, origin)?),
+            ExportTarget::Append(path) => Some(PendingFile::append(path, origin)?),
             _ => None,
         };
         self.exports.push(Export {
@@ -284,7 +331,7 @@ impl ExportManager {
     ) -> Result<Box<dyn Write + Send>, ExportError> {
         self.claim(&target, origin)?;
         Ok(Box::new(match &target {
-            ExportTarget::File(path) => {
+            ExportTarget::File(path) | ExportTarget::Append(path) => {
                 let file = create(path, origin)?;
                 let truncate = file.try_clone().ok();
                 LineSink::new(Box::new(file), truncate)
@@ -421,7 +468,11 @@ fn same_file(a: &Path, b: &Path) -> bool {
 
 /// Create (truncate) an output file asked for by `origin`.
 fn create(path: &Path, origin: &'static str) -> Result<File, ExportError> {
-    File::create(path).map_err(|e| ExportError::Create {
+    File::create(path).map_err(|e| create_error(path, origin, e))
+}
+
+fn create_error(path: &Path, origin: &'static str, e: io::Error) -> ExportError {
+    ExportError::Create {
         origin,
         path: path.display().to_string(),
         reason: match e.kind() {
@@ -430,7 +481,7 @@ fn create(path: &Path, origin: &'static str) -> Result<File, ExportError> {
             io::ErrorKind::IsADirectory => "is a directory".to_string(),
             _ => e.to_string(),
         },
-    })
+    }
 }
 
 #[cfg(test)]

@@ -88,6 +88,21 @@ mod tests {
         "/timeline/0/submitted",
         "/timeline/0/settled",
         "/timeline/0/rss_mb",
+        "/timeline/0/span_s",
+        "/timeline/0/committed",
+        "/timeline/0/rejected",
+        "/timeline/0/cancelled",
+        "/timeline/0/in_flight",
+        "/timeline/0/retries",
+        "/timeline/0/grace_saves",
+        "/timeline/0/preemptions",
+        "/timeline/0/execution_p50_us",
+        "/timeline/0/execution_p99_us",
+        "/timeline/0/end_to_end_p50_us",
+        "/timeline/0/end_to_end_p99_us",
+        "/timeline/0/target_rate",
+        "/conflicts/by_size/0/ops",
+        "/conflicts/by_size/0/conflicts",
     ];
 
     #[test]

@@ -17,10 +17,16 @@
 //! terminal, the colours or the emoji themselves: the binary decides those
 //! once, from its flags and environment, and tests capture the output.
 
+mod charts;
+mod csv;
 pub mod explore;
 pub mod export;
+mod html;
 pub mod json;
+mod junit;
 pub mod live;
+mod markdown;
+mod markup;
 pub mod model;
 pub mod progress;
 pub mod text;
@@ -348,6 +354,10 @@ pub(crate) fn sample_report() -> model::RunReport {
             grace_saves: 0,
             preemptions: 0,
             ops_per_conflict: 5.5,
+            by_size: [(3, 50), (4, 45), (5, 46), (6, 44), (7, 44), (8, 44)]
+                .into_iter()
+                .map(|(ops, conflicts)| ConflictSize { ops, conflicts })
+                .collect(),
         },
         latency_us: Latencies {
             resolution: latency(2, 4, 9, 15, 31, 2.4, 273),
@@ -390,9 +400,19 @@ pub(crate) fn sample_report() -> model::RunReport {
         timeline: (1..=3)
             .map(|t| TimelinePoint {
                 t_s: t,
-                submitted: 100 * t,
-                settled: 99 * t,
+                span_s: 1,
+                submitted: 100 + t,
+                committed: 18,
+                rejected: 80 + t,
+                settled: 98 + t,
+                in_flight: 2 * t,
+                execution_p50_us: Some(3),
+                execution_p99_us: Some(14),
+                end_to_end_p50_us: Some(11),
+                end_to_end_p99_us: Some(1_840),
                 rss_mb: 9.0 + t as f64 * 0.1,
+                target_rate: Some(100.0),
+                ..TimelinePoint::default()
             })
             .collect(),
         digests: None,

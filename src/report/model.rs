@@ -11,7 +11,7 @@ use serde::ser::{SerializeMap, Serializer};
 
 /// Version of the JSON document's shape; bumped on every change that can
 /// break a reader. The README lists what changed in each version.
-pub const SCHEMA_VERSION: u32 = 3;
+pub const SCHEMA_VERSION: u32 = 4;
 
 #[derive(Clone, Debug, Serialize)]
 pub struct RunReport {
@@ -427,6 +427,17 @@ pub struct Conflicts {
     pub preemptions: u64,
     /// Mean number of ops taking part in a conflict.
     pub ops_per_conflict: f64,
+    /// How many conflicts had each number of ops taking part, smallest
+    /// first; sizes no conflict had are left out.
+    pub by_size: Vec<ConflictSize>,
+}
+
+/// One bar of the conflict-size distribution.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct ConflictSize {
+    /// Ops taking part (the Pending ones and the executing one, if any).
+    pub ops: u64,
+    pub conflicts: u64,
 }
 
 #[derive(Clone, Copy, Debug, Default, Serialize)]
@@ -600,13 +611,51 @@ pub struct ThresholdResult {
     pub passed: bool,
 }
 
-#[derive(Clone, Copy, Debug, Serialize)]
+/// One span of the timeline: a second of run time, or several adjacent
+/// seconds merged on a long run.
+///
+/// Run time counts from the start of submission; the span covers
+/// `[t_s - span_s, t_s)` and events are placed by their own timestamps.
+/// A timeline holds at most [`TIMELINE_MAX_POINTS`] spans: past that,
+/// every `k` adjacent seconds are merged into one span of `span_s = k`
+/// (the smallest `k` that fits; the last span may be shorter). Merging
+/// sums the counts, keeps the largest value of the levels (in flight,
+/// RSS) and of the percentiles (a merged p99 is the worst second's p99,
+/// never an average that hides it), and averages the target rate.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize)]
 pub struct TimelinePoint {
+    /// End of the span, in seconds of run time.
     pub t_s: u64,
+    /// Seconds the span covers: 1 unless the timeline was downsampled.
+    pub span_s: u64,
     pub submitted: u64,
+    pub committed: u64,
+    pub rejected: u64,
+    pub cancelled: u64,
+    /// committed + rejected + cancelled.
     pub settled: u64,
+    /// Ops submitted and not yet settled at the end of the span.
+    pub in_flight: u64,
+    /// Failed attempts sent back to wait for a retry.
+    pub retries: u64,
+    pub grace_saves: u64,
+    pub preemptions: u64,
+    /// Percentiles of the ops that committed in the span, in µs; `null`
+    /// when none did.
+    pub execution_p50_us: Option<u64>,
+    pub execution_p99_us: Option<u64>,
+    pub end_to_end_p50_us: Option<u64>,
+    pub end_to_end_p99_us: Option<u64>,
+    /// The latest once-a-second RSS sample at the end of the span.
     pub rss_mb: f64,
+    /// The rate the schedule asked for over the span, in ops per second
+    /// (absent in capacity mode).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub target_rate: Option<f64>,
 }
+
+/// The most points a timeline holds (an hour at one point per second).
+pub const TIMELINE_MAX_POINTS: usize = 3_600;
 
 /// Real work done on the store, for the 🔧 section.
 #[derive(Clone, Debug, Default, Serialize)]
