@@ -18,15 +18,16 @@ use std::process;
 use std::time::Duration;
 
 use anyhow::Context;
-use clap::Parser;
 use clap::error::ErrorKind;
+use clap::{CommandFactory, Parser};
 use dynstress::config::{self, Config, Overrides};
 use dynstress::harness::{self, ProgressMode, RunOptions, Signal};
+use dynstress::report::compare::{self, Baseline};
 use dynstress::report::export::{ExportFormat, ExportManager, ExportTarget};
-use dynstress::report::model::{ExitCode, RunReport};
+use dynstress::report::model::{ExitCode, RunReport, SCHEMA_VERSION};
 use dynstress::report::text::{self, TextStyle};
 
-use crate::cli::{Cli, ColorChoice, Command, RunArgs};
+use crate::cli::{Cli, ColorChoice, Command, CompareArgs, RunArgs};
 
 /// An error on its way out, with the exit code it stands for.
 struct Failure {
@@ -59,6 +60,13 @@ fn main() -> process::ExitCode {
         Command::Run(args) => run(args),
         Command::Validate { config } => validate(&config),
         Command::PrintConfig => print_stdout(config::DEFAULT_CONFIG_TOML),
+        Command::Compare(args) => compare_reports(&args),
+        Command::Completions { shell } => {
+            let mut out = Vec::new();
+            clap_complete::generate(shell, &mut Cli::command(), "dynstress", &mut out);
+            print_stdout(&String::from_utf8_lossy(&out))
+        }
+        Command::Man => man_page(),
     };
     match result {
         Ok(code) => process::ExitCode::from(code.code()),
@@ -99,6 +107,15 @@ fn validate(path: &Path) -> Result<ExitCode, Failure> {
     print_stdout(&config.to_toml())
 }
 
+fn man_page() -> Result<ExitCode, Failure> {
+    let mut out = Vec::new();
+    clap_mangen::Man::new(Cli::command())
+        .render(&mut out)
+        .context("cannot render the man page")
+        .map_err(Failure::run)?;
+    print_stdout(&String::from_utf8_lossy(&out))
+}
+
 fn print_stdout(text: &str) -> Result<ExitCode, Failure> {
     let mut out = io::stdout().lock();
     out.write_all(text.as_bytes())
@@ -106,6 +123,66 @@ fn print_stdout(text: &str) -> Result<ExitCode, Failure> {
         .context("cannot write to stdout")
         .map_err(Failure::run)?;
     Ok(ExitCode::Passed)
+}
+
+/// Columns for a text output: `--width`, else `COLUMNS`, else the
+/// terminal's width, else [`TextStyle::DEFAULT_WIDTH`].
+fn text_width(flag: Option<usize>, term: &console::Term) -> usize {
+    flag.or_else(|| std::env::var("COLUMNS").ok()?.trim().parse().ok())
+        .filter(|&w| w > 0)
+        .or_else(|| {
+            term.is_term()
+                .then(|| term.size_checked())
+                .flatten()
+                .map(|(_, cols)| usize::from(cols))
+        })
+        .unwrap_or(TextStyle::DEFAULT_WIDTH)
+}
+
+/// A JSON report read from `path`, for a baseline or a comparison.
+fn read_report(path: &Path) -> Result<serde_json::Value, Failure> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("cannot read the report {}", path.display()))
+        .map_err(Failure::usage)?;
+    serde_json::from_str(&text)
+        .with_context(|| format!("{} is not a JSON report", path.display()))
+        .map_err(Failure::usage)
+}
+
+fn compare_reports(args: &CompareArgs) -> Result<ExitCode, Failure> {
+    let base = read_report(&args.base)?;
+    let new = read_report(&args.new)?;
+    compare::comparable(&base, &new, args.force).map_err(Failure::usage)?;
+    let comparison = compare::compare(&base, &new, args.max_regression);
+    let stdout = console::Term::stdout();
+    let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+    let color = match args.color {
+        ColorChoice::Always => true,
+        ColorChoice::Never => false,
+        ColorChoice::Auto => stdout.is_term() && !no_color,
+    };
+    let style = TextStyle {
+        emoji: !args.no_emoji,
+        color,
+        width: text_width(args.width, &stdout),
+    };
+    let mut out = Vec::new();
+    let shown = |p: &Path| p.display().to_string();
+    text::render_comparison(
+        &comparison,
+        &shown(&args.base),
+        &shown(&args.new),
+        &mut out,
+        style,
+    )
+    .and_then(|()| io::stdout().lock().write_all(&out))
+    .context("cannot write to stdout")
+    .map_err(Failure::run)?;
+    Ok(if comparison.regressed().next().is_some() {
+        ExitCode::ThresholdFailed
+    } else {
+        ExitCode::Passed
+    })
 }
 
 fn run(args: RunArgs) -> Result<ExitCode, Failure> {
@@ -117,6 +194,25 @@ fn run(args: RunArgs) -> Result<ExitCode, Failure> {
         seed: args.seed,
     };
     let config = config::load(args.config.as_deref(), &overrides).map_err(Failure::usage)?;
+    let baseline = match &args.baseline {
+        None => None,
+        Some(path) => {
+            let report = read_report(path)?;
+            // Refused before the run: a baseline of another config or
+            // schema measures something else.
+            let this = serde_json::json!({
+                "schema_version": SCHEMA_VERSION,
+                "config": harness::config_view(&config),
+            });
+            compare::comparable(&report, &this, args.force)
+                .with_context(|| format!("--baseline {}", path.display()))
+                .map_err(Failure::usage)?;
+            Some(Baseline {
+                report,
+                max_regression: args.max_regression,
+            })
+        }
+    };
 
     let stdout_tty = io::stdout().is_terminal();
     let stderr_tty = io::stderr().is_terminal();
@@ -140,14 +236,15 @@ fn run(args: RunArgs) -> Result<ExitCode, Failure> {
     }
     if !args.quiet {
         // The text report goes to stdout, unless the JSON took it.
-        let (target, terminal) = if json == Some(ExportTarget::Stdout) {
-            (ExportTarget::Stderr, stderr_tty)
+        let (target, term) = if json == Some(ExportTarget::Stdout) {
+            (ExportTarget::Stderr, console::Term::stderr())
         } else {
-            (ExportTarget::Stdout, stdout_tty)
+            (ExportTarget::Stdout, console::Term::stdout())
         };
         let style = TextStyle {
             emoji: !args.no_emoji,
-            color: color(terminal),
+            color: color(term.is_term()),
+            width: text_width(args.width, &term),
         };
         exports
             .add(ExportFormat::Text(style), target, "the text report")
@@ -176,6 +273,7 @@ fn run(args: RunArgs) -> Result<ExitCode, Failure> {
         events,
         inject: args.inject,
         command: rerun_command(&args),
+        baseline,
     };
 
     let report = execute(config, options, args.quiet).map_err(Failure::run)?;
