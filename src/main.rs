@@ -337,27 +337,45 @@ fn signal_code(signal: Signal) -> ExitCode {
 /// The first SIGINT or SIGTERM resolves the returned future (stop
 /// submitting, drain, check, report); a second one exits at once with its
 /// own code. If signals cannot be listened to, the future never resolves.
+///
+/// Signals are awaited on a thread of their own, with its own small
+/// runtime: in capacity mode the run's workers are saturated, and an
+/// acknowledgement queued behind them would come late. It is printed above
+/// the progress bar, so the bar is not left copied in the scrollback.
 fn stop_on_signal(quiet: bool) -> impl Future<Output = Signal> + Send + 'static {
     let (first, stopped) = tokio::sync::oneshot::channel::<Signal>();
-    tokio::spawn(async move {
-        let mut signals = Signals::new();
-        let Some(signal) = signals.next().await else {
+    let listen = move || {
+        let Ok(runtime) = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+        else {
             return;
         };
-        if !quiet {
-            let what = match signal {
-                Signal::Interrupt => "interrupted",
-                Signal::Terminate => "terminated",
+        runtime.block_on(async move {
+            let mut signals = Signals::new();
+            let Some(signal) = signals.next().await else {
+                return;
             };
-            eprintln!("\n{what}: draining and checking; signal again to quit at once");
-        }
-        // The receiver is gone only if the run already ended.
-        let _ = first.send(signal);
-        if let Some(again) = signals.next().await {
-            eprintln!("\nsignalled again: exiting without a report");
-            process::exit(i32::from(signal_code(again).code()));
-        }
-    });
+            if !quiet {
+                let what = match signal {
+                    Signal::Interrupt => "interrupted",
+                    Signal::Terminate => "terminated",
+                };
+                let ack = format!("{what}: draining and checking; signal again to quit at once\n");
+                dynstress::report::progress::print_above(ack.as_bytes());
+            }
+            // The receiver is gone only if the run already ended.
+            let _ = first.send(signal);
+            if let Some(again) = signals.next().await {
+                eprintln!("\nsignalled again: exiting without a report");
+                process::exit(i32::from(signal_code(again).code()));
+            }
+        });
+    };
+    // Without the thread no signal is heard: the run goes to its end.
+    let _ = std::thread::Builder::new()
+        .name("signals".to_owned())
+        .spawn(listen);
     async move {
         match stopped.await {
             Ok(signal) => signal,

@@ -9,6 +9,7 @@ use tokio_util::sync::CancellationToken;
 use crate::check::online::Checker;
 use crate::events::{Continuity, Subscription};
 use crate::report::live::{LiveStyle, LiveWriter};
+use crate::report::progress::AboveBar;
 
 pub struct Observer {
     pub sub: Subscription,
@@ -32,7 +33,7 @@ impl Observer {
         let mut events = self.events.take();
         let mut live = self
             .verbose
-            .map(|style| LiveWriter::new(style, io::stderr()));
+            .map(|style| LiveWriter::new(style, AboveBar::default()));
         let mut error = None;
         while let Some(batch) = self.sub.recv().await {
             continuity.observe(&batch);

@@ -107,6 +107,16 @@ pub mod format {
         format!("{} {suffix}", decimal(scaled, places))
     }
 
+    /// A count in the style of [`compact`], whole below a thousand:
+    /// `182` → `"182"`, `1_002` → `"1.00 k"`.
+    pub fn compact_count(n: u64) -> String {
+        if n < 1000 {
+            n.to_string()
+        } else {
+            compact(n as f64)
+        }
+    }
+
     /// A number as short as it can be written exactly (up to 3 decimals):
     /// `15.0` → `"15"`, `0.2` → `"0.2"`, `100000.0` → `"100,000"`. For
     /// config values, which were typed by a person.
@@ -250,6 +260,8 @@ pub mod format {
             for (v, want) in cases {
                 assert_eq!(compact(v), want, "compact({v})");
             }
+            assert_eq!(compact_count(182), "182");
+            assert_eq!(compact_count(40_597_457), "40.6 M");
         }
 
         #[test]
