@@ -22,7 +22,11 @@ fi
 command -v python3 >/dev/null || { echo "run_configs.sh: python3 is required" >&2; exit 2; }
 
 cargo build --release --quiet
-bin=target/release/dynstress
+# Wherever cargo puts it: CARGO_TARGET_DIR, a config's build.target-dir,
+# or target/.
+target_dir=$(cargo metadata --format-version 1 --no-deps |
+    python3 -c 'import json, sys; print(json.load(sys.stdin)["target_directory"])')
+bin="$target_dir/release/dynstress"
 
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT

@@ -9,8 +9,10 @@
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap_complete::Shell;
 use dynstress::breakpoint;
 use dynstress::harness::Inject;
+use dynstress::report::compare::parse_max_regression;
 use dynstress::report::model::ExitCode;
 
 /// Shown under `--help` of the program and of `run`: every exit code and
@@ -23,10 +25,18 @@ fn exit_codes() -> String {
     help
 }
 
+/// The version with the commit it was built from (`0.1.0 (abc1234)`).
+const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (",
+    env!("DYNSTRESS_COMMIT"),
+    ")"
+);
+
 /// Stress-test a priority-based conflict-resolution engine over a versioned
 /// entity store, and prove the result with integrity checks.
 #[derive(Debug, Parser)]
-#[command(name = "dynstress", version, after_help = exit_codes())]
+#[command(name = "dynstress", version = VERSION, after_help = exit_codes())]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
@@ -54,6 +64,17 @@ pub enum Command {
     /// failing seed with the command that replays it.
     #[command(after_help = exit_codes())]
     Explore(ExploreArgs),
+    /// Compare two JSON reports metric by metric (exit 1 when one
+    /// regressed beyond --max-regression, 2 when they cannot be compared).
+    Compare(CompareArgs),
+    /// Print a shell completion script to stdout.
+    Completions {
+        /// The shell to complete for.
+        #[arg(value_enum)]
+        shell: Shell,
+    },
+    /// Print the man page (roff) to stdout.
+    Man,
 }
 
 /// Shown under `--help` of `breakpoint`.
@@ -170,6 +191,39 @@ pub struct ExploreArgs {
     pub inject: Option<Inject>,
 }
 
+/// The regression limit and width shared by `run --baseline` and `compare`.
+#[derive(Debug, Args)]
+pub struct CompareArgs {
+    /// The base report (JSON, from `run --json`).
+    #[arg(value_name = "BASE.json")]
+    pub base: PathBuf,
+
+    /// The report to judge against it.
+    #[arg(value_name = "NEW.json")]
+    pub new: PathBuf,
+
+    /// The largest allowed change in the worse direction, per metric.
+    #[arg(long, value_name = "PERCENT", default_value = "10%", value_parser = parse_max_regression)]
+    pub max_regression: f64,
+
+    /// Compare reports of different configs or schema versions anyway.
+    #[arg(long)]
+    pub force: bool,
+
+    /// Width of the table in columns (default: the terminal's, COLUMNS, or
+    /// 100).
+    #[arg(long, value_name = "N")]
+    pub width: Option<usize>,
+
+    /// Plain ASCII instead of emoji and tree-drawing characters.
+    #[arg(long)]
+    pub no_emoji: bool,
+
+    /// When to use colours; NO_COLOR (non-empty) turns "auto" off.
+    #[arg(long, value_enum, value_name = "WHEN", default_value_t = ColorChoice::Auto)]
+    pub color: ColorChoice,
+}
+
 #[derive(Debug, Args)]
 pub struct RunArgs {
     /// Config file (TOML); without it, the built-in default
@@ -266,6 +320,24 @@ pub struct RunArgs {
     #[arg(long)]
     pub no_emoji: bool,
 
+    /// Width of the text report in columns (default: the terminal's,
+    /// COLUMNS, or 100 when not a terminal).
+    #[arg(long, value_name = "N")]
+    pub width: Option<usize>,
+
+    /// Compare the run with this JSON report: a metric worse by more than
+    /// --max-regression fails the gate (exit 1), named in the assessment.
+    #[arg(long, value_name = "FILE")]
+    pub baseline: Option<PathBuf>,
+
+    /// With --baseline: the largest allowed change in the worse direction.
+    #[arg(long, value_name = "PERCENT", default_value = "10%", value_parser = parse_max_regression, requires = "baseline")]
+    pub max_regression: f64,
+
+    /// With --baseline: judge a baseline of another config or schema.
+    #[arg(long, requires = "baseline")]
+    pub force: bool,
+
     /// Test only: break the engine on purpose to show a check catches it.
     #[arg(long, hide = true, value_name = "NAME", value_parser = parse_inject)]
     pub inject: Option<Inject>,
@@ -339,6 +411,32 @@ mod tests {
         assert_eq!(args.color, ColorChoice::Never);
         assert!(args.no_emoji && !args.quiet && !args.verbose);
         assert_eq!(args.inject, Some(Inject::LoseEvent));
+    }
+
+    #[test]
+    fn baseline_flags_parse() {
+        let cli = Cli::try_parse_from([
+            "dynstress",
+            "run",
+            "--baseline",
+            "base.json",
+            "--max-regression",
+            "5%",
+        ])
+        .unwrap();
+        let Command::Run(args) = cli.command else {
+            panic!("expected run");
+        };
+        assert_eq!(args.baseline, Some(PathBuf::from("base.json")));
+        assert_eq!(args.max_regression, 0.05);
+        let e = Cli::try_parse_from(["dynstress", "run", "--max-regression", "5%"]).unwrap_err();
+        assert_eq!(e.kind(), clap::error::ErrorKind::MissingRequiredArgument);
+        let cli = Cli::try_parse_from(["dynstress", "compare", "a.json", "b.json"]).unwrap();
+        let Command::Compare(args) = cli.command else {
+            panic!("expected compare");
+        };
+        assert_eq!(args.max_regression, 0.10);
+        assert!(!args.force);
     }
 
     #[test]

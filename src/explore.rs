@@ -47,6 +47,7 @@ pub fn run_seed(
         events: events.map(harness::EventsFile::plain),
         inject,
         command: Vec::new(),
+        baseline: None,
     };
     let runtime = harness::runtime(ClockMode::Virtual).context("cannot start a tokio runtime")?;
     runtime.block_on(harness::run(config, options, std::future::pending()))

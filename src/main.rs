@@ -18,16 +18,17 @@ use std::process;
 use std::time::Duration;
 
 use anyhow::{Context, anyhow};
-use clap::Parser;
 use clap::error::ErrorKind;
+use clap::{CommandFactory, Parser};
 use dynstress::config::{self, Config, Overrides};
 use dynstress::explore::{Determinism, ExploreOptions};
 use dynstress::harness::{self, EventsFile, ProgressMode, RunOptions, Signal};
+use dynstress::report::compare::{self, Baseline};
 use dynstress::report::export::{ExportFormat, ExportManager, ExportTarget, PendingFile};
-use dynstress::report::model::{ExitCode, RunReport};
+use dynstress::report::model::{ExitCode, RunReport, SCHEMA_VERSION};
 use dynstress::report::text::{self, TextStyle};
 
-use crate::cli::{Cli, ColorChoice, Command, ExploreArgs, RunArgs};
+use crate::cli::{Cli, ColorChoice, Command, CompareArgs, ExploreArgs, RunArgs};
 
 /// An error on its way out, with the exit code it stands for.
 struct Failure {
@@ -62,6 +63,13 @@ fn main() -> process::ExitCode {
         Command::PrintConfig => print_stdout(config::DEFAULT_CONFIG_TOML),
         Command::Breakpoint(args) => breakpoint(args),
         Command::Explore(args) => explore(args),
+        Command::Compare(args) => compare_reports(&args),
+        Command::Completions { shell } => {
+            let mut out = Vec::new();
+            clap_complete::generate(shell, &mut Cli::command(), "dynstress", &mut out);
+            print_stdout(&String::from_utf8_lossy(&out))
+        }
+        Command::Man => man_page(),
     };
     match result {
         Ok(code) => process::ExitCode::from(code.code()),
@@ -102,6 +110,15 @@ fn validate(path: &Path) -> Result<ExitCode, Failure> {
     print_stdout(&config.to_toml())
 }
 
+fn man_page() -> Result<ExitCode, Failure> {
+    let mut out = Vec::new();
+    clap_mangen::Man::new(Cli::command())
+        .render(&mut out)
+        .context("cannot render the man page")
+        .map_err(Failure::run)?;
+    print_stdout(&String::from_utf8_lossy(&out))
+}
+
 fn print_stdout(text: &str) -> Result<ExitCode, Failure> {
     let mut out = io::stdout().lock();
     out.write_all(text.as_bytes())
@@ -109,6 +126,66 @@ fn print_stdout(text: &str) -> Result<ExitCode, Failure> {
         .context("cannot write to stdout")
         .map_err(Failure::run)?;
     Ok(ExitCode::Passed)
+}
+
+/// Columns for a text output: `--width`, else `COLUMNS`, else the
+/// terminal's width, else [`TextStyle::DEFAULT_WIDTH`].
+fn text_width(flag: Option<usize>, term: &console::Term) -> usize {
+    flag.or_else(|| std::env::var("COLUMNS").ok()?.trim().parse().ok())
+        .filter(|&w| w > 0)
+        .or_else(|| {
+            term.is_term()
+                .then(|| term.size_checked())
+                .flatten()
+                .map(|(_, cols)| usize::from(cols))
+        })
+        .unwrap_or(TextStyle::DEFAULT_WIDTH)
+}
+
+/// A JSON report read from `path`, for a baseline or a comparison.
+fn read_report(path: &Path) -> Result<serde_json::Value, Failure> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("cannot read the report {}", path.display()))
+        .map_err(Failure::usage)?;
+    serde_json::from_str(&text)
+        .with_context(|| format!("{} is not a JSON report", path.display()))
+        .map_err(Failure::usage)
+}
+
+fn compare_reports(args: &CompareArgs) -> Result<ExitCode, Failure> {
+    let base = read_report(&args.base)?;
+    let new = read_report(&args.new)?;
+    compare::comparable(&base, &new, args.force).map_err(Failure::usage)?;
+    let comparison = compare::compare(&base, &new, args.max_regression);
+    let stdout = console::Term::stdout();
+    let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+    let color = match args.color {
+        ColorChoice::Always => true,
+        ColorChoice::Never => false,
+        ColorChoice::Auto => stdout.is_term() && !no_color,
+    };
+    let style = TextStyle {
+        emoji: !args.no_emoji,
+        color,
+        width: text_width(args.width, &stdout),
+    };
+    let mut out = Vec::new();
+    let shown = |p: &Path| p.display().to_string();
+    text::render_comparison(
+        &comparison,
+        &shown(&args.base),
+        &shown(&args.new),
+        &mut out,
+        style,
+    )
+    .and_then(|()| io::stdout().lock().write_all(&out))
+    .context("cannot write to stdout")
+    .map_err(Failure::run)?;
+    Ok(if comparison.regressed().next().is_some() {
+        ExitCode::ThresholdFailed
+    } else {
+        ExitCode::Passed
+    })
 }
 
 fn run(args: RunArgs) -> Result<ExitCode, Failure> {
@@ -129,6 +206,25 @@ fn run(args: RunArgs) -> Result<ExitCode, Failure> {
         },
     };
     let config = config::load(args.config.as_deref(), &overrides).map_err(Failure::usage)?;
+    let baseline = match &args.baseline {
+        None => None,
+        Some(path) => {
+            let report = read_report(path)?;
+            // Refused before the run: a baseline of another config or
+            // schema measures something else.
+            let this = serde_json::json!({
+                "schema_version": SCHEMA_VERSION,
+                "config": harness::config_view(&config),
+            });
+            compare::comparable(&report, &this, args.force)
+                .with_context(|| format!("--baseline {}", path.display()))
+                .map_err(Failure::usage)?;
+            Some(Baseline {
+                report,
+                max_regression: args.max_regression,
+            })
+        }
+    };
 
     let stdout_tty = io::stdout().is_terminal();
     let stderr_tty = io::stderr().is_terminal();
@@ -172,14 +268,15 @@ fn run(args: RunArgs) -> Result<ExitCode, Failure> {
     }
     if !args.quiet {
         // The text report goes to stdout, unless the JSON took it.
-        let (target, terminal) = if json == Some(ExportTarget::Stdout) {
-            (ExportTarget::Stderr, stderr_tty)
+        let (target, term) = if json == Some(ExportTarget::Stdout) {
+            (ExportTarget::Stderr, console::Term::stderr())
         } else {
-            (ExportTarget::Stdout, stdout_tty)
+            (ExportTarget::Stdout, console::Term::stdout())
         };
         let style = TextStyle {
             emoji: !args.no_emoji,
-            color: color(terminal),
+            color: color(term.is_term()),
+            width: text_width(args.width, &term),
         };
         exports
             .add(ExportFormat::Text(style), target, "the text report")
@@ -214,6 +311,7 @@ fn run(args: RunArgs) -> Result<ExitCode, Failure> {
         events,
         inject: args.inject,
         command: rerun_command(&args),
+        baseline,
     };
 
     let report = if args.check_determinism {
@@ -460,27 +558,45 @@ fn signal_code(signal: Signal) -> ExitCode {
 /// The first SIGINT or SIGTERM resolves the returned future (stop
 /// submitting, drain, check, report); a second one exits at once with its
 /// own code. If signals cannot be listened to, the future never resolves.
+///
+/// Signals are awaited on a thread of their own, with its own small
+/// runtime: in capacity mode the run's workers are saturated, and an
+/// acknowledgement queued behind them would come late. It is printed above
+/// the progress bar, so the bar is not left copied in the scrollback.
 fn stop_on_signal(quiet: bool) -> impl Future<Output = Signal> + Send + 'static {
     let (first, stopped) = tokio::sync::oneshot::channel::<Signal>();
-    tokio::spawn(async move {
-        let mut signals = Signals::new();
-        let Some(signal) = signals.next().await else {
+    let listen = move || {
+        let Ok(runtime) = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+        else {
             return;
         };
-        if !quiet {
-            let what = match signal {
-                Signal::Interrupt => "interrupted",
-                Signal::Terminate => "terminated",
+        runtime.block_on(async move {
+            let mut signals = Signals::new();
+            let Some(signal) = signals.next().await else {
+                return;
             };
-            eprintln!("\n{what}: draining and checking; signal again to quit at once");
-        }
-        // The receiver is gone only if the run already ended.
-        let _ = first.send(signal);
-        if let Some(again) = signals.next().await {
-            eprintln!("\nsignalled again: exiting without a report");
-            process::exit(i32::from(signal_code(again).code()));
-        }
-    });
+            if !quiet {
+                let what = match signal {
+                    Signal::Interrupt => "interrupted",
+                    Signal::Terminate => "terminated",
+                };
+                let ack = format!("{what}: draining and checking; signal again to quit at once\n");
+                dynstress::report::progress::print_above(ack.as_bytes());
+            }
+            // The receiver is gone only if the run already ended.
+            let _ = first.send(signal);
+            if let Some(again) = signals.next().await {
+                eprintln!("\nsignalled again: exiting without a report");
+                process::exit(i32::from(signal_code(again).code()));
+            }
+        });
+    };
+    // Without the thread no signal is heard: the run goes to its end.
+    let _ = std::thread::Builder::new()
+        .name("signals".to_owned())
+        .spawn(listen);
     async move {
         match stopped.await {
             Ok(signal) => signal,

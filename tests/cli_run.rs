@@ -1027,6 +1027,8 @@ fn the_text_report_keeps_its_shape() {
         "7",
         "--no-progress",
         "--no-emoji",
+        "--width",
+        "100",
     ]);
     r.assert_exit(0);
     let shape = redact(&r.stdout);

@@ -154,6 +154,31 @@ fn threshold(name: &str, limit: f64, observed: f64, passed: bool) -> ThresholdRe
     }
 }
 
+/// Contention over the brutal config's five targets.
+fn five_targets() -> TargetContention {
+    let hot = |target, ops, conflicts, rejections, commits| TargetCounts {
+        target,
+        ops,
+        conflicts,
+        rejections,
+        commits,
+    };
+    TargetContention {
+        targets: 5,
+        targets_hit: 5,
+        hottest: vec![
+            hot(3, 322, 60, 262, 60),
+            hot(0, 305, 57, 248, 57),
+            hot(1, 298, 54, 244, 54),
+            hot(4, 291, 52, 239, 52),
+            hot(2, 286, 50, 236, 50),
+        ],
+        top_1_percent_share: 322.0 / 1_502.0,
+        top_10_share: 1.0,
+        gini: 0.023,
+    }
+}
+
 /// The brutal config run for 15 s at 100 ops/s: every check and threshold
 /// holds.
 fn passed_brutal() -> RunReport {
@@ -202,6 +227,8 @@ fn passed_brutal() -> RunReport {
             achieved_ops_per_s: 100.13,
             missed_ops: 0,
             settled_ops_per_s: 100.04,
+            succeeded_ops_per_s: 18.18,
+            rejected_ops_per_s: 81.86,
             completion_rate: 273.0 / 1_502.0,
             model_completion_rate: 2.0 / 11.0,
         },
@@ -277,6 +304,7 @@ fn passed_brutal() -> RunReport {
             })
             .collect(),
         digests: None,
+        targets: Some(five_targets()),
         work: WorkSummary {
             modifications: 273,
             real_work: 273,
@@ -405,6 +433,8 @@ fn interrupted_capacity() -> RunReport {
             achieved_ops_per_s: 1_145_796.2,
             missed_ops: 0,
             settled_ops_per_s: 1_067_038.6,
+            succeeded_ops_per_s: 193_590.0,
+            rejected_ops_per_s: 873_392.2,
             completion_rate: 873_090.0 / 4_812_344.0,
             model_completion_rate: 2.0 / 11.0,
         },
@@ -464,6 +494,7 @@ fn interrupted_capacity() -> RunReport {
             })
             .collect(),
         digests: None,
+        targets: Some(five_targets()),
         work: WorkSummary {
             modifications: 873_090,
             real_work: 873_090,
@@ -480,10 +511,15 @@ fn interrupted_capacity() -> RunReport {
 }
 
 fn text_report(report: &RunReport, emoji: bool) -> String {
+    text_at(report, emoji, text::TextStyle::DEFAULT_WIDTH)
+}
+
+fn text_at(report: &RunReport, emoji: bool, width: usize) -> String {
     let mut out = Vec::new();
     let style = text::TextStyle {
         emoji,
         color: false,
+        width,
     };
     text::render(report, &mut out, style).expect("writing to a Vec cannot fail");
     String::from_utf8(out).expect("the text report is UTF-8")
@@ -563,12 +599,15 @@ fn verdicts_match_outcomes() {
             .nth(1)
             .is_some_and(|l| l.contains("INTERRUPTED — partial run"))
     );
+    // The verdict is the last paragraph (it may wrap).
+    let verdict = interrupted
+        .trim_end()
+        .rsplit("\n\n")
+        .next()
+        .unwrap_or_default();
     assert!(
-        interrupted
-            .trim_end()
-            .lines()
-            .last()
-            .is_some_and(|l| l.contains("INTERRUPTED (exit 130)"))
+        verdict.starts_with("⚠️  INTERRUPTED (exit 130)"),
+        "{verdict}"
     );
 }
 
@@ -578,4 +617,33 @@ fn sizes(pairs: &[(u64, u64)]) -> Vec<ConflictSize> {
         .iter()
         .map(|&(ops, conflicts)| ConflictSize { ops, conflicts })
         .collect()
+}
+
+// The same reports at the widths of a narrow pane, a classic terminal and
+// a wide one: long lines wrap between words under their tree line, and
+// tables stack their rows when their columns do not fit.
+
+#[test]
+fn passed_brutal_text_60() {
+    insta::assert_snapshot!(text_at(&passed_brutal(), true, 60));
+}
+
+#[test]
+fn passed_brutal_text_80() {
+    insta::assert_snapshot!(text_at(&passed_brutal(), true, 80));
+}
+
+#[test]
+fn passed_brutal_text_120() {
+    insta::assert_snapshot!(text_at(&passed_brutal(), true, 120));
+}
+
+#[test]
+fn interrupted_text_60() {
+    insta::assert_snapshot!(text_at(&interrupted_capacity(), true, 60));
+}
+
+#[test]
+fn failed_integrity_ascii_80() {
+    insta::assert_snapshot!(text_at(&failed_integrity(), false, 80));
 }

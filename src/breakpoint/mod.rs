@@ -490,6 +490,7 @@ pub async fn search(
             events: None,
             inject,
             command: Vec::new(),
+            baseline: None,
         };
         let report = match harness::run(step_config, options, stop_on(interrupted.clone())).await {
             Ok(report) => report,

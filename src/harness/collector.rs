@@ -1,16 +1,23 @@
 //! Task 5, the metrics collector: rebuilds the run's numbers from the event
-//! stream and samples the process's memory once a second.
+//! stream, tallies them per target, and samples the process's memory once
+//! a second.
 
 use std::time::Duration;
 
 use super::Clock;
 use crate::events::Subscription;
 use crate::metrics::{Metrics, ResourceSampler};
+use crate::workload::contention::ContentionTally;
 
 const SAMPLE_EVERY: Duration = Duration::from_secs(1);
 
-pub async fn run(mut sub: Subscription, clock: Clock) -> Metrics {
+pub async fn run(
+    mut sub: Subscription,
+    clock: Clock,
+    num_targets: u32,
+) -> (Metrics, ContentionTally) {
     let mut metrics = Metrics::default();
+    let mut tally = ContentionTally::new(num_targets);
     let mut sampler = ResourceSampler::new();
     let mut tick = tokio::time::interval(SAMPLE_EVERY);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
@@ -27,6 +34,7 @@ pub async fn run(mut sub: Subscription, clock: Clock) -> Metrics {
                 Some(batch) => {
                     for ev in &batch.events {
                         metrics.observe(ev);
+                        tally.observe(ev);
                     }
                 }
                 None => break,
@@ -35,5 +43,5 @@ pub async fn run(mut sub: Subscription, clock: Clock) -> Metrics {
     }
     let t_s = clock.now_ns() / 1_000_000_000 + 1;
     metrics.record_rss(t_s, sampler.rss_mb());
-    metrics
+    (metrics, tally)
 }

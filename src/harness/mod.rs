@@ -48,6 +48,12 @@ use crate::report::model::RunReport;
 
 pub use events_file::EventsFile;
 pub use setup::World;
+
+/// The config as a report of its run shows it (`config` in the JSON): what
+/// a baseline's config must match.
+pub fn config_view(config: &Config) -> crate::report::model::ConfigView {
+    verdict::config_view(config)
+}
 pub use submit::SubmitResult;
 
 /// How live progress is shown on stderr.
@@ -131,6 +137,8 @@ pub struct RunOptions {
     /// The command line that gives this run's config (the program, the
     /// config file and the overrides); the report adds the seed to it.
     pub command: Vec<String>,
+    /// `--baseline`: regressions against this report fail the gate.
+    pub baseline: Option<crate::report::compare::Baseline>,
 }
 
 /// Run-relative time, shared by every task so their timestamps compare.
@@ -304,7 +312,7 @@ pub async fn run(
         }
         .run(),
     );
-    let collector = tokio::spawn(collector::run(collector_sub, clock));
+    let collector = tokio::spawn(collector::run(collector_sub, clock, config.num_targets));
     let progress = tokio::spawn(progress::run(
         options.progress,
         options.emoji,
@@ -394,7 +402,7 @@ pub async fn run(
     let monitor = monitor.await?;
     let driver = driver.await?;
     let (checker, continuity, events_error, event_digest) = observer.await?;
-    let metrics = collector.await?;
+    let (metrics, contention) = collector.await?;
     progress.await?;
     let errors: Vec<String> = events_error
         .iter()
@@ -418,6 +426,8 @@ pub async fn run(
         submit: &submitted,
         counters: counters.snapshot(),
         metrics: &metrics,
+        contention: &contention,
+        baseline: options.baseline.as_ref(),
         checker: &checker,
         continuity: &continuity,
         published,

@@ -14,6 +14,7 @@ use crate::check::online::Checker;
 use crate::digest::EventDigest;
 use crate::events::{Continuity, Subscription};
 use crate::report::live::{LiveStyle, LiveWriter};
+use crate::report::progress::AboveBar;
 
 pub struct Observer {
     pub sub: Subscription,
@@ -51,7 +52,7 @@ impl Observer {
         };
         let mut live = self
             .verbose
-            .map(|style| LiveWriter::new(style, io::stderr()));
+            .map(|style| LiveWriter::new(style, AboveBar::default()));
         while let Some(batch) = self.sub.recv().await {
             continuity.observe(&batch);
             for ev in &batch.events {

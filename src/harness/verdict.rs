@@ -21,13 +21,14 @@ use crate::ecs::Store;
 use crate::events::Continuity;
 use crate::metrics::{CounterSnapshot, Metrics, ProcessUsage};
 use crate::ops::OpType;
+use crate::report::compare::{Baseline, compare};
 use crate::report::model::{
     BatchView, CheckId, ConfigView, Conflicts, Durations, ExitCode, FaultsView, Integrity,
     Latencies, Operations, Outcome, Rates, Resources, RetentionView, RetriesView, RunReport,
-    SCHEMA_VERSION, StageView, TargetRate, TargetsView, ThresholdResult, ThresholdsView, Violation,
-    WorkSummary,
+    SCHEMA_VERSION, StageView, TargetContention, TargetCounts, TargetRate, TargetsView,
+    ThresholdResult, ThresholdsView, Violation, WorkSummary,
 };
-use crate::workload::{BatchSizes, TargetDistribution};
+use crate::workload::{BatchSizes, ContentionTally, TargetDistribution};
 
 /// Everything a report is made from.
 pub(crate) struct Inputs<'a> {
@@ -51,6 +52,10 @@ pub(crate) struct Inputs<'a> {
     pub submit: &'a SubmitResult,
     pub counters: CounterSnapshot,
     pub metrics: &'a Metrics,
+    /// Per-target counts of the run.
+    pub contention: &'a ContentionTally,
+    /// `--baseline`: judged once the report is built.
+    pub baseline: Option<&'a Baseline>,
     pub checker: &'a Checker,
     pub continuity: &'a Continuity,
     pub published: u64,
@@ -66,6 +71,35 @@ fn ratio(a: u64, b: u64) -> f64 {
 }
 
 pub(crate) fn assemble(i: Inputs<'_>) -> RunReport {
+    let baseline = i.baseline;
+    let mut report = assemble_run(i);
+    if let Some(b) = baseline {
+        judge_baseline(&mut report, b);
+    }
+    report
+}
+
+/// Add the regressions against `baseline` to the thresholds; one beyond
+/// the limit fails a run that would otherwise pass.
+fn judge_baseline(report: &mut RunReport, baseline: &Baseline) {
+    // A report always serialises; should it not, nothing is compared.
+    let Ok(new) = serde_json::to_value(&*report) else {
+        return;
+    };
+    let comparison = compare(&baseline.report, &new, baseline.max_regression);
+    let thresholds = comparison.thresholds();
+    let failed = thresholds.iter().any(|t| !t.passed);
+    report.thresholds.extend(thresholds);
+    if failed && report.outcome.exit_code == ExitCode::Passed {
+        report.outcome = Outcome {
+            errors: std::mem::take(&mut report.outcome.errors),
+            events_complete: report.outcome.events_complete,
+            ..Outcome::new(ExitCode::ThresholdFailed, false)
+        };
+    }
+}
+
+fn assemble_run(i: Inputs<'_>) -> RunReport {
     let c = i.counters;
     let m = i.metrics;
     let mut checks = run_all(&FinalState {
@@ -116,20 +150,29 @@ pub(crate) fn assemble(i: Inputs<'_>) -> RunReport {
     let execution = m.execution.summary();
 
     let t = &i.config.thresholds;
-    let mut thresholds = vec![
-        threshold(
+    let capacity = i.config.rate == Rate::Max;
+    let mut thresholds = Vec::new();
+    // The completion gate judges the fixed-rate workload, whose batches
+    // meet an idle target and keep one winner each (1 / E[batch size]). In
+    // capacity mode a batch usually meets a target whose winner is still
+    // executing, so the share that succeeds falls as the engine gets
+    // faster: a low completion rate there is the rule at work, not a fault.
+    // Capacity mode is judged on what it can get wrong instead: the
+    // integrity checks, memory, real work and the latency limits.
+    if !capacity {
+        thresholds.push(threshold(
             "min_completion_rate",
             t.min_completion_rate,
             completion,
             completion >= t.min_completion_rate,
-        ),
-        threshold(
-            "max_memory_mb",
-            t.max_memory_mb,
-            rss_max,
-            rss_max <= t.max_memory_mb,
-        ),
-    ];
+        ));
+    }
+    thresholds.push(threshold(
+        "max_memory_mb",
+        t.max_memory_mb,
+        rss_max,
+        rss_max <= t.max_memory_mb,
+    ));
     let lateness = i.submit.lateness.summary();
     if let Rate::PerSecond(target) = i.config.rate {
         let (accuracy, passed) = rate_gate(RateGate {
@@ -183,6 +226,7 @@ pub(crate) fn assemble(i: Inputs<'_>) -> RunReport {
             cases >= 1,
         ));
     }
+    let targets = target_contention(i.contention);
     let thresholds_ok = thresholds.iter().all(|t| t.passed);
 
     let exit_code = if let Some(signal) = i.signal {
@@ -240,6 +284,8 @@ pub(crate) fn assemble(i: Inputs<'_>) -> RunReport {
             },
             achieved_ops_per_s: achieved,
             settled_ops_per_s: settled as f64 / i.total_s.max(1e-9),
+            succeeded_ops_per_s: c.succeeded as f64 / i.total_s.max(1e-9),
+            rejected_ops_per_s: c.rejected as f64 / i.total_s.max(1e-9),
             missed_ops: i.submit.missed,
             completion_rate: completion,
             model_completion_rate: i.config.model_completion_rate(),
@@ -276,6 +322,7 @@ pub(crate) fn assemble(i: Inputs<'_>) -> RunReport {
         // Filled in by the harness, which holds the event stream's digest.
         digests: None,
         coverage,
+        targets: Some(targets),
         work: WorkSummary {
             modifications: m.modifications,
             real_work: m.real_work,
@@ -288,6 +335,33 @@ pub(crate) fn assemble(i: Inputs<'_>) -> RunReport {
             cancelled_at_deadline: i.cancelled_at_deadline,
             settled_all: i.settled_all,
         },
+    }
+}
+
+/// How many hottest targets the report lists.
+const HOTTEST_LISTED: usize = 5;
+
+/// The report's view of the per-target tally.
+fn target_contention(tally: &ContentionTally) -> TargetContention {
+    let s = tally.summary(HOTTEST_LISTED);
+    TargetContention {
+        targets: s.targets,
+        targets_hit: s.targets_hit,
+        hottest: s
+            .hottest
+            .iter()
+            .filter(|t| t.ops > 0)
+            .map(|t| TargetCounts {
+                target: t.target,
+                ops: t.ops,
+                conflicts: t.conflicts,
+                rejections: t.rejections,
+                commits: t.commits,
+            })
+            .collect(),
+        top_1_percent_share: s.top_1_percent_share,
+        top_10_share: s.top_10_share,
+        gini: s.gini,
     }
 }
 

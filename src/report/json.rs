@@ -64,6 +64,8 @@ mod tests {
         "/rates/target_ops_per_s",
         "/rates/achieved_ops_per_s",
         "/rates/settled_ops_per_s",
+        "/rates/succeeded_ops_per_s",
+        "/rates/rejected_ops_per_s",
         "/rates/completion_rate",
         "/rates/model_completion_rate",
         "/conflicts/detected",

@@ -21,7 +21,6 @@ pub struct LiveWriter<W: Write> {
     out: W,
     /// Ops of the current batch still to list.
     batch_left: u32,
-    red: Style,
     green: Style,
     bold: Style,
 }
@@ -33,7 +32,6 @@ impl<W: Write> LiveWriter<W> {
             style,
             out,
             batch_left: 0,
-            red: s(Style::new().red()),
             green: s(Style::new().green()),
             bold: s(Style::new().bold()),
         }
@@ -104,12 +102,14 @@ impl<W: Write> LiveWriter<W> {
                 };
                 let line = format!(
                     "{} REJECTED: {} {} (priority {}): {why}",
-                    self.icon("❌", "[REJECTED]"),
+                    // Losing a conflict is the rule at work, not an error:
+                    // ❌ is kept for real problems.
+                    self.icon("↪️ ", "[REJECTED]"),
                     ev.op_type,
                     ev.op,
                     ev.priority
                 );
-                writeln!(self.out, "{}", self.red.apply_to(line))
+                writeln!(self.out, "{line}")
             }
             EventKind::OperationStarted { attempt } => {
                 let again = if *attempt > 1 {
@@ -166,8 +166,8 @@ impl<W: Write> LiveWriter<W> {
             ),
             EventKind::OperationCompleted { execution_ns, .. } => {
                 let line = format!(
-                    "{} COMPLETED: {} {} in {:.1} µs",
-                    self.icon("✅", "[DONE]"),
+                    "{} SUCCEEDED: {} {} in {:.1} µs",
+                    self.icon("✅", "[SUCCEEDED]"),
                     ev.op_type,
                     ev.op,
                     *execution_ns as f64 / 1e3

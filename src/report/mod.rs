@@ -5,6 +5,7 @@
 //! the text and the JSON can never disagree. [`text`] draws it as a
 //! sectioned tree (emoji and box-drawing characters, or plain ASCII for logs
 //! that mangle them), [`json`] writes it as the machine contract, and
+//! [`compare`] sets two JSON reports side by side for baselines, and
 //! [`export`] is the one seam through which every output format reaches its
 //! file or stream. [`progress`] and [`live`] show a run while it is still
 //! going. Number formatting lives here, in [`format`], so that a count or a
@@ -18,6 +19,7 @@
 //! once, from its flags and environment, and tests capture the output.
 
 mod charts;
+pub mod compare;
 mod csv;
 pub mod explore;
 pub mod export;
@@ -79,6 +81,47 @@ pub mod format {
     /// the unit).
     pub fn rate(per_second: f64) -> String {
         decimal(per_second, 1)
+    }
+
+    /// A rate or count in three significant figures with an SI suffix, for
+    /// headlines and live lines: `4_059_745.7` → `"4.06 M"`, `18_180.0` →
+    /// `"18.2 k"`, `100.13` → `"100.1"`, `7.0` → `"7.0"`.
+    pub fn compact(v: f64) -> String {
+        if !v.is_finite() {
+            return NOT_AVAILABLE.to_owned();
+        }
+        let abs = v.abs();
+        if abs < 999.95 {
+            return decimal(v, 1);
+        }
+        let mut scaled = v;
+        let mut suffix = "";
+        for s in ["k", "M", "G", "T"] {
+            scaled /= 1000.0;
+            suffix = s;
+            // Rounded to three figures, 999.96 k must read 1.00 M.
+            if scaled.abs() < 999.5 {
+                break;
+            }
+        }
+        let places = if scaled.abs() < 9.995 {
+            2
+        } else if scaled.abs() < 99.95 {
+            1
+        } else {
+            0
+        };
+        format!("{} {suffix}", decimal(scaled, places))
+    }
+
+    /// A count in the style of [`compact`], whole below a thousand:
+    /// `182` → `"182"`, `1_002` → `"1.00 k"`.
+    pub fn compact_count(n: u64) -> String {
+        if n < 1000 {
+            n.to_string()
+        } else {
+            compact(n as f64)
+        }
     }
 
     /// A number as short as it can be written exactly (up to 3 decimals):
@@ -203,6 +246,29 @@ pub mod format {
             assert_eq!(rate(100.0), "100.0");
             assert_eq!(rate(99.94), "99.9");
             assert_eq!(rate(1_234_567.89), "1,234,567.9");
+        }
+
+        #[test]
+        fn compact_numbers_keep_three_figures() {
+            let cases = [
+                (0.0, "0.0"),
+                (7.0, "7.0"),
+                (100.13, "100.1"),
+                (999.9, "999.9"),
+                (999.96, "1.00 k"),
+                (18_180.0, "18.2 k"),
+                (406_000.0, "406 k"),
+                (999_600.0, "1.00 M"),
+                (4_059_745.7, "4.06 M"),
+                (40_597_457.0, "40.6 M"),
+                (2.5e9, "2.50 G"),
+                (f64::NAN, "n/a"),
+            ];
+            for (v, want) in cases {
+                assert_eq!(compact(v), want, "compact({v})");
+            }
+            assert_eq!(compact_count(182), "182");
+            assert_eq!(compact_count(40_597_457), "40.6 M");
         }
 
         #[test]
@@ -345,6 +411,8 @@ pub(crate) fn sample_report() -> model::RunReport {
             achieved_ops_per_s: 100.13,
             missed_ops: 0,
             settled_ops_per_s: 100.05,
+            succeeded_ops_per_s: 18.18,
+            rejected_ops_per_s: 81.86,
             completion_rate: 273.0 / 1_502.0,
             model_completion_rate: 2.0 / 11.0,
         },
@@ -416,6 +484,23 @@ pub(crate) fn sample_report() -> model::RunReport {
             })
             .collect(),
         digests: None,
+        targets: Some(TargetContention {
+            targets: 5,
+            targets_hit: 5,
+            hottest: [(3, 322, 60), (0, 305, 57), (1, 298, 54)]
+                .into_iter()
+                .map(|(target, ops, commits)| TargetCounts {
+                    target,
+                    ops,
+                    conflicts: commits,
+                    rejections: ops - commits,
+                    commits,
+                })
+                .collect(),
+            top_1_percent_share: 322.0 / 1_502.0,
+            top_10_share: 1.0,
+            gini: 0.023,
+        }),
         work: WorkSummary {
             modifications: 273,
             real_work: 273,

@@ -6,20 +6,23 @@
 //! once a run is over, verdict included; nothing in `report/` computes a
 //! verdict or reads the engine's types.
 
+use schemars::JsonSchema;
 use serde::Serialize;
 use serde::ser::{SerializeMap, Serializer};
 
 /// Version of the JSON document's shape; bumped on every change that can
-/// break a reader. The README lists what changed in each version.
-pub const SCHEMA_VERSION: u32 = 4;
+/// break a reader. The README lists what changed in each version, and
+/// `docs/report.schema.json` (generated from these types) describes it.
+pub const SCHEMA_VERSION: u32 = 5;
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, JsonSchema)]
 pub struct RunReport {
     pub schema_version: u32,
     pub dynstress_version: String,
     /// Written as a string: JSON readers that hold numbers as doubles (jq,
     /// JavaScript) would round a seed above 2^53.
     #[serde(serialize_with = "as_string")]
+    #[schemars(with = "String")]
     pub seed: u64,
     /// The command that reproduces the run: config file, overrides, seed.
     pub rerun: String,
@@ -37,6 +40,8 @@ pub struct RunReport {
     pub timeline: Vec<TimelinePoint>,
     /// How many cases of each rule path the integrity checks examined.
     pub coverage: Coverage,
+    /// How the ops spread over the targets: the hottest ones and the skew.
+    pub targets: Option<TargetContention>,
     /// Figures the text report shows that are not part of the JSON
     /// contract's required fields (real-operation results).
     pub work: WorkSummary,
@@ -47,7 +52,7 @@ pub struct RunReport {
 }
 
 /// Digests of a run (16 hex digits each): equal digests, equal runs.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, JsonSchema)]
 pub struct Digests {
     /// `"real"` or `"virtual"`.
     pub clock: String,
@@ -62,7 +67,7 @@ fn as_string<S: Serializer>(n: &u64, s: S) -> Result<S::Ok, S::Error> {
     s.collect_str(n)
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, JsonSchema)]
 pub struct Outcome {
     pub passed: bool,
     pub exit_code: ExitCode,
@@ -195,6 +200,21 @@ impl std::fmt::Display for ExitCode {
     }
 }
 
+impl JsonSchema for ExitCode {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "ExitCode".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        let codes: Vec<u8> = ExitCode::ALL.iter().map(|c| c.code()).collect();
+        schemars::json_schema!({
+            "description": "The process exit status.",
+            "type": "integer",
+            "enum": codes,
+        })
+    }
+}
+
 impl Serialize for ExitCode {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         s.serialize_u8(self.code())
@@ -233,6 +253,21 @@ impl<S: Into<String>, T> FromIterator<(S, T)> for Named<T> {
     }
 }
 
+/// An object whose keys keep their order (JSON Schema cannot say so).
+impl<T: JsonSchema> JsonSchema for Named<T> {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        format!("Named_{}", T::schema_name()).into()
+    }
+
+    fn json_schema(generator: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        let value = generator.subschema_for::<T>();
+        schemars::json_schema!({
+            "type": "object",
+            "additionalProperties": value,
+        })
+    }
+}
+
 impl<T: Serialize> Serialize for Named<T> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         let mut map = s.serialize_map(Some(self.0.len()))?;
@@ -247,7 +282,7 @@ impl<T: Serialize> Serialize for Named<T> {
 /// with one name per setting. The thresholds are the ones the gate
 /// enforced (their defaults resolved), so the report never shows a second
 /// name for the same limit.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, JsonSchema)]
 pub struct ConfigView {
     pub duration_seconds: f64,
     pub drain_timeout_seconds: f64,
@@ -283,6 +318,19 @@ pub enum TargetRate {
     Max,
 }
 
+impl JsonSchema for TargetRate {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "TargetRate".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "description": "Operations per second, or \"max\" for capacity mode.",
+            "oneOf": [{ "type": "number" }, { "const": "max" }],
+        })
+    }
+}
+
 impl Serialize for TargetRate {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         match self {
@@ -292,13 +340,13 @@ impl Serialize for TargetRate {
     }
 }
 
-#[derive(Clone, Copy, Debug, Serialize)]
+#[derive(Clone, Copy, Debug, Serialize, JsonSchema)]
 pub struct StageView {
     pub duration_seconds: f64,
     pub rate_per_second: f64,
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, JsonSchema)]
 pub struct TargetsView {
     /// `"uniform"` or `"zipf"`.
     pub distribution: &'static str,
@@ -306,7 +354,7 @@ pub struct TargetsView {
     pub zipf_exponent: Option<f64>,
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, JsonSchema)]
 pub struct BatchView {
     pub min_size: u32,
     pub max_size: u32,
@@ -317,7 +365,7 @@ pub struct BatchView {
     pub parent_probability: f64,
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, JsonSchema)]
 pub struct RetriesView {
     pub structural: u32,
     pub normal: u32,
@@ -326,7 +374,7 @@ pub struct RetriesView {
     pub backoff_max_ms: u64,
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, JsonSchema)]
 pub struct FaultsView {
     pub failure_probability: f64,
     pub stall_probability: f64,
@@ -334,7 +382,7 @@ pub struct FaultsView {
 }
 
 /// The limits the gate enforces, by the names the thresholds carry.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, JsonSchema)]
 pub struct ThresholdsView {
     pub min_completion_rate: f64,
     pub max_memory_mb: f64,
@@ -345,24 +393,23 @@ pub struct ThresholdsView {
     pub max_submission_lateness_ms: Option<f64>,
     pub min_real_work: u32,
     /// Rule paths the run must exercise.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub min_coverage: Vec<String>,
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, JsonSchema)]
 pub struct RetentionView {
     pub versions: u64,
     pub history: u64,
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, JsonSchema)]
 pub struct Durations {
     pub submission: f64,
     pub drain: f64,
     pub total: f64,
 }
 
-#[derive(Clone, Debug, Default, Serialize)]
+#[derive(Clone, Debug, Default, Serialize, JsonSchema)]
 pub struct Operations {
     pub submitted: u64,
     pub started: u64,
@@ -385,7 +432,7 @@ pub struct Operations {
     pub by_type: Named<TypeCounts>,
 }
 
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, JsonSchema)]
 pub struct PriorityCounts {
     pub submitted: u64,
     pub succeeded: u64,
@@ -393,7 +440,7 @@ pub struct PriorityCounts {
     pub cancelled: u64,
 }
 
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, JsonSchema)]
 pub struct TypeCounts {
     pub submitted: u64,
     pub succeeded: u64,
@@ -402,7 +449,7 @@ pub struct TypeCounts {
     pub failed_attempts: u64,
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, JsonSchema)]
 pub struct Rates {
     /// `null` in capacity mode.
     pub target_ops_per_s: Option<f64>,
@@ -411,15 +458,21 @@ pub struct Rates {
     /// Fixed rate: ops due before the deadline that were never handed to
     /// the engine (submission stops at the deadline; nothing is sent late).
     pub missed_ops: u64,
-    /// Settled (terminal) ops / total seconds.
+    /// Settled ops (succeeded, rejected or cancelled) / total seconds.
     pub settled_ops_per_s: f64,
+    /// Succeeded ops (their transaction committed) / total seconds.
+    pub succeeded_ops_per_s: f64,
+    /// Rejected ops / total seconds.
+    pub rejected_ops_per_s: f64,
     /// succeeded / submitted.
     pub completion_rate: f64,
-    /// 2 / (batch.min_size + batch.max_size).
+    /// 1 / E[batch size]: one winner per batch that meets an idle target.
+    /// A fixed-rate figure: in capacity mode batches meet busy targets and
+    /// the text report does not show it.
     pub model_completion_rate: f64,
 }
 
-#[derive(Clone, Debug, Default, Serialize)]
+#[derive(Clone, Debug, Default, Serialize, JsonSchema)]
 pub struct Conflicts {
     pub detected: u64,
     pub resolved: u64,
@@ -433,14 +486,14 @@ pub struct Conflicts {
 }
 
 /// One bar of the conflict-size distribution.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, JsonSchema)]
 pub struct ConflictSize {
     /// Ops taking part (the Pending ones and the executing one, if any).
     pub ops: u64,
     pub conflicts: u64,
 }
 
-#[derive(Clone, Copy, Debug, Default, Serialize)]
+#[derive(Clone, Copy, Debug, Default, Serialize, JsonSchema)]
 pub struct LatencySummary {
     pub p50: u64,
     pub p90: u64,
@@ -452,7 +505,7 @@ pub struct LatencySummary {
     pub count: u64,
 }
 
-#[derive(Clone, Debug, Default, Serialize)]
+#[derive(Clone, Debug, Default, Serialize, JsonSchema)]
 pub struct Latencies {
     pub resolution: LatencySummary,
     pub execution: LatencySummary,
@@ -461,7 +514,7 @@ pub struct Latencies {
     pub submission_lateness: LatencySummary,
 }
 
-#[derive(Clone, Debug, Default, Serialize)]
+#[derive(Clone, Debug, Default, Serialize, JsonSchema)]
 pub struct Resources {
     /// Average of the once-a-second samples.
     pub rss_mb_avg: f64,
@@ -474,7 +527,7 @@ pub struct Resources {
     pub cpu_sys_s: f64,
 }
 
-#[derive(Clone, Debug, Default, Serialize)]
+#[derive(Clone, Debug, Default, Serialize, JsonSchema)]
 pub struct Integrity {
     pub violations: u64,
     pub checks: Vec<CheckResult>,
@@ -484,7 +537,7 @@ pub struct Integrity {
 
 /// The integrity checks, in report order. Each is named in the JSON by its
 /// snake_case name (`"priority_rule"`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum CheckId {
     Accounting,
@@ -536,7 +589,7 @@ impl CheckId {
 
 /// One broken rule, as specific as the check can make it: which op on
 /// which target broke which rule, and the figures that show it.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, JsonSchema)]
 pub struct Violation {
     pub check: CheckId,
     /// The op at fault (its id), when one op is.
@@ -550,7 +603,7 @@ pub struct Violation {
 }
 
 /// The outcome of one integrity check.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, JsonSchema)]
 pub struct CheckResult {
     #[serde(rename = "name")]
     pub id: CheckId,
@@ -603,7 +656,7 @@ impl std::fmt::Display for Violation {
     }
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, JsonSchema)]
 pub struct ThresholdResult {
     pub name: String,
     pub limit: f64,
@@ -622,7 +675,7 @@ pub struct ThresholdResult {
 /// sums the counts, keeps the largest value of the levels (in flight,
 /// RSS) and of the percentiles (a merged p99 is the worst second's p99,
 /// never an average that hides it), and averages the target rate.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, JsonSchema)]
 pub struct TimelinePoint {
     /// End of the span, in seconds of run time.
     pub t_s: u64,
@@ -658,7 +711,7 @@ pub struct TimelinePoint {
 pub const TIMELINE_MAX_POINTS: usize = 3_600;
 
 /// Real work done on the store, for the 🔧 section.
-#[derive(Clone, Debug, Default, Serialize)]
+#[derive(Clone, Debug, Default, Serialize, JsonSchema)]
 pub struct WorkSummary {
     /// Committed ops that changed a target's fields or structure.
     pub modifications: u64,
@@ -681,7 +734,7 @@ pub struct WorkSummary {
 
 /// What the run proved, per rule path: how many cases the checks examined.
 /// A path with zero cases was not exercised.
-#[derive(Clone, Debug, Default, Serialize)]
+#[derive(Clone, Debug, Default, Serialize, JsonSchema)]
 pub struct Coverage {
     /// In a fixed order (see `check::coverage::PATHS`).
     pub paths: Vec<CoveragePath>,
@@ -692,9 +745,41 @@ pub struct Coverage {
     pub preemption_bound_us: u64,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, JsonSchema)]
 pub struct CoveragePath {
     pub name: String,
     pub cases: u64,
     pub exercised: bool,
+}
+
+/// How the ops spread over the targets.
+#[derive(Clone, Debug, PartialEq, Serialize, JsonSchema)]
+pub struct TargetContention {
+    /// Targets in the run.
+    pub targets: u32,
+    /// Targets that received at least one op.
+    pub targets_hit: u32,
+    /// The hottest targets by ops, hottest first (ties: lower index first).
+    pub hottest: Vec<TargetCounts>,
+    /// Share of all ops on the hottest 1 % of targets (at least one).
+    pub top_1_percent_share: f64,
+    /// Share of all ops on the ten hottest targets.
+    pub top_10_share: f64,
+    /// Gini coefficient of ops over all targets: 0 when every target got
+    /// as many ops, near 1 when one target got them all.
+    pub gini: f64,
+}
+
+/// What happened on one target.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, JsonSchema)]
+pub struct TargetCounts {
+    /// Store index of the target.
+    pub target: u32,
+    /// Ops submitted to it.
+    pub ops: u32,
+    /// Resolution points with two or more active ops.
+    pub conflicts: u32,
+    pub rejections: u32,
+    /// Ops that succeeded on it.
+    pub commits: u32,
 }

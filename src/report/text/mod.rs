@@ -22,6 +22,7 @@
 //! The parts: [`paint`] (glyphs, colour, character hygiene), [`layout`]
 //! (nodes and tables) and [`sections`] (what each section says).
 
+mod compare;
 mod layout;
 mod paint;
 mod sections;
@@ -30,6 +31,8 @@ mod tests;
 
 use std::io::{self, Write};
 
+pub use self::compare::render_comparison;
+use self::layout::Section;
 use self::paint::Painter;
 use self::sections::*;
 use super::model::{ExitCode, RunReport};
@@ -41,6 +44,14 @@ pub struct TextStyle {
     pub emoji: bool,
     /// ANSI colours.
     pub color: bool,
+    /// Columns a line may take: long lines wrap between words, and tables
+    /// that do not fit stack their rows.
+    pub width: usize,
+}
+
+impl TextStyle {
+    /// The width when the output is not a terminal (a file, a pipe, CI).
+    pub const DEFAULT_WIDTH: usize = 100;
 }
 
 /// Render the full report.
@@ -48,11 +59,14 @@ pub fn render(report: &RunReport, out: &mut dyn Write, style: TextStyle) -> io::
     let painter = Painter::new(style);
     let g = painter.glyphs;
     painter.title(out, report)?;
-    let sections = [
+    let mut sections: Vec<Section> = vec![
         configuration(report, g),
         performance(report, g),
         work(report, g),
         conflicts(report, g),
+    ];
+    sections.extend(targets(report, g));
+    sections.extend([
         grace(report, g),
         latency(report, g),
         resources(report, g),
@@ -60,7 +74,7 @@ pub fn render(report: &RunReport, out: &mut dyn Write, style: TextStyle) -> io::
         integrity(report, g),
         coverage(report, g),
         assessment(report, g),
-    ];
+    ]);
     for section in &sections {
         writeln!(out)?;
         painter.section(out, section)?;

@@ -12,7 +12,7 @@ use std::io::{self, Write};
 use console::Style;
 
 use super::TextStyle;
-use super::layout::{Node, Section};
+use super::layout::{GLUE, Node, Section, width, wrap};
 use super::sections::failure_reason;
 use crate::report::format;
 use crate::report::model::{ExitCode, RunReport};
@@ -78,7 +78,8 @@ impl Glyphs {
     }
 }
 
-/// Pass/fail judgement attached to a line.
+/// Judgement attached to a line: ✅, ❌, or ⚠️ for a figure to read with
+/// care that fails nothing.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(super) enum Mark {
     Ok,
@@ -94,9 +95,11 @@ impl Mark {
     }
 }
 
-/// Draws nodes with one style's glyphs and colours.
+/// Draws nodes with one style's glyphs and colours, within a width.
 pub(super) struct Painter {
     pub(super) glyphs: &'static Glyphs,
+    /// Columns a line may take.
+    width: usize,
     pub(super) bold: Style,
     pub(super) green: Style,
     pub(super) red: Style,
@@ -106,6 +109,9 @@ pub(super) struct Painter {
 /// Indentation of a section's top-level lines.
 pub(super) const INDENT: &str = "   ";
 
+/// The narrowest width the report is laid out for.
+const MIN_WIDTH: usize = 40;
+
 impl Painter {
     pub(super) fn new(style: TextStyle) -> Painter {
         // Styling is forced on or off: the caller decided from flags and
@@ -113,6 +119,8 @@ impl Painter {
         let base = Style::new().force_styling(style.color);
         Painter {
             glyphs: if style.emoji { &FANCY } else { &ASCII },
+            // Below this nothing reads as a tree any more.
+            width: style.width.max(MIN_WIDTH),
             bold: base.clone().bold(),
             green: base.clone().green(),
             red: base.clone().red(),
@@ -124,7 +132,7 @@ impl Painter {
     /// non-ASCII character is folded to an ASCII stand-in.
     pub(super) fn clean<'a>(&self, s: &'a str) -> Cow<'a, str> {
         let ascii = self.glyphs.ascii;
-        let fine = |c: char| !c.is_control() && (!ascii || c.is_ascii());
+        let fine = |c: char| !c.is_control() && (!ascii || c.is_ascii() || c == GLUE);
         if s.chars().all(fine) {
             return Cow::Borrowed(s);
         }
@@ -132,7 +140,7 @@ impl Painter {
         for c in s.chars() {
             if c.is_control() {
                 clean.push(' ');
-            } else if !ascii || c.is_ascii() {
+            } else if !ascii || c.is_ascii() || c == GLUE {
                 clean.push(c);
             } else {
                 clean.push_str(fold(c));
@@ -153,14 +161,27 @@ impl Painter {
                 g.dash,
                 stopped_by(report)
             );
-            writeln!(out, "{}", self.warn.apply_to(self.clean(&banner)))?;
+            self.paragraph(out, &banner, &self.warn)?;
         }
         for error in &report.outcome.errors {
             let banner = format!(
                 "{} STOPPED EARLY{}{error}; every figure below covers only what ran",
                 g.warn, g.dash
             );
-            writeln!(out, "{}", self.warn.apply_to(self.clean(&banner)))?;
+            self.paragraph(out, &banner, &self.warn)?;
+        }
+        Ok(())
+    }
+
+    /// A line of its own (a banner, the verdict), wrapped with its
+    /// continuation lines indented.
+    fn paragraph(&self, out: &mut dyn Write, text: &str, style: &Style) -> io::Result<()> {
+        let text = self.clean(text);
+        let room = self.width - INDENT.len();
+        for (i, line) in wrap(&text, self.width, room).iter().enumerate() {
+            let indent = if i == 0 { "" } else { INDENT };
+            let line = line.replace(GLUE, " ");
+            writeln!(out, "{indent}{}", style.apply_to(line))?;
         }
         Ok(())
     }
@@ -183,11 +204,24 @@ impl Painter {
     }
 
     fn nodes(&self, out: &mut dyn Write, nodes: &[Node], prefix: &str) -> io::Result<()> {
+        // Tables are laid out now that their indentation is known.
+        let indent = width(prefix) + INDENT.len();
+        let nodes: Vec<Cow<'_, Node>> = nodes
+            .iter()
+            .flat_map(|n| match &n.table {
+                Some(t) => t
+                    .lay_out(n, indent, self.width, self.glyphs.sep)
+                    .into_iter()
+                    .map(Cow::Owned)
+                    .collect(),
+                None => vec![Cow::Borrowed(n)],
+            })
+            .collect();
         let last_drawn = nodes.iter().rposition(|n| !n.bare);
         for (i, node) in nodes.iter().enumerate() {
             let text = self.clean(&node.text);
             if node.bare {
-                writeln!(out, "{prefix}{INDENT}{text}")?;
+                writeln!(out, "{prefix}{INDENT}{}", text.replace(GLUE, " "))?;
                 continue;
             }
             let last = Some(i) == last_drawn;
@@ -196,24 +230,56 @@ impl Painter {
             } else {
                 self.glyphs.branch
             };
-            match node.mark {
-                None => writeln!(out, "{prefix}{branch} {text}")?,
-                Some(mark) => {
-                    let (glyph, style) = match mark {
-                        Mark::Ok => (self.glyphs.ok, &self.green),
-                        Mark::Fail => (self.glyphs.fail, &self.red),
-                        Mark::Warn => (self.glyphs.warn, &self.warn),
-                    };
-                    let line = format!("{glyph} {text}");
-                    writeln!(out, "{prefix}{branch} {}", style.apply_to(line))?;
+            let below = if last { INDENT } else { self.glyphs.pipe };
+            let (glyph, style) = match node.mark {
+                None => ("", None),
+                Some(Mark::Ok) => (self.glyphs.ok, Some(&self.green)),
+                Some(Mark::Fail) => (self.glyphs.fail, Some(&self.red)),
+                Some(Mark::Warn) => (self.glyphs.warn, Some(&self.warn)),
+            };
+            // Continuation lines hang three columns in, under the tree's
+            // line to the children if there are any.
+            let hang = if node.children.is_empty() {
+                INDENT
+            } else {
+                self.glyphs.pipe
+            };
+            let cont = format!("{prefix}{below}{hang}");
+            let lead = width(prefix) + width(branch) + 1 + glyph_width(glyph);
+            let room = |used: usize| self.width.saturating_sub(used).max(MIN_WIDTH / 2);
+            let lines = if node.nowrap {
+                vec![text.to_string()]
+            } else {
+                wrap(&text, room(lead), room(width(&cont)))
+            };
+            for (n, line) in lines.iter().enumerate() {
+                let line = line.replace(GLUE, " ");
+                let body = match (n, style) {
+                    (0, Some(style)) => style.apply_to(format!("{glyph} {line}")).to_string(),
+                    (_, Some(style)) => style.apply_to(line).to_string(),
+                    (_, None) => line,
+                };
+                if n == 0 {
+                    writeln!(out, "{prefix}{branch} {body}")?;
+                } else {
+                    writeln!(out, "{cont}{body}")?;
                 }
             }
             if !node.children.is_empty() {
-                let below = if last { INDENT } else { self.glyphs.pipe };
                 self.nodes(out, &node.children, &format!("{prefix}{below}"))?;
             }
         }
         Ok(())
+    }
+
+    /// A closing line that passed or failed, marked and coloured.
+    pub(super) fn outcome(&self, out: &mut dyn Write, passed: bool, text: &str) -> io::Result<()> {
+        let (glyph, style) = if passed {
+            (self.glyphs.ok, &self.green)
+        } else {
+            (self.glyphs.fail, &self.red)
+        };
+        self.paragraph(out, &format!("{glyph} {text}"), &style.clone().bold())
     }
 
     pub(super) fn verdict(&self, out: &mut dyn Write, report: &RunReport) -> io::Result<()> {
@@ -245,7 +311,16 @@ impl Painter {
             );
             (line, &self.red)
         };
-        writeln!(out, "{}", style.clone().bold().apply_to(self.clean(&line)))
+        self.paragraph(out, &line, &style.clone().bold())
+    }
+}
+
+/// Columns a mark and the space after it take.
+fn glyph_width(glyph: &str) -> usize {
+    if glyph.is_empty() {
+        0
+    } else {
+        width(glyph) + 1
     }
 }
 

@@ -5,9 +5,11 @@
 //! accounting equation is re-added from its terms, each check and threshold
 //! shows the figure it was judged on.
 
-use super::layout::{Node, Section, Table};
+use super::layout::{Node, Section, Table, items};
 use super::paint::{Glyphs, Mark};
-use crate::report::format::{NOT_AVAILABLE, count, decimal, number, percent, rate, ratio, seconds};
+use crate::report::format::{
+    NOT_AVAILABLE, compact, count, decimal, number, percent, rate, ratio, seconds,
+};
 use crate::report::model::{ExitCode, LatencySummary, Named, RunReport, TargetRate};
 
 /// Why a failed run failed: the class its exit code stands for, then the
@@ -106,7 +108,7 @@ pub(super) fn configuration(report: &RunReport, g: &Glyphs) -> Section {
         .collect();
     nodes.push(Node::new(format!(
         "priority distribution: {}",
-        levels.join(g.sep)
+        items(&levels, g.sep)
     )));
     // Six long names: one per line, or the line would not fit a terminal.
     let table = Table {
@@ -145,7 +147,7 @@ pub(super) fn configuration(report: &RunReport, g: &Glyphs) -> Section {
     let faults = if faults.is_empty() {
         "none".to_owned()
     } else {
-        faults.join(g.sep)
+        items(&faults, g.sep)
     };
     nodes.push(Node::new(format!("faults: {faults}")));
     nodes.push(Node::new(format!(
@@ -168,9 +170,13 @@ pub(super) fn configuration(report: &RunReport, g: &Glyphs) -> Section {
     .into_iter()
     .filter_map(|(name, v)| v.map(|v| format!("{name} {}", threshold_value(name, v, g))))
     .collect();
-    nodes.push(Node::new(format!("thresholds: {}", limits.join(g.sep))));
+    nodes.push(Node::new(format!("thresholds: {}", items(&limits, g.sep))));
     nodes.push(Node::new(format!("seed: {}", report.seed)));
-    nodes.push(Node::new(format!("rerun: {}", report.rerun)));
+    // Whole, however long: a command broken over lines no longer pastes.
+    nodes.push(Node {
+        nowrap: true,
+        ..Node::new(format!("rerun: {}", report.rerun))
+    });
     Section {
         icon: "📋",
         tag: "CONFIG",
@@ -179,12 +185,41 @@ pub(super) fn configuration(report: &RunReport, g: &Glyphs) -> Section {
     }
 }
 
+/// Throughput over the whole run, each figure with what it counts.
+fn throughput(report: &RunReport) -> Node {
+    let r = &report.rates;
+    let line = |word: &str, v: f64, what: &str| {
+        Node::new(format!("{word}: {} ops/s ({what})", compact(v)))
+    };
+    Node {
+        children: vec![
+            line(
+                "succeeded",
+                r.succeeded_ops_per_s,
+                "their transaction committed",
+            ),
+            line(
+                "rejected",
+                r.rejected_ops_per_s,
+                "outranked by a winner, or out of retries",
+            ),
+            line(
+                "settled",
+                r.settled_ops_per_s,
+                "succeeded, rejected or cancelled",
+            ),
+        ],
+        ..Node::new("throughput, over the whole run:")
+    }
+}
+
 pub(super) fn performance(report: &RunReport, g: &Glyphs) -> Section {
     let o = &report.operations;
     let r = &report.rates;
+    let capacity = capacity_mode(report);
     let mut nodes = Vec::new();
     match r.target_ops_per_s {
-        Some(target) if !capacity_mode(report) => {
+        Some(target) if !capacity => {
             let accuracy = if target > 0.0 {
                 percent(r.achieved_ops_per_s / target)
             } else {
@@ -212,27 +247,30 @@ pub(super) fn performance(report: &RunReport, g: &Glyphs) -> Section {
                     ),
                 ));
             }
-            nodes.push(Node::new(format!(
-                "settled: {} ops/s",
-                rate(r.settled_ops_per_s)
-            )));
+            nodes.push(throughput(report));
         }
         _ => {
+            // The headline of a capacity run is what the engine settled.
+            nodes.push(throughput(report));
             nodes.push(Node::new(format!(
-                "rate: max (capacity mode){}{} settled ops/s",
-                g.sep,
-                rate(r.settled_ops_per_s)
+                "submitted: {} ops/s (capacity mode: as fast as ops settle)",
+                compact(r.achieved_ops_per_s)
             )));
-            nodes.push(Node::new(format!(
-                "submitted at: {} ops/s",
-                rate(r.achieved_ops_per_s)
-            )));
+            if report.outcome.events_complete.is_some() {
+                nodes.push(Node {
+                    mark: Some(Mark::Warn),
+                    ..Node::new(
+                        "--events was on: writing every event slowed this run, so \
+                         these figures understate the engine",
+                    )
+                });
+            }
         }
     }
     for (label, n) in [
         ("submitted", o.submitted),
         ("started", o.started),
-        ("completed", o.succeeded),
+        ("succeeded", o.succeeded),
         ("rejected", o.rejected),
         ("cancelled", o.cancelled),
         ("failed attempts", o.failed_attempts),
@@ -242,27 +280,32 @@ pub(super) fn performance(report: &RunReport, g: &Glyphs) -> Section {
     ] {
         nodes.push(Node::new(format!("{label}: {}", count(n))));
     }
-    let b = &report.config.batch;
-    let model = format!(
-        "model 2/({}+{}) = {}",
-        b.min_size,
-        b.max_size,
-        percent(r.model_completion_rate)
-    );
-    nodes.push(Node::new(format!(
-        "completion rate: {} ({model})",
-        percent(r.completion_rate)
-    )));
+    let completion = percent(r.completion_rate);
+    nodes.push(Node::new(if capacity {
+        // The one-winner-per-idle-target model is a fixed-rate figure.
+        format!("completion rate: {completion} (batches meet busy targets; not judged)")
+    } else {
+        let b = &report.config.batch;
+        format!(
+            "completion rate: {completion} (model 2/({}+{}) = {})",
+            b.min_size,
+            b.max_size,
+            percent(r.model_completion_rate)
+        )
+    }));
     let rejection = ratio(o.rejected, o.submitted).map_or(NOT_AVAILABLE.to_owned(), percent);
     nodes.push(Node::new(format!("rejection rate: {rejection}")));
     let d = &report.duration_s;
     nodes.push(Node::new(format!(
-        "time: submission {}{}drain {}{}total {}",
-        seconds(d.submission),
-        g.sep,
-        seconds(d.drain),
-        g.sep,
-        seconds(d.total)
+        "time: {}",
+        items(
+            &[
+                format!("submission {}", seconds(d.submission)),
+                format!("drain {}", seconds(d.drain)),
+                format!("total {}", seconds(d.total)),
+            ],
+            g.sep
+        )
     )));
     if !o.by_priority.is_empty() {
         let table = Table {
@@ -309,8 +352,12 @@ pub(super) fn work(report: &RunReport, g: &Glyphs) -> Section {
         )),
     ];
     let panics = format!("panics caught: {}", count(w.panics_caught));
+    // With failure faults on, some injected failures are panics, caught on
+    // purpose; without them a caught panic is a bug in the engine.
     nodes.push(if w.panics_caught == 0 {
         Node::new(panics)
+    } else if report.config.faults.failure_probability > 0.0 {
+        Node::new(format!("{panics} (injected faults, caught on purpose)"))
     } else {
         Node::marked(false, panics)
     });
@@ -361,13 +408,19 @@ pub(super) fn conflicts(report: &RunReport, g: &Glyphs) -> Section {
             decimal(c.ops_per_conflict, 1)
         )),
         Node::new(format!(
-            "resolution time: p50 {}{}p99 {}{}max {} ({} samples)",
-            g.micros(res.p50 as f64),
-            g.sep,
-            g.micros(res.p99 as f64),
-            g.sep,
-            g.micros(res.max as f64),
-            count(res.count)
+            "resolution time: {}",
+            items(
+                &[
+                    format!("p50 {}", g.micros(res.p50 as f64)),
+                    format!("p99 {}", g.micros(res.p99 as f64)),
+                    format!(
+                        "max {} ({} samples)",
+                        g.micros(res.max as f64),
+                        count(res.count)
+                    ),
+                ],
+                g.sep
+            )
         )),
     ];
     Section {
@@ -376,6 +429,58 @@ pub(super) fn conflicts(report: &RunReport, g: &Glyphs) -> Section {
         title: "Conflict resolution",
         nodes,
     }
+}
+
+/// Where the ops landed: the hottest targets and how skewed the load was.
+/// Absent from reports made before per-target counts existed.
+pub(super) fn targets(report: &RunReport, g: &Glyphs) -> Option<Section> {
+    let t = report.targets.as_ref()?;
+    let mut nodes = vec![
+        Node::new(format!(
+            "targets hit: {} of {}",
+            count(u64::from(t.targets_hit)),
+            count(u64::from(t.targets))
+        )),
+        Node::new(format!(
+            "skew: {}",
+            items(
+                &[
+                    format!(
+                        "hottest 1% of targets got {} of ops",
+                        percent(t.top_1_percent_share)
+                    ),
+                    format!("top 10 got {}", percent(t.top_10_share)),
+                    format!("Gini {}", decimal(t.gini, 2)),
+                ],
+                g.sep
+            )
+        )),
+    ];
+    if !t.hottest.is_empty() {
+        let table = Table {
+            head: vec!["ops", "conflicts", "rejected", "succeeded"],
+            rows: t
+                .hottest
+                .iter()
+                .map(|h| {
+                    vec![
+                        format!("target {}", h.target),
+                        count(u64::from(h.ops)),
+                        count(u64::from(h.conflicts)),
+                        count(u64::from(h.rejections)),
+                        count(u64::from(h.commits)),
+                    ]
+                })
+                .collect(),
+        };
+        nodes.push(table.under("hottest"));
+    }
+    Some(Section {
+        icon: "🔥",
+        tag: "TARGETS",
+        title: "Hot targets",
+        nodes,
+    })
 }
 
 pub(super) fn grace(report: &RunReport, _g: &Glyphs) -> Section {
@@ -426,18 +531,28 @@ pub(super) fn latency(report: &RunReport, g: &Glyphs) -> Section {
         icon: "⏲️",
         tag: "LATENCY",
         title: "Latency",
-        nodes: table.bare(),
+        nodes: vec![table.bare()],
     }
 }
 
 pub(super) fn resources(report: &RunReport, g: &Glyphs) -> Section {
     let r = &report.resources;
     let mut nodes = vec![Node::new(format!(
-        "memory (RSS): peak {} MB (kernel high-water mark){}samples avg {} MB, max {} MB",
-        decimal(r.rss_mb_max, 1),
-        g.sep,
-        decimal(r.rss_mb_avg, 1),
-        decimal(r.rss_mb_max_sampled, 1)
+        "memory (RSS): {}",
+        items(
+            &[
+                format!(
+                    "peak {} MB (kernel high-water mark)",
+                    decimal(r.rss_mb_max, 1)
+                ),
+                format!(
+                    "samples avg {} MB, max {} MB",
+                    decimal(r.rss_mb_avg, 1),
+                    decimal(r.rss_mb_max_sampled, 1)
+                ),
+            ],
+            g.sep
+        )
     ))];
     // The limit the gate enforced (the threshold carries the same value).
     let limit = report.config.thresholds.max_memory_mb;
@@ -513,12 +628,15 @@ pub(super) fn accounting(report: &RunReport, g: &Glyphs) -> Section {
             format!("in flight at end: {}", count(o.in_flight_at_end)),
         ),
         Node::new(format!(
-            "transient, not final states: failed attempts {}{}retried {}{}preempted {}",
-            count(o.failed_attempts),
-            g.sep,
-            count(o.retried),
-            g.sep,
-            count(o.preempted)
+            "transient, not final states: {}",
+            items(
+                &[
+                    format!("failed attempts {}", count(o.failed_attempts)),
+                    format!("retried {}", count(o.retried)),
+                    format!("preempted {}", count(o.preempted)),
+                ],
+                g.sep
+            )
         )),
     ];
     Section {
@@ -604,7 +722,10 @@ pub(super) fn integrity(report: &RunReport, _g: &Glyphs) -> Section {
 
 /// A threshold figure in the unit its name implies.
 pub(super) fn threshold_value(name: &str, v: f64, g: &Glyphs) -> String {
-    if name.ends_with("_mb") {
+    if name.starts_with("max_regression_") {
+        // How much worse than the baseline, a fraction.
+        percent(v)
+    } else if name.ends_with("_mb") {
         // A configured limit is usually whole; a measured peak is not.
         let mb = if v.fract() == 0.0 {
             number(v)

@@ -11,10 +11,12 @@ use crate::report::sample_report;
 const PLAIN: TextStyle = TextStyle {
     emoji: true,
     color: false,
+    width: 100,
 };
 const ASCII_PLAIN: TextStyle = TextStyle {
     emoji: false,
     color: false,
+    width: 100,
 };
 
 fn text(report: &RunReport, style: TextStyle) -> String {
@@ -74,8 +76,9 @@ fn ascii_mode_is_pure_ascii() {
 #[test]
 fn emoji_mode_draws_trees_and_icons() {
     let out = text(&sample_report(), PLAIN);
-    for icon in ["📋", "⏱️", "🔧", "⚔️", "🛡️", "⏲️", "💾", "📊", "🔍", "🎯"]
-    {
+    for icon in [
+        "📋", "⏱️", "🔧", "⚔️", "🔥", "🛡️", "⏲️", "💾", "📊", "🔍", "🎯",
+    ] {
         assert!(out.contains(icon), "missing {icon}");
     }
     assert!(out.contains("├─ "));
@@ -93,6 +96,7 @@ fn sections_come_in_order() {
         "[PERFORMANCE]",
         "[WORK]",
         "[CONFLICTS]",
+        "[TARGETS]",
         "[GRACE]",
         "[LATENCY]",
         "[RESOURCES]",
@@ -116,6 +120,7 @@ fn no_color_means_no_escape_codes() {
                 TextStyle {
                     emoji,
                     color: false,
+                    width: 100,
                 },
             );
             assert!(!out.contains('\x1b'), "escape code in:\n{out}");
@@ -138,6 +143,7 @@ fn color_means_escape_codes() {
         TextStyle {
             emoji: true,
             color: true,
+            width: 100,
         },
     );
     assert!(out.contains('\x1b'));
@@ -148,6 +154,7 @@ fn color_means_escape_codes() {
         TextStyle {
             emoji: false,
             color: true,
+            width: 100,
         },
     );
     assert!(line_with(&failed, "FAILED (exit 3)").contains("\x1b[31"));
@@ -359,4 +366,123 @@ fn ascii_fold_covers_common_symbols() {
     assert_eq!(p.clean("日本"), "??");
     let fancy = Painter::new(PLAIN);
     assert_eq!(fancy.clean("12 µs"), "12 µs");
+}
+
+fn text_at(report: &RunReport, width: usize, emoji: bool) -> String {
+    let style = TextStyle {
+        emoji,
+        color: false,
+        width,
+    };
+    text(report, style)
+}
+
+fn capacity_report() -> RunReport {
+    let mut r = sample_report();
+    r.config.operation_rate_per_second = TargetRate::Max;
+    r.rates.target_ops_per_s = None;
+    r.work.capacity_mode = true;
+    r.rates.succeeded_ops_per_s = 812_345.6;
+    r.rates.rejected_ops_per_s = 3_247_400.1;
+    r.rates.settled_ops_per_s = 4_059_745.7;
+    r
+}
+
+#[test]
+fn no_line_is_wider_than_the_width() {
+    for width in [60, 80, 120] {
+        for report in [sample_report(), failed_integrity(), capacity_report()] {
+            for emoji in [true, false] {
+                let out = text_at(&report, width, emoji);
+                // The rerun command is kept whole, to paste.
+                for line in out.lines().filter(|l| !l.contains("rerun: ")) {
+                    assert!(
+                        super::layout::width(line) <= width,
+                        "{width} columns: {line:?}"
+                    );
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn wrapped_lines_keep_the_tree() {
+    let out = text_at(&failed_integrity(), 60, true);
+    // The continuation of a check's line hangs under its tree line, with
+    // the line down to its violations.
+    let at = out.find("priority_rule (2 violations)").unwrap();
+    let after: Vec<&str> = out[at..].lines().take(4).collect();
+    assert!(after[1].starts_with("   │  ├─ op-0000002a"), "{after:?}");
+    assert!(after[2].starts_with("   │  │     "), "{after:?}");
+    // Tables that do not fit stack their rows.
+    assert!(out.contains("version_entity: submitted 451 ·"), "{out}");
+    let wide = text_at(&failed_integrity(), 120, true);
+    assert!(
+        wide.contains("└─ by type              submitted  succeeded"),
+        "{wide}"
+    );
+}
+
+#[test]
+fn capacity_mode_leads_with_compact_throughput_and_no_model() {
+    let out = text_at(&capacity_report(), 100, true);
+    assert!(
+        out.contains("succeeded: 812 k ops/s (their transaction committed)"),
+        "{out}"
+    );
+    assert!(out.contains("rejected: 3.25 M ops/s"), "{out}");
+    assert!(out.contains("settled: 4.06 M ops/s"), "{out}");
+    assert!(!out.contains("model 2/"), "{out}");
+    assert!(out.contains("not judged"), "{out}");
+    assert!(!out.contains("--events was on"), "{out}");
+    let mut with_events = capacity_report();
+    with_events.outcome.events_complete = Some(true);
+    let out = text_at(&with_events, 100, true);
+    assert!(line_with(&out, "--events was on").contains("⚠️"), "{out}");
+    // A fixed-rate run keeps the model and gives no such warning.
+    let mut fixed = sample_report();
+    fixed.outcome.events_complete = Some(true);
+    let out = text_at(&fixed, 100, true);
+    assert!(out.contains("model 2/(3+8)"), "{out}");
+    assert!(!out.contains("--events was on"), "{out}");
+}
+
+#[test]
+fn injected_panics_are_not_failures() {
+    let mut r = sample_report();
+    r.work.panics_caught = 3;
+    r.config.faults.failure_probability = 0.02;
+    let line = line_with(&text(&r, PLAIN), "panics caught: 3").to_owned();
+    assert!(!line.contains("❌"), "{line}");
+    assert!(line.contains("caught on purpose"), "{line}");
+}
+
+#[test]
+fn hot_targets_show_the_skew_and_the_hottest() {
+    let out = text(&sample_report(), PLAIN);
+    assert!(out.contains("🔥 Hot targets"), "{out}");
+    assert!(out.contains("targets hit: 5 of 5"), "{out}");
+    assert!(line_with(&out, "skew:").contains("Gini 0.02"), "{out}");
+    let hottest = line_with(&out, "target 3");
+    assert!(hottest.contains("322"), "{hottest}");
+    let mut none = sample_report();
+    none.targets = None;
+    assert!(!text(&none, PLAIN).contains("Hot targets"));
+}
+
+#[test]
+fn baseline_regressions_read_as_percentages() {
+    let mut r = sample_report();
+    r.thresholds.push(ThresholdResult {
+        name: "max_regression_execution_p99".to_owned(),
+        limit: 0.10,
+        observed: 0.5,
+        passed: false,
+    });
+    let out = text(&r, PLAIN);
+    assert!(
+        out.contains("❌ max_regression_execution_p99: 50.0% (limit ≤ 10.0%)"),
+        "{out}"
+    );
 }
