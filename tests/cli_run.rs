@@ -1,7 +1,7 @@
 //! `dynstress run` end to end: the built binary, real runs of one to three
 //! seconds, and everything a caller can observe of them.
 //!
-//! A run's verdict is its exit code (SPEC §9), so each code is produced here
+//! A run's verdict is its exit code (see the README's exit-code table), so each code is produced here
 //! the way a user would meet it: 0 from a healthy default run, 1 from a
 //! threshold the engine cannot meet, 3 from each fault the hidden `--inject`
 //! flag breaks the engine with. A fault test names the check that must catch
@@ -9,7 +9,7 @@
 //! next to the faults, the same workloads without a fault must pass every
 //! check, so a caught fault is the fault's doing and not the workload's.
 //!
-//! The JSON report is a contract (SPEC §8): every field path is checked for
+//! The JSON report is a contract (`schema_version`): every field path is checked for
 //! its JSON type, and the accounting in it must be exact, down to the
 //! per-priority and per-type tables. The events file, `--json -`, `--quiet`,
 //! the ASCII and colour switches, `--verbose` and capacity mode each get a
@@ -597,9 +597,9 @@ fn an_impossible_memory_limit_fails_with_exit_1() {
     assert!(r.run.stdout.contains("❌ max_memory_mb"));
 }
 
-/// SPEC §6 submits every batch due before the end of the submission phase,
-/// whole, so a short run overshoots the target rate by up to one batch; and
-/// SPEC §7 defines the accuracy as achieved / target. A healthy 1 s run at
+/// The submitter sends every batch due before the end of the submission
+/// phase, whole, so a short run overshoots the target rate by up to one
+/// batch; and the accuracy is achieved / target. A healthy 1 s run at
 /// 100 ops/s in batches of 9 submits 108 ops: 108 / 100 clears the 0.95
 /// gate, and the run must pass.
 #[test]

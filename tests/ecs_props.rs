@@ -1,5 +1,5 @@
-//! Property tests of the entity store's invariants (SPEC §2, §10 items
-//! 6-8), driven through its public API only: lineage length and links,
+//! Property tests of the entity store's invariants (the ones the
+//! replay, versions and trees checks rely on), driven through its public API only: lineage length and links,
 //! immutability of old versions across retention windows, exact history
 //! counts and digests, tree invariants under any sequence of structural
 //! requests, and all-or-nothing transactions.
