@@ -133,7 +133,10 @@ pub fn render(report: &RunReport, out: &mut dyn Write) -> io::Result<()> {
         "<h2>Integrity checks</h2>\n<div class=\"grid\" id=\"checks\">"
     )?;
     for check in &report.integrity.checks {
-        let what = if check.passed {
+        let idle = check.passed && !check.exercised;
+        let what = if idle {
+            format!("not exercised: {}", check.detail)
+        } else if check.passed {
             check.detail.clone()
         } else {
             format!(
@@ -145,9 +148,30 @@ pub fn render(report: &RunReport, out: &mut dyn Write) -> io::Result<()> {
         writeln!(
             out,
             "<div class=\"cell {}\"><b>{}</b>{}</div>",
-            class(check.passed),
+            if idle { "warn" } else { class(check.passed) },
             check.id.name(),
             escape(&what)
+        )?;
+    }
+    writeln!(out, "</div>")?;
+
+    // Coverage: how many cases of each rule path the checks examined;
+    // amber when a path was not exercised.
+    writeln!(
+        out,
+        "<h2>Coverage</h2>\n<div class=\"grid\" id=\"coverage\">"
+    )?;
+    for p in &report.coverage.paths {
+        writeln!(
+            out,
+            "<div class=\"cell {}\"><b>{}</b>{}</div>",
+            if p.exercised { "pass" } else { "warn" },
+            escape(&p.name),
+            if p.exercised {
+                format!("{} cases", count(p.cases))
+            } else {
+                "not exercised".to_string()
+            }
         )?;
     }
     writeln!(out, "</div>")?;
@@ -303,5 +327,27 @@ mod tests {
         let html = page(&report);
         assert!(html.contains("<div class=\"cell warn\"><b>accounting</b>"));
         assert!(!html.contains("cell pass"));
+    }
+
+    #[test]
+    fn what_was_not_exercised_is_amber_never_green() {
+        let mut report = sample_report();
+        report.integrity.checks[4].exercised = false;
+        report.coverage.paths = vec![
+            crate::report::model::CoveragePath {
+                name: "ties".into(),
+                cases: 7,
+                exercised: true,
+            },
+            crate::report::model::CoveragePath {
+                name: "preemptions".into(),
+                cases: 0,
+                exercised: false,
+            },
+        ];
+        let html = page(&report);
+        assert!(html.contains("<div class=\"cell warn\"><b>grace_rule</b>not exercised"));
+        assert!(html.contains("<div class=\"cell pass\"><b>ties</b>7 cases"));
+        assert!(html.contains("<div class=\"cell warn\"><b>preemptions</b>not exercised"));
     }
 }

@@ -19,6 +19,9 @@ struct Case {
     name: String,
     /// `(message, body)` of a failure.
     failure: Option<(String, String)>,
+    /// Held on nothing: no case of the rule occurred, so nothing was
+    /// proven. Reported as skipped, never as a pass.
+    skipped: bool,
     out: String,
 }
 
@@ -46,6 +49,7 @@ pub fn render(report: &RunReport, out: &mut dyn Write) -> io::Result<()> {
                         .join("\n"),
                 )
             }),
+            skipped: c.passed && !c.exercised,
             out: c.detail.clone(),
         })
         .collect();
@@ -61,6 +65,7 @@ pub fn render(report: &RunReport, out: &mut dyn Write) -> io::Result<()> {
             Case {
                 name: t.name.clone(),
                 failure: (!t.passed).then(|| (line.clone(), line.clone())),
+                skipped: false,
                 out: line,
             }
         })
@@ -85,9 +90,10 @@ pub fn render(report: &RunReport, out: &mut dyn Write) -> io::Result<()> {
 
 fn suite(out: &mut dyn Write, report: &RunReport, name: &str, cases: &[Case]) -> io::Result<()> {
     let failures = cases.iter().filter(|c| c.failure.is_some()).count();
+    let skipped = cases.iter().filter(|c| c.skipped).count();
     writeln!(
         out,
-        r#"  <testsuite name="{name}" tests="{}" failures="{failures}" errors="0" skipped="0" time="0">"#,
+        r#"  <testsuite name="{name}" tests="{}" failures="{failures}" errors="0" skipped="{skipped}" time="0">"#,
         cases.len()
     )?;
     writeln!(out, "    <properties>")?;
@@ -110,6 +116,12 @@ fn suite(out: &mut dyn Write, report: &RunReport, name: &str, cases: &[Case]) ->
             r#"    <testcase classname="{name}" name="{}" time="0">"#,
             escape(&case.name)
         )?;
+        if case.skipped {
+            writeln!(
+                out,
+                r#"      <skipped message="not exercised: no case of this rule occurred"/>"#
+            )?;
+        }
         if let Some((message, body)) = &case.failure {
             writeln!(
                 out,
@@ -122,4 +134,25 @@ fn suite(out: &mut dyn Write, report: &RunReport, name: &str, cases: &[Case]) ->
         writeln!(out, "    </testcase>")?;
     }
     writeln!(out, "  </testsuite>")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::sample_report;
+
+    #[test]
+    fn a_check_that_examined_nothing_is_skipped_not_passed() {
+        let mut report = sample_report();
+        report.integrity.checks[4].exercised = false;
+        let mut out = Vec::new();
+        render(&report, &mut out).unwrap();
+        let xml = String::from_utf8(out).unwrap();
+        let case = xml
+            .split("<testcase ")
+            .find(|c| c.contains("name=\"grace_rule\""))
+            .expect("a grace_rule case");
+        assert!(case.contains("<skipped message=\"not exercised"), "{case}");
+        assert!(xml.contains("skipped=\"1\""), "{xml}");
+    }
 }

@@ -118,7 +118,10 @@ pub fn render(report: &RunReport, out: &mut dyn Write) -> io::Result<()> {
         "\n### Integrity checks\n\n| | check | result |\n|---|---|---|"
     )?;
     for check in &report.integrity.checks {
-        let result = if check.passed {
+        let idle = check.passed && !check.exercised;
+        let result = if idle {
+            format!("not exercised: {}", check.detail)
+        } else if check.passed {
             check.detail.clone()
         } else {
             format!(
@@ -130,7 +133,7 @@ pub fn render(report: &RunReport, out: &mut dyn Write) -> io::Result<()> {
         writeln!(
             out,
             "| {} | {} | {} |",
-            mark(check.passed),
+            if idle { "⚠️" } else { mark(check.passed) },
             check.id.name(),
             cell(&result)
         )?;
@@ -193,5 +196,20 @@ mod tests {
         assert!(row.contains("winner \\| outranked: &lt;b&gt;line one line two"));
         // Three cells: four unescaped bars.
         assert_eq!(row.replace("\\|", "").matches('|').count(), 4, "{row}");
+    }
+
+    #[test]
+    fn a_check_that_examined_nothing_is_a_warning_not_a_pass() {
+        let mut report = sample_report();
+        report.integrity.checks[4].exercised = false;
+        let mut out = Vec::new();
+        render(&report, &mut out).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        let line = text
+            .lines()
+            .find(|l| l.contains("| grace_rule |"))
+            .expect("a grace_rule row");
+        assert!(line.starts_with("| ⚠️ |"), "{line}");
+        assert!(line.contains("not exercised"), "{line}");
     }
 }
