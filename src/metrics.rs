@@ -23,18 +23,18 @@ use crate::workload::Schedule;
 
 /// The engine's counters, shared by the tasks that act.
 #[derive(Debug, Default)]
-pub struct Counters {
-    pub submitted: AtomicU64,
-    pub started: AtomicU64,
-    pub succeeded: AtomicU64,
-    pub rejected: AtomicU64,
-    pub cancelled: AtomicU64,
-    pub failed_attempts: AtomicU64,
-    pub retried: AtomicU64,
-    pub preempted: AtomicU64,
-    pub grace_saves: AtomicU64,
-    pub conflicts: AtomicU64,
-    pub panics: AtomicU64,
+pub(crate) struct Counters {
+    pub(crate) submitted: AtomicU64,
+    pub(crate) started: AtomicU64,
+    pub(crate) succeeded: AtomicU64,
+    pub(crate) rejected: AtomicU64,
+    pub(crate) cancelled: AtomicU64,
+    pub(crate) failed_attempts: AtomicU64,
+    pub(crate) retried: AtomicU64,
+    pub(crate) preempted: AtomicU64,
+    pub(crate) grace_saves: AtomicU64,
+    pub(crate) conflicts: AtomicU64,
+    pub(crate) panics: AtomicU64,
 }
 
 /// A plain copy of [`Counters`] at one moment.
@@ -44,33 +44,33 @@ pub struct CounterSnapshot {
     pub started: u64,
     pub succeeded: u64,
     pub rejected: u64,
-    pub cancelled: u64,
+    pub(crate) cancelled: u64,
     pub failed_attempts: u64,
-    pub retried: u64,
-    pub preempted: u64,
-    pub grace_saves: u64,
+    pub(crate) retried: u64,
+    pub(crate) preempted: u64,
+    pub(crate) grace_saves: u64,
     pub conflicts: u64,
-    pub panics: u64,
+    pub(crate) panics: u64,
 }
 
 impl CounterSnapshot {
-    pub fn settled(&self) -> u64 {
+    pub(crate) fn settled(&self) -> u64 {
         self.succeeded + self.rejected + self.cancelled
     }
 
-    pub fn in_flight(&self) -> u64 {
+    pub(crate) fn in_flight(&self) -> u64 {
         self.submitted.saturating_sub(self.settled())
     }
 }
 
 impl Counters {
-    pub fn add(counter: &AtomicU64, n: u64) {
+    pub(crate) fn add(counter: &AtomicU64, n: u64) {
         if n > 0 {
             counter.fetch_add(n, Ordering::Relaxed);
         }
     }
 
-    pub fn snapshot(&self) -> CounterSnapshot {
+    pub(crate) fn snapshot(&self) -> CounterSnapshot {
         let get = |c: &AtomicU64| c.load(Ordering::Relaxed);
         CounterSnapshot {
             submitted: get(&self.submitted),
@@ -102,7 +102,7 @@ impl Default for Latency {
 }
 
 impl Latency {
-    pub fn new() -> Latency {
+    pub(crate) fn new() -> Latency {
         // 1 ns .. 1 hour at 3 significant figures; auto-resize keeps
         // anything longer instead of dropping it. Constant arguments that
         // the library documents as valid: this cannot fail at run time.
@@ -121,16 +121,12 @@ impl Latency {
         Latency { hist }
     }
 
-    pub fn record(&mut self, ns: u64) {
+    pub(crate) fn record(&mut self, ns: u64) {
         // With auto-resize on, recording cannot fail for values >= 1.
         let _ = self.hist.record(ns.max(1));
     }
 
-    pub fn count(&self) -> u64 {
-        self.hist.len()
-    }
-
-    pub fn summary(&self) -> LatencySummary {
+    pub(crate) fn summary(&self) -> LatencySummary {
         if self.hist.is_empty() {
             return LatencySummary::default();
         }
@@ -150,55 +146,55 @@ impl Latency {
 /// Everything the metrics collector derives from the event stream.
 #[derive(Debug, Default)]
 pub struct Metrics {
-    pub resolution: Latency,
-    pub execution: Latency,
-    pub end_to_end: Latency,
+    pub(crate) resolution: Latency,
+    pub(crate) execution: Latency,
+    pub(crate) end_to_end: Latency,
     /// Indexed by priority value (1–10; 0 unused).
-    pub by_priority: [PriorityCounts; 11],
+    pub(crate) by_priority: [PriorityCounts; 11],
     pub by_type: [TypeCounts; OpType::COUNT],
-    pub conflicts: u64,
-    pub conflict_ops: u64,
-    pub grace_saves: u64,
-    pub preemptions: u64,
-    pub retries: u64,
-    pub started: u64,
-    pub versions_created: u64,
-    pub modifications: u64,
-    pub borrows: u64,
+    pub(crate) conflicts: u64,
+    pub(crate) conflict_ops: u64,
+    pub(crate) grace_saves: u64,
+    pub(crate) preemptions: u64,
+    pub(crate) retries: u64,
+    pub(crate) started: u64,
+    pub(crate) versions_created: u64,
+    pub(crate) modifications: u64,
+    pub(crate) borrows: u64,
     pub structural_changes: u64,
     pub structural_noops: u64,
     /// Committed ops that did real work on the store: every effect but a
     /// structural no-op (a version, a field write, a borrow, a tree move).
-    pub real_work: u64,
+    pub(crate) real_work: u64,
     /// Ops taking part in a conflict → how many conflicts had that many.
-    pub conflict_sizes: BTreeMap<u64, u64>,
+    pub(crate) conflict_sizes: BTreeMap<u64, u64>,
     /// Per second of run time, by event timestamp.
-    pub per_second: Vec<Second>,
+    pub(crate) per_second: Vec<Second>,
     /// Latencies of the seconds still open (see [`LatencyWindow`]).
     window: LatencyWindow,
     /// RSS samples (MB) by second.
-    pub rss_by_second: BTreeMap<u64, f64>,
-    pub rss_samples: Vec<f64>,
+    pub(crate) rss_by_second: BTreeMap<u64, f64>,
+    pub(crate) rss_samples: Vec<f64>,
 }
 
 /// The counts of one second of run time; the latency percentiles are
 /// filled in when the second closes.
 #[derive(Clone, Copy, Debug, Default)]
-pub struct Second {
-    pub submitted: u64,
-    pub committed: u64,
-    pub rejected: u64,
-    pub cancelled: u64,
-    pub retries: u64,
-    pub grace_saves: u64,
-    pub preemptions: u64,
+pub(crate) struct Second {
+    pub(crate) submitted: u64,
+    pub(crate) committed: u64,
+    pub(crate) rejected: u64,
+    pub(crate) cancelled: u64,
+    pub(crate) retries: u64,
+    pub(crate) grace_saves: u64,
+    pub(crate) preemptions: u64,
     /// Of the ops that committed in this second.
-    pub execution: Option<P50P99>,
-    pub end_to_end: Option<P50P99>,
+    pub(crate) execution: Option<P50P99>,
+    pub(crate) end_to_end: Option<P50P99>,
 }
 
 /// (p50, p99) in µs.
-pub type P50P99 = (u64, u64);
+pub(crate) type P50P99 = (u64, u64);
 
 /// Per-second latency histograms of the last few seconds.
 ///
@@ -372,12 +368,12 @@ impl Metrics {
         }
     }
 
-    pub fn record_rss(&mut self, t_s: u64, rss_mb: f64) {
+    pub(crate) fn record_rss(&mut self, t_s: u64, rss_mb: f64) {
         self.rss_by_second.insert(t_s, rss_mb);
         self.rss_samples.push(rss_mb);
     }
 
-    pub fn rss_avg_max(&self) -> (f64, f64) {
+    pub(crate) fn rss_avg_max(&self) -> (f64, f64) {
         if self.rss_samples.is_empty() {
             return (0.0, 0.0);
         }
@@ -389,7 +385,7 @@ impl Metrics {
     /// The timeline, one point per second of run time (second `t_s`
     /// covers `[t_s - 1, t_s)`), merged into longer spans past
     /// [`TIMELINE_MAX_POINTS`]; `schedule` gives the target rate.
-    pub fn timeline(&self, schedule: Option<&Schedule>) -> Vec<TimelinePoint> {
+    pub(crate) fn timeline(&self, schedule: Option<&Schedule>) -> Vec<TimelinePoint> {
         let mut last_rss = 0.0;
         let (mut submitted, mut settled) = (0u64, 0u64);
         let points = self.per_second.iter().enumerate().map(|(i, s)| {
@@ -427,7 +423,7 @@ impl Metrics {
     }
 
     /// The conflict-size distribution, smallest size first.
-    pub fn conflict_sizes(&self) -> Vec<ConflictSize> {
+    pub(crate) fn conflict_sizes(&self) -> Vec<ConflictSize> {
         self.conflict_sizes
             .iter()
             .map(|(&ops, &conflicts)| ConflictSize { ops, conflicts })
@@ -435,7 +431,7 @@ impl Metrics {
     }
 
     /// Counts per operation type, in workload order.
-    pub fn by_type_named(&self) -> Named<TypeCounts> {
+    pub(crate) fn by_type_named(&self) -> Named<TypeCounts> {
         OpType::ALL
             .iter()
             .map(|t| (t.name(), self.by_type[t.index()]))
@@ -443,7 +439,7 @@ impl Metrics {
     }
 
     /// Counts per priority level that saw any op, lowest level first.
-    pub fn by_priority_named(&self) -> Named<PriorityCounts> {
+    pub(crate) fn by_priority_named(&self) -> Named<PriorityCounts> {
         self.by_priority
             .iter()
             .enumerate()
@@ -507,23 +503,23 @@ fn downsample(points: Vec<TimelinePoint>, max: usize) -> Vec<TimelinePoint> {
 
 /// CPU time of this process so far.
 #[derive(Clone, Copy, Debug, Default)]
-pub struct CpuTimes {
-    pub user_s: f64,
-    pub sys_s: f64,
+pub(crate) struct CpuTimes {
+    pub(crate) user_s: f64,
+    pub(crate) sys_s: f64,
 }
 
 /// What the kernel accounts for this process: CPU times and the peak
 /// resident set size (its high-water mark, which no sampling can miss).
 #[derive(Clone, Copy, Debug, Default)]
-pub struct ProcessUsage {
-    pub cpu: CpuTimes,
+pub(crate) struct ProcessUsage {
+    pub(crate) cpu: CpuTimes,
     /// `None` where the platform cannot tell.
-    pub peak_rss_mb: Option<f64>,
+    pub(crate) peak_rss_mb: Option<f64>,
 }
 
 /// Resource usage of this process so far, from `getrusage(RUSAGE_SELF)`;
 /// zero / `None` on platforms without it.
-pub fn process_usage() -> ProcessUsage {
+pub(crate) fn process_usage() -> ProcessUsage {
     #[cfg(unix)]
     {
         // SAFETY: getrusage only writes the struct it is handed, which is
@@ -554,7 +550,7 @@ pub fn process_usage() -> ProcessUsage {
 }
 
 /// Samples this process's resident set size through sysinfo.
-pub struct ResourceSampler {
+pub(crate) struct ResourceSampler {
     system: Option<sysinfo::System>,
     pid: Option<sysinfo::Pid>,
 }
@@ -566,7 +562,7 @@ impl Default for ResourceSampler {
 }
 
 impl ResourceSampler {
-    pub fn new() -> ResourceSampler {
+    pub(crate) fn new() -> ResourceSampler {
         ResourceSampler {
             system: sysinfo::System::new().ok(),
             pid: sysinfo::get_current_pid().ok(),
@@ -574,7 +570,7 @@ impl ResourceSampler {
     }
 
     /// Current RSS in MB; 0 where the platform cannot tell.
-    pub fn rss_mb(&mut self) -> f64 {
+    pub(crate) fn rss_mb(&mut self) -> f64 {
         let (Some(system), Some(pid)) = (self.system.as_mut(), self.pid) else {
             return 0.0;
         };

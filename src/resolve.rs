@@ -39,7 +39,7 @@ pub struct Running {
 
 /// What to do with the winner.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Action {
+pub(crate) enum Action {
     /// Nothing executing: the winner starts now.
     Start,
     /// The executing op has equal or higher priority: the winner stays
@@ -58,13 +58,13 @@ pub enum Action {
 pub struct Decision {
     /// Index of the winner in the `pending` slice. Every other pending op
     /// is rejected, outranked by it.
-    pub winner: usize,
-    pub action: Action,
+    pub(crate) winner: usize,
+    pub(crate) action: Action,
 }
 
 /// Whether `a` beats `b`: higher effective priority, or equal priority and
 /// earlier submission.
-pub fn outranks(a: Contender, b: Contender) -> bool {
+pub(crate) fn outranks(a: Contender, b: Contender) -> bool {
     (a.effective, std::cmp::Reverse(a.id)) > (b.effective, std::cmp::Reverse(b.id))
 }
 

@@ -44,12 +44,12 @@ use crate::report::model::{ExitCode, RunReport};
 
 /// The JSON document's version; bump it when a field changes meaning or
 /// goes away.
-pub const SCHEMA_VERSION: u32 = 1;
+pub(crate) const SCHEMA_VERSION: u32 = 1;
 
 /// Default `--start`, ops per second.
 pub const DEFAULT_START: f64 = 1_000.0;
 /// Default `--factor`, when neither `--factor` nor `--step` is given.
-pub const DEFAULT_FACTOR: f64 = 2.0;
+pub(crate) const DEFAULT_FACTOR: f64 = 2.0;
 /// Default `--step-seconds`.
 pub const DEFAULT_STEP_SECONDS: f64 = 2.0;
 /// Default `--ceiling`, ops per second.
@@ -95,7 +95,7 @@ impl Default for PlanFlags {
 /// How the rate grows from one step to the next.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize)]
 #[serde(rename_all = "snake_case")]
-pub enum Growth {
+pub(crate) enum Growth {
     /// Multiply by this (> 1).
     Factor(f64),
     /// Add this many ops per second (> 0).
@@ -106,13 +106,13 @@ pub enum Growth {
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Plan {
     #[serde(rename = "start_ops_per_s")]
-    pub start: f64,
-    pub growth: Growth,
-    pub step_seconds: f64,
+    pub(crate) start: f64,
+    pub(crate) growth: Growth,
+    pub(crate) step_seconds: f64,
     #[serde(rename = "ceiling_ops_per_s")]
-    pub ceiling: f64,
-    pub max_lateness_ms: f64,
-    pub max_e2e_p99_ms: f64,
+    pub(crate) ceiling: f64,
+    pub(crate) max_lateness_ms: f64,
+    pub(crate) max_e2e_p99_ms: f64,
 }
 
 /// A flag or config the search refuses; nothing ran.
@@ -215,7 +215,7 @@ impl Plan {
 
     /// The rates of the steps, in order: the start, then each grown from
     /// the last, the final one exactly the ceiling.
-    pub fn rates(&self) -> impl Iterator<Item = f64> + '_ {
+    pub(crate) fn rates(&self) -> impl Iterator<Item = f64> + '_ {
         std::iter::successors(Some(self.start), move |&rate| {
             if rate >= self.ceiling {
                 return None;
@@ -261,7 +261,7 @@ pub fn check_config(config: &Config) -> Result<(), PlanError> {
 /// A reason a step did not hold.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 #[serde(tag = "condition", rename_all = "snake_case")]
-pub enum Condition {
+pub(crate) enum Condition {
     /// Submission lateness p99 over the limit.
     LatenessP99 { observed_ms: f64, limit_ms: f64 },
     /// End-to-end latency p99 over the limit.
@@ -279,7 +279,7 @@ pub enum Condition {
 /// What became of a step.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
-pub enum Verdict {
+pub(crate) enum Verdict {
     /// Every limit held and the run passed.
     Held,
     /// A condition stopped the search here.
@@ -292,37 +292,37 @@ pub enum Verdict {
 
 /// A failed integrity check of a step.
 #[derive(Clone, Debug, PartialEq, Serialize)]
-pub struct FailedCheck {
-    pub name: &'static str,
+pub(crate) struct FailedCheck {
+    pub(crate) name: &'static str,
     /// Its first violations, as the run report words them.
-    pub detail: String,
+    pub(crate) detail: String,
 }
 
 /// One step's figures and verdict. Latencies are in milliseconds.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Step {
-    pub target_ops_per_s: f64,
-    pub achieved_ops_per_s: f64,
+    pub(crate) target_ops_per_s: f64,
+    pub(crate) achieved_ops_per_s: f64,
     /// Succeeded ops per second of the run (submission and drain).
-    pub committed_ops_per_s: f64,
+    pub(crate) committed_ops_per_s: f64,
     /// Settled (final) ops per second of the run.
-    pub settled_ops_per_s: f64,
-    pub lateness_p99_ms: f64,
-    pub e2e_p99_ms: f64,
-    pub in_flight_peak: u64,
-    pub in_flight_limit: u64,
+    pub(crate) settled_ops_per_s: f64,
+    pub(crate) lateness_p99_ms: f64,
+    pub(crate) e2e_p99_ms: f64,
+    pub(crate) in_flight_peak: u64,
+    pub(crate) in_flight_limit: u64,
     /// The run's own exit code (0 passed, 1 threshold, 3 integrity, 130).
-    pub run_exit_code: ExitCode,
-    pub verdict: Verdict,
+    pub(crate) run_exit_code: ExitCode,
+    pub(crate) verdict: Verdict,
     /// Every condition that did not hold; empty when the step held.
-    pub stopped_by: Vec<Condition>,
-    pub failed_checks: Vec<FailedCheck>,
+    pub(crate) stopped_by: Vec<Condition>,
+    pub(crate) failed_checks: Vec<FailedCheck>,
 }
 
 /// Why the search ended.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
-pub enum Stop {
+pub(crate) enum Stop {
     /// A step did not hold.
     Broke,
     /// Every step held, up to the ceiling.
@@ -337,7 +337,7 @@ pub enum Stop {
 
 impl Stop {
     /// The process exit code this ending stands for.
-    pub fn exit_code(self) -> ExitCode {
+    pub(crate) fn exit_code(self) -> ExitCode {
         match self {
             Stop::Broke | Stop::Ceiling => ExitCode::Passed,
             Stop::Integrity => ExitCode::IntegrityFailed,
@@ -349,33 +349,33 @@ impl Stop {
 
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct SearchOutcome {
-    pub stop: Stop,
+    pub(crate) stop: Stop,
     pub exit_code: ExitCode,
     /// The last step's rate that held; `null` when the first did not.
-    pub highest_held_ops_per_s: Option<f64>,
+    pub(crate) highest_held_ops_per_s: Option<f64>,
     /// The rate of the step that broke (or failed), if one did.
-    pub stopped_at_ops_per_s: Option<f64>,
+    pub(crate) stopped_at_ops_per_s: Option<f64>,
     /// Why the last run could not be carried out.
-    pub error: Option<String>,
+    pub(crate) error: Option<String>,
 }
 
 /// The whole search, as the JSON document shows it.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Search {
-    pub schema_version: u32,
-    pub dynstress_version: String,
+    pub(crate) schema_version: u32,
+    pub(crate) dynstress_version: String,
     /// The seed every step ran with.
-    pub seed: u64,
+    pub(crate) seed: u64,
     /// The base config in the shape of the file; each step replaced its
     /// `operation_rate_per_second` and `duration_seconds`.
-    pub config: serde_json::Value,
-    pub plan: Plan,
-    pub steps: Vec<Step>,
+    pub(crate) config: serde_json::Value,
+    pub(crate) plan: Plan,
+    pub(crate) steps: Vec<Step>,
     pub outcome: SearchOutcome,
 }
 
 /// Judge one step's finished run against the plan's limits.
-pub fn judge(report: &RunReport, plan: &Plan, target: f64) -> Step {
+pub(crate) fn judge(report: &RunReport, plan: &Plan, target: f64) -> Step {
     let lateness_ms = report.latency_us.submission_lateness.p99 as f64 / 1_000.0;
     let e2e_ms = report.latency_us.end_to_end.p99 as f64 / 1_000.0;
     let ops = &report.operations;

@@ -38,7 +38,7 @@ use std::time::Duration;
 use serde::Deserialize;
 use toml::de::DeTable;
 
-pub use self::error::ConfigError;
+pub(crate) use self::error::ConfigError;
 use self::file::ConfigFile;
 use self::source::Doc;
 use self::validate::Validator;
@@ -54,7 +54,7 @@ const BUILT_IN: &str = "built-in default";
 
 /// Submission rate.
 #[derive(Clone, Copy, Debug, PartialEq)]
-pub enum Rate {
+pub(crate) enum Rate {
     /// Fixed open-loop rate, ops per second (> 0, finite).
     PerSecond(f64),
     /// Capacity mode: as fast as the engine settles, bounded by
@@ -75,7 +75,7 @@ pub enum ClockMode {
 
 impl ClockMode {
     /// The name in the config file and on the command line.
-    pub fn name(self) -> &'static str {
+    pub(crate) fn name(self) -> &'static str {
         match self {
             ClockMode::Real => "real",
             ClockMode::Virtual => "virtual",
@@ -92,66 +92,66 @@ pub struct Config {
     pub num_sources: u32,
     /// With stages, the schedule's mean rate (expected ops ÷ duration), so
     /// that achieved ÷ target judges a run against the staged schedule.
-    pub rate: Rate,
+    pub(crate) rate: Rate,
     /// `[[stages]]`: the staged schedule, `None` for a constant rate.
-    pub stages: Option<Schedule>,
+    pub(crate) stages: Option<Schedule>,
     /// How batches are spaced in time (fixed or staged rates only).
-    pub arrivals: Arrivals,
+    pub(crate) arrivals: Arrivals,
     /// How a batch picks its target.
-    pub targets: TargetDistribution,
-    pub grace_period: Duration,
-    pub drain_timeout: Duration,
-    pub target_completion_rate: f64,
-    pub max_memory_mb: f64,
+    pub(crate) targets: TargetDistribution,
+    pub(crate) grace_period: Duration,
+    pub(crate) drain_timeout: Duration,
+    pub(crate) target_completion_rate: f64,
+    pub(crate) max_memory_mb: f64,
     /// `None`: draw a random seed at start (and print it).
     pub seed: Option<u64>,
     pub clock: ClockMode,
-    pub max_in_flight: u32,
+    pub(crate) max_in_flight: u32,
     /// Priority weights, normalised, only levels with weight > 0.
-    pub priorities: Vec<(Priority, f64)>,
+    pub(crate) priorities: Vec<(Priority, f64)>,
     /// Operation type weights, in `OpType::ALL` order.
-    pub op_weights: [f64; OpType::ALL.len()],
-    pub batch_min: u32,
-    pub batch_max: u32,
+    pub(crate) op_weights: [f64; OpType::ALL.len()],
+    pub(crate) batch_min: u32,
+    pub(crate) batch_max: u32,
     /// How batch sizes are drawn in `batch_min..=batch_max`.
-    pub batch_sizes: BatchSizes,
+    pub(crate) batch_sizes: BatchSizes,
     /// Chance that an op of a batch (other than its first) names an
     /// earlier op of the same batch as its parent.
-    pub parent_probability: f64,
+    pub(crate) parent_probability: f64,
     /// How many earlier batches a parent link may reach back to (0: the
     /// same batch only), so a child can arrive while its parent is still
     /// pending, executing or backing off.
-    pub parent_reach: u32,
-    pub retries: RetryBudgets,
-    pub backoff_base: Duration,
-    pub backoff_max: Duration,
-    pub failure_probability: f64,
-    pub stall_probability: f64,
-    pub stall: Duration,
-    pub retention: Retention,
-    pub thresholds: Thresholds,
+    pub(crate) parent_reach: u32,
+    pub(crate) retries: RetryBudgets,
+    pub(crate) backoff_base: Duration,
+    pub(crate) backoff_max: Duration,
+    pub(crate) failure_probability: f64,
+    pub(crate) stall_probability: f64,
+    pub(crate) stall: Duration,
+    pub(crate) retention: Retention,
+    pub(crate) thresholds: Thresholds,
 }
 
 #[derive(Clone, Debug, PartialEq)]
-pub struct Thresholds {
-    pub min_completion_rate: f64,
-    pub max_memory_mb: f64,
-    pub min_rate_accuracy: f64,
-    pub max_resolution_p99_us: Option<f64>,
-    pub max_execution_p99_us: Option<f64>,
+pub(crate) struct Thresholds {
+    pub(crate) min_completion_rate: f64,
+    pub(crate) max_memory_mb: f64,
+    pub(crate) min_rate_accuracy: f64,
+    pub(crate) max_resolution_p99_us: Option<f64>,
+    pub(crate) max_execution_p99_us: Option<f64>,
     /// p99 of submission lateness against the schedule, ms (fixed rate).
-    pub max_submission_lateness_ms: Option<f64>,
+    pub(crate) max_submission_lateness_ms: Option<f64>,
     /// Committed ops with a real effect the run must make.
-    pub min_real_work: u32,
+    pub(crate) min_real_work: u32,
     /// Coverage paths that must be exercised (`check::coverage::PATHS`).
-    pub min_coverage: Vec<String>,
+    pub(crate) min_coverage: Vec<String>,
 }
 
 impl Config {
     /// Model completion rate: one winner per batch gives 1 / E[batch
     /// size], for the configured size distribution (uniform sizes in
     /// `min..=max`: `2 / (min + max)`; a clamped Poisson: exact).
-    pub fn model_completion_rate(&self) -> f64 {
+    pub(crate) fn model_completion_rate(&self) -> f64 {
         match self.batch_sizes {
             BatchSizes::Uniform => 2.0 / f64::from(self.batch_min + self.batch_max),
             sizes => 1.0 / sizes.expected(self.batch_min, self.batch_max),
@@ -159,13 +159,13 @@ impl Config {
     }
 
     /// Mean ops per batch.
-    pub fn mean_batch_size(&self) -> f64 {
+    pub(crate) fn mean_batch_size(&self) -> f64 {
         self.batch_sizes.expected(self.batch_min, self.batch_max)
     }
 
     /// The schedule batches are paced against: the stages, or the constant
     /// rate for the whole duration; `None` in capacity mode.
-    pub fn schedule(&self) -> Option<Schedule> {
+    pub(crate) fn schedule(&self) -> Option<Schedule> {
         match (&self.stages, self.rate) {
             (Some(s), _) => Some(s.clone()),
             (None, Rate::PerSecond(r)) => Some(Schedule::constant(r, self.duration.as_secs_f64())),
@@ -173,7 +173,7 @@ impl Config {
         }
     }
 
-    pub fn op_weight(&self, t: OpType) -> f64 {
+    pub(crate) fn op_weight(&self, t: OpType) -> f64 {
         self.op_weights[t.index()]
     }
 

@@ -403,8 +403,9 @@ impl Store {
         self.entities.reserve_exact(additional);
     }
 
+    #[cfg(test)]
     /// The effective retention windows.
-    pub fn retention(&self) -> Retention {
+    pub(crate) fn retention(&self) -> Retention {
         self.retention
     }
 
@@ -488,12 +489,13 @@ impl Store {
     }
 
     /// Number of entities.
-    pub fn len(&self) -> usize {
+    pub(crate) fn len(&self) -> usize {
         self.entities.len()
     }
 
+    #[cfg(test)]
     /// Whether the store holds no entity.
-    pub fn is_empty(&self) -> bool {
+    pub(crate) fn is_empty(&self) -> bool {
         self.entities.is_empty()
     }
 
@@ -514,7 +516,7 @@ impl Store {
     }
 
     /// The entity's schema.
-    pub fn schema(&self, e: EntityId) -> Result<Schema, EcsError> {
+    pub(crate) fn schema(&self, e: EntityId) -> Result<Schema, EcsError> {
         Ok(self.entity(e)?.schema)
     }
 
@@ -524,8 +526,9 @@ impl Store {
         Ok(self.ids.lineage(e))
     }
 
+    #[cfg(test)]
     /// The entity whose lineage id this is.
-    pub fn entity_of_lineage(&self, lineage: Uuid) -> Option<EntityId> {
+    pub(crate) fn entity_of_lineage(&self, lineage: Uuid) -> Option<EntityId> {
         match self.ids.decode(lineage)? {
             (e, 0) if (e.0 as usize) < self.entities.len() => Some(e),
             _ => None,
