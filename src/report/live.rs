@@ -1,5 +1,4 @@
-//! Live event lines for `--verbose`, in the original's style: a brutal
-//! batch with one line per op, conflicts with their resolution, rejections,
+//! Live event lines for `--verbose`: a brutal batch with one line per op, conflicts with their resolution, rejections,
 //! starts, grace saves, preemptions, failures, retries and commits.
 
 use std::io::{self, Write};
