@@ -134,7 +134,8 @@ pub enum EventKind {
     EntityModified { fields: &'static [&'static str] },
 }
 
-/// What a resolution point decided for its winner.
+/// What a resolution point decided for its winner: the kind of the
+/// conflict rule's [`crate::resolve::Action`], which converts into it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Decision {

@@ -5,8 +5,9 @@
 //! by the engine tasks as they act (shared atomics, added once per loop
 //! iteration, read live by the progress reporter). [`Metrics`] are rebuilt
 //! by the metrics collector from the event stream alone. The accounting
-//! check compares them, so a counter that is never incremented — a defect
-//! of the original — cannot hide.
+//! check compares them, so a counter that is never incremented cannot
+//! hide. One [`Tally`] names the counts: the atomics hold one, a snapshot
+//! is one.
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -21,7 +22,35 @@ use crate::report::model::{
 };
 use crate::workload::Schedule;
 
-/// The engine's counters, shared by the tasks that act.
+/// The engine's counts of what happened to ops, as a plain value: what a
+/// snapshot of the shared [`Counters`] reads.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Tally {
+    pub submitted: u64,
+    pub started: u64,
+    pub succeeded: u64,
+    pub rejected: u64,
+    pub cancelled: u64,
+    pub failed_attempts: u64,
+    pub retried: u64,
+    pub preempted: u64,
+    pub grace_saves: u64,
+    pub conflicts: u64,
+    pub panics: u64,
+}
+
+impl Tally {
+    pub(crate) fn settled(&self) -> u64 {
+        self.succeeded + self.rejected + self.cancelled
+    }
+
+    pub(crate) fn in_flight(&self) -> u64 {
+        self.submitted.saturating_sub(self.settled())
+    }
+}
+
+/// The engine's counters, shared by the tasks that act: a [`Tally`] of
+/// atomics.
 #[derive(Debug, Default)]
 pub(crate) struct Counters {
     pub(crate) submitted: AtomicU64,
@@ -37,32 +66,6 @@ pub(crate) struct Counters {
     pub(crate) panics: AtomicU64,
 }
 
-/// A plain copy of [`Counters`] at one moment.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct CounterSnapshot {
-    pub submitted: u64,
-    pub started: u64,
-    pub succeeded: u64,
-    pub rejected: u64,
-    pub(crate) cancelled: u64,
-    pub failed_attempts: u64,
-    pub(crate) retried: u64,
-    pub(crate) preempted: u64,
-    pub(crate) grace_saves: u64,
-    pub conflicts: u64,
-    pub(crate) panics: u64,
-}
-
-impl CounterSnapshot {
-    pub(crate) fn settled(&self) -> u64 {
-        self.succeeded + self.rejected + self.cancelled
-    }
-
-    pub(crate) fn in_flight(&self) -> u64 {
-        self.submitted.saturating_sub(self.settled())
-    }
-}
-
 impl Counters {
     pub(crate) fn add(counter: &AtomicU64, n: u64) {
         if n > 0 {
@@ -70,21 +73,50 @@ impl Counters {
         }
     }
 
-    pub(crate) fn snapshot(&self) -> CounterSnapshot {
-        let get = |c: &AtomicU64| c.load(Ordering::Relaxed);
-        CounterSnapshot {
-            submitted: get(&self.submitted),
-            started: get(&self.started),
-            succeeded: get(&self.succeeded),
-            rejected: get(&self.rejected),
-            cancelled: get(&self.cancelled),
-            failed_attempts: get(&self.failed_attempts),
-            retried: get(&self.retried),
-            preempted: get(&self.preempted),
-            grace_saves: get(&self.grace_saves),
-            conflicts: get(&self.conflicts),
-            panics: get(&self.panics),
+    pub(crate) fn snapshot(&self) -> Tally {
+        let [
+            submitted,
+            started,
+            succeeded,
+            rejected,
+            cancelled,
+            failed_attempts,
+            retried,
+            preempted,
+            grace_saves,
+            conflicts,
+            panics,
+        ] = self.fields().map(|c| c.load(Ordering::Relaxed));
+        Tally {
+            submitted,
+            started,
+            succeeded,
+            rejected,
+            cancelled,
+            failed_attempts,
+            retried,
+            preempted,
+            grace_saves,
+            conflicts,
+            panics,
         }
+    }
+
+    /// The counters in [`Tally`]'s field order.
+    fn fields(&self) -> [&AtomicU64; 11] {
+        [
+            &self.submitted,
+            &self.started,
+            &self.succeeded,
+            &self.rejected,
+            &self.cancelled,
+            &self.failed_attempts,
+            &self.retried,
+            &self.preempted,
+            &self.grace_saves,
+            &self.conflicts,
+            &self.panics,
+        ]
     }
 }
 

@@ -10,38 +10,8 @@
 //! 1: one target got them all). The summary's size is bounded by its
 //! `top` argument, whatever the number of targets.
 
-use serde::Serialize;
-
 use crate::events::{Event, EventKind};
-
-/// Counts of one target.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
-pub(crate) struct TargetCounts {
-    /// Store index of the target.
-    pub(crate) target: u32,
-    /// Ops submitted to it.
-    pub(crate) ops: u32,
-    /// Resolution points with two or more active ops.
-    pub(crate) conflicts: u32,
-    pub(crate) rejections: u32,
-    pub(crate) commits: u32,
-}
-
-/// How contention spread over the targets; for the report.
-#[derive(Clone, Debug, PartialEq, Serialize)]
-pub(crate) struct TargetContention {
-    pub(crate) targets: u32,
-    /// Targets that received at least one op.
-    pub(crate) targets_hit: u32,
-    /// The hottest targets by ops (ties: lower index first), hottest first.
-    pub(crate) hottest: Vec<TargetCounts>,
-    /// Share of all ops on the hottest 1 % of targets (at least one).
-    pub(crate) top_1_percent_share: f64,
-    /// Share of all ops on the ten hottest targets.
-    pub(crate) top_10_share: f64,
-    /// Gini coefficient of ops over all targets, 0..1.
-    pub(crate) gini: f64,
-}
+use crate::report::model::{TargetContention, TargetCounts};
 
 /// Counts per target, fed from the event stream.
 #[derive(Clone, Debug)]
