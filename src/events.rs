@@ -53,7 +53,7 @@ pub struct Event {
 
 impl Event {
     /// An event about `op`, on its target.
-    pub fn of(op: &crate::ops::Op, t_ns: u64, kind: EventKind) -> Event {
+    pub(crate) fn of(op: &crate::ops::Op, t_ns: u64, kind: EventKind) -> Event {
         Event {
             t_ns,
             op: op.id,
@@ -134,7 +134,8 @@ pub enum EventKind {
     EntityModified { fields: &'static [&'static str] },
 }
 
-/// What a resolution point decided for its winner.
+/// What a resolution point decided for its winner: the kind of the
+/// conflict rule's [`crate::resolve::Action`], which converts into it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Decision {
@@ -204,11 +205,11 @@ pub struct EventBatch {
 }
 
 /// The receiving end a subscriber reads.
-pub type Subscription = mpsc::Receiver<Arc<EventBatch>>;
+pub(crate) type Subscription = mpsc::Receiver<Arc<EventBatch>>;
 
 /// Creates publishers and subscriptions. All subscriptions must be taken
 /// before the first publisher is created.
-pub struct Bus {
+pub(crate) struct Bus {
     subscribers: Vec<mpsc::Sender<Arc<EventBatch>>>,
     next_publisher: u16,
     capacity: usize,
@@ -217,7 +218,7 @@ pub struct Bus {
 impl Bus {
     /// `capacity`: batches each subscriber may have queued before
     /// publishers wait.
-    pub fn new(capacity: usize) -> Bus {
+    pub(crate) fn new(capacity: usize) -> Bus {
         Bus {
             subscribers: Vec::new(),
             next_publisher: 0,
@@ -225,13 +226,13 @@ impl Bus {
         }
     }
 
-    pub fn subscribe(&mut self) -> Subscription {
+    pub(crate) fn subscribe(&mut self) -> Subscription {
         let (tx, rx) = mpsc::channel(self.capacity);
         self.subscribers.push(tx);
         rx
     }
 
-    pub fn publisher(&mut self) -> Publisher {
+    pub(crate) fn publisher(&mut self) -> Publisher {
         let id = self.next_publisher;
         self.next_publisher += 1;
         Publisher {
@@ -242,17 +243,12 @@ impl Bus {
             drop_one: false,
         }
     }
-
-    /// Number of publishers created so far.
-    pub fn publishers(&self) -> u16 {
-        self.next_publisher
-    }
 }
 
 /// A producer's handle: buffer with [`Publisher::push`], deliver with
 /// [`Publisher::flush`]. Dropping it (after a flush) closes its share of
 /// every subscription.
-pub struct Publisher {
+pub(crate) struct Publisher {
     id: u16,
     next_seq: u64,
     buffer: Vec<Event>,
@@ -262,41 +258,37 @@ pub struct Publisher {
 }
 
 impl Publisher {
-    pub fn push(&mut self, event: Event) {
+    pub(crate) fn push(&mut self, event: Event) {
         self.buffer.push(event);
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.buffer.is_empty()
     }
 
     /// Drop the buffered, not yet flushed events (they describe ops that
     /// were never handed to the engine).
-    pub fn discard(&mut self) {
+    pub(crate) fn discard(&mut self) {
         self.buffer.clear();
     }
 
     /// Take back the last `n` buffered, not yet flushed events.
-    pub fn split_off_last(&mut self, n: usize) -> Vec<Event> {
+    pub(crate) fn split_off_last(&mut self, n: usize) -> Vec<Event> {
         let at = self.buffer.len().saturating_sub(n);
         self.buffer.split_off(at)
     }
 
     /// Events published (numbered) so far.
-    pub fn published(&self) -> u64 {
+    pub(crate) fn published(&self) -> u64 {
         self.next_seq
     }
 
     /// Lose one event of the next non-empty flush (a deliberately broken
     /// bus, for the tests that prove event loss is caught).
-    pub fn lose_one_event(&mut self) {
+    pub(crate) fn lose_one_event(&mut self) {
         self.drop_one = true;
     }
 
     /// Deliver buffered events to every subscriber, waiting for room.
     /// A subscriber that has gone away is skipped (it can no longer check
     /// anything, and the harness reports that separately).
-    pub async fn flush(&mut self) {
+    pub(crate) async fn flush(&mut self) {
         if self.buffer.is_empty() {
             return;
         }
@@ -327,9 +319,9 @@ impl Publisher {
 pub struct Continuity {
     next: Vec<u64>,
     /// Events numbered by publishers but missing from the stream.
-    pub lost: u64,
+    pub(crate) lost: u64,
     /// Batches whose first sequence number was not the expected one.
-    pub gaps: u64,
+    pub(crate) gaps: u64,
     pub received: u64,
 }
 

@@ -30,7 +30,7 @@ use crate::report::model::{ExitCode, RunReport};
 
 /// Run `config` with `seed` on the virtual clock, on this thread, quietly.
 /// `events` receives the events file's lines if given.
-pub fn run_seed(
+pub(crate) fn run_seed(
     config: &Config,
     seed: u64,
     inject: Option<Inject>,
@@ -173,15 +173,15 @@ pub struct ExploreOptions {
 
 /// The paths of the engine a run went through, summed over seeds.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
-pub struct Coverage {
-    pub submitted: u64,
-    pub succeeded: u64,
-    pub conflicts: u64,
-    pub grace_saves: u64,
-    pub preemptions: u64,
-    pub failed_attempts: u64,
-    pub retried: u64,
-    pub cancelled: u64,
+pub(crate) struct Coverage {
+    pub(crate) submitted: u64,
+    pub(crate) succeeded: u64,
+    pub(crate) conflicts: u64,
+    pub(crate) grace_saves: u64,
+    pub(crate) preemptions: u64,
+    pub(crate) failed_attempts: u64,
+    pub(crate) retried: u64,
+    pub(crate) cancelled: u64,
 }
 
 impl Coverage {
@@ -214,14 +214,14 @@ impl Coverage {
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct SeedOutcome {
     pub seed: u64,
-    pub exit_code: ExitCode,
+    pub(crate) exit_code: ExitCode,
     /// Integrity checks that failed, by name.
-    pub failed_checks: Vec<String>,
+    pub(crate) failed_checks: Vec<String>,
     /// Thresholds that failed, by name.
-    pub failed_thresholds: Vec<String>,
+    pub(crate) failed_thresholds: Vec<String>,
     /// The run could not be carried out at all.
-    pub error: Option<String>,
-    pub coverage: Coverage,
+    pub(crate) error: Option<String>,
+    pub(crate) coverage: Coverage,
 }
 
 impl SeedOutcome {
@@ -285,11 +285,11 @@ impl SeedOutcome {
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Shrunk {
     /// The check (or threshold) that still fails.
-    pub symptom: String,
+    pub(crate) symptom: String,
     pub duration_s: f64,
     pub targets: u32,
     /// Runs it took to find.
-    pub runs: u32,
+    pub(crate) runs: u32,
 }
 
 /// A failing seed: how it failed, and its smallest reproduction.
@@ -302,12 +302,12 @@ pub struct Failure {
 /// Everything an exploration found.
 #[derive(Clone, Debug, Serialize)]
 pub struct Summary {
-    pub seeds_run: u64,
-    pub passed: u64,
-    pub failed: u64,
+    pub(crate) seeds_run: u64,
+    pub(crate) passed: u64,
+    pub(crate) failed: u64,
     /// Failing seeds per failed check or threshold, by name.
-    pub failed_by_check: std::collections::BTreeMap<String, u64>,
-    pub coverage: Coverage,
+    pub(crate) failed_by_check: std::collections::BTreeMap<String, u64>,
+    pub(crate) coverage: Coverage,
     /// The most severe exit code over all seeds.
     pub exit_code: ExitCode,
     pub failures: Vec<Failure>,
@@ -381,7 +381,7 @@ const MIN_DURATION: Duration = Duration::from_millis(100);
 
 /// Look for a smaller run of `failed.seed` that still shows its symptom:
 /// halve the duration while it does, then halve the targets while it does.
-pub fn shrink(config: &Config, failed: &SeedOutcome, inject: Option<Inject>) -> Shrunk {
+pub(crate) fn shrink(config: &Config, failed: &SeedOutcome, inject: Option<Inject>) -> Shrunk {
     let symptom = failed.symptom();
     let mut best = config.clone();
     let mut runs = 0;

@@ -13,4 +13,4 @@ pub mod metrics;
 pub mod ops;
 pub mod report;
 pub mod resolve;
-pub mod workload;
+pub(crate) mod workload;

@@ -5,8 +5,9 @@
 //! by the engine tasks as they act (shared atomics, added once per loop
 //! iteration, read live by the progress reporter). [`Metrics`] are rebuilt
 //! by the metrics collector from the event stream alone. The accounting
-//! check compares them, so a counter that is never incremented — a defect
-//! of the original — cannot hide.
+//! check compares them, so a counter that is never incremented cannot
+//! hide. One [`Tally`] names the counts: the atomics hold one, a snapshot
+//! is one.
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -21,25 +22,10 @@ use crate::report::model::{
 };
 use crate::workload::Schedule;
 
-/// The engine's counters, shared by the tasks that act.
-#[derive(Debug, Default)]
-pub struct Counters {
-    pub submitted: AtomicU64,
-    pub started: AtomicU64,
-    pub succeeded: AtomicU64,
-    pub rejected: AtomicU64,
-    pub cancelled: AtomicU64,
-    pub failed_attempts: AtomicU64,
-    pub retried: AtomicU64,
-    pub preempted: AtomicU64,
-    pub grace_saves: AtomicU64,
-    pub conflicts: AtomicU64,
-    pub panics: AtomicU64,
-}
-
-/// A plain copy of [`Counters`] at one moment.
+/// The engine's counts of what happened to ops, as a plain value: what a
+/// snapshot of the shared [`Counters`] reads.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct CounterSnapshot {
+pub struct Tally {
     pub submitted: u64,
     pub started: u64,
     pub succeeded: u64,
@@ -53,26 +39,43 @@ pub struct CounterSnapshot {
     pub panics: u64,
 }
 
-impl CounterSnapshot {
-    pub fn settled(&self) -> u64 {
+impl Tally {
+    pub(crate) fn settled(&self) -> u64 {
         self.succeeded + self.rejected + self.cancelled
     }
 
-    pub fn in_flight(&self) -> u64 {
+    pub(crate) fn in_flight(&self) -> u64 {
         self.submitted.saturating_sub(self.settled())
     }
 }
 
+/// The engine's counters, shared by the tasks that act: a [`Tally`] of
+/// atomics.
+#[derive(Debug, Default)]
+pub(crate) struct Counters {
+    pub(crate) submitted: AtomicU64,
+    pub(crate) started: AtomicU64,
+    pub(crate) succeeded: AtomicU64,
+    pub(crate) rejected: AtomicU64,
+    pub(crate) cancelled: AtomicU64,
+    pub(crate) failed_attempts: AtomicU64,
+    pub(crate) retried: AtomicU64,
+    pub(crate) preempted: AtomicU64,
+    pub(crate) grace_saves: AtomicU64,
+    pub(crate) conflicts: AtomicU64,
+    pub(crate) panics: AtomicU64,
+}
+
 impl Counters {
-    pub fn add(counter: &AtomicU64, n: u64) {
+    pub(crate) fn add(counter: &AtomicU64, n: u64) {
         if n > 0 {
             counter.fetch_add(n, Ordering::Relaxed);
         }
     }
 
-    pub fn snapshot(&self) -> CounterSnapshot {
+    pub(crate) fn snapshot(&self) -> Tally {
         let get = |c: &AtomicU64| c.load(Ordering::Relaxed);
-        CounterSnapshot {
+        Tally {
             submitted: get(&self.submitted),
             started: get(&self.started),
             succeeded: get(&self.succeeded),
@@ -102,7 +105,7 @@ impl Default for Latency {
 }
 
 impl Latency {
-    pub fn new() -> Latency {
+    pub(crate) fn new() -> Latency {
         // 1 ns .. 1 hour at 3 significant figures; auto-resize keeps
         // anything longer instead of dropping it. Constant arguments that
         // the library documents as valid: this cannot fail at run time.
@@ -121,16 +124,12 @@ impl Latency {
         Latency { hist }
     }
 
-    pub fn record(&mut self, ns: u64) {
+    pub(crate) fn record(&mut self, ns: u64) {
         // With auto-resize on, recording cannot fail for values >= 1.
         let _ = self.hist.record(ns.max(1));
     }
 
-    pub fn count(&self) -> u64 {
-        self.hist.len()
-    }
-
-    pub fn summary(&self) -> LatencySummary {
+    pub(crate) fn summary(&self) -> LatencySummary {
         if self.hist.is_empty() {
             return LatencySummary::default();
         }
@@ -150,55 +149,55 @@ impl Latency {
 /// Everything the metrics collector derives from the event stream.
 #[derive(Debug, Default)]
 pub struct Metrics {
-    pub resolution: Latency,
-    pub execution: Latency,
-    pub end_to_end: Latency,
+    pub(crate) resolution: Latency,
+    pub(crate) execution: Latency,
+    pub(crate) end_to_end: Latency,
     /// Indexed by priority value (1–10; 0 unused).
-    pub by_priority: [PriorityCounts; 11],
+    pub(crate) by_priority: [PriorityCounts; 11],
     pub by_type: [TypeCounts; OpType::COUNT],
-    pub conflicts: u64,
-    pub conflict_ops: u64,
-    pub grace_saves: u64,
-    pub preemptions: u64,
-    pub retries: u64,
-    pub started: u64,
-    pub versions_created: u64,
-    pub modifications: u64,
-    pub borrows: u64,
+    pub(crate) conflicts: u64,
+    pub(crate) conflict_ops: u64,
+    pub(crate) grace_saves: u64,
+    pub(crate) preemptions: u64,
+    pub(crate) retries: u64,
+    pub(crate) started: u64,
+    pub(crate) versions_created: u64,
+    pub(crate) modifications: u64,
+    pub(crate) borrows: u64,
     pub structural_changes: u64,
     pub structural_noops: u64,
     /// Committed ops that did real work on the store: every effect but a
     /// structural no-op (a version, a field write, a borrow, a tree move).
-    pub real_work: u64,
+    pub(crate) real_work: u64,
     /// Ops taking part in a conflict → how many conflicts had that many.
-    pub conflict_sizes: BTreeMap<u64, u64>,
+    pub(crate) conflict_sizes: BTreeMap<u64, u64>,
     /// Per second of run time, by event timestamp.
-    pub per_second: Vec<Second>,
+    pub(crate) per_second: Vec<Second>,
     /// Latencies of the seconds still open (see [`LatencyWindow`]).
     window: LatencyWindow,
     /// RSS samples (MB) by second.
-    pub rss_by_second: BTreeMap<u64, f64>,
-    pub rss_samples: Vec<f64>,
+    pub(crate) rss_by_second: BTreeMap<u64, f64>,
+    pub(crate) rss_samples: Vec<f64>,
 }
 
 /// The counts of one second of run time; the latency percentiles are
 /// filled in when the second closes.
 #[derive(Clone, Copy, Debug, Default)]
-pub struct Second {
-    pub submitted: u64,
-    pub committed: u64,
-    pub rejected: u64,
-    pub cancelled: u64,
-    pub retries: u64,
-    pub grace_saves: u64,
-    pub preemptions: u64,
+pub(crate) struct Second {
+    pub(crate) submitted: u64,
+    pub(crate) committed: u64,
+    pub(crate) rejected: u64,
+    pub(crate) cancelled: u64,
+    pub(crate) retries: u64,
+    pub(crate) grace_saves: u64,
+    pub(crate) preemptions: u64,
     /// Of the ops that committed in this second.
-    pub execution: Option<P50P99>,
-    pub end_to_end: Option<P50P99>,
+    pub(crate) execution: Option<P50P99>,
+    pub(crate) end_to_end: Option<P50P99>,
 }
 
 /// (p50, p99) in µs.
-pub type P50P99 = (u64, u64);
+pub(crate) type P50P99 = (u64, u64);
 
 /// Per-second latency histograms of the last few seconds.
 ///
@@ -372,12 +371,12 @@ impl Metrics {
         }
     }
 
-    pub fn record_rss(&mut self, t_s: u64, rss_mb: f64) {
+    pub(crate) fn record_rss(&mut self, t_s: u64, rss_mb: f64) {
         self.rss_by_second.insert(t_s, rss_mb);
         self.rss_samples.push(rss_mb);
     }
 
-    pub fn rss_avg_max(&self) -> (f64, f64) {
+    pub(crate) fn rss_avg_max(&self) -> (f64, f64) {
         if self.rss_samples.is_empty() {
             return (0.0, 0.0);
         }
@@ -389,7 +388,7 @@ impl Metrics {
     /// The timeline, one point per second of run time (second `t_s`
     /// covers `[t_s - 1, t_s)`), merged into longer spans past
     /// [`TIMELINE_MAX_POINTS`]; `schedule` gives the target rate.
-    pub fn timeline(&self, schedule: Option<&Schedule>) -> Vec<TimelinePoint> {
+    pub(crate) fn timeline(&self, schedule: Option<&Schedule>) -> Vec<TimelinePoint> {
         let mut last_rss = 0.0;
         let (mut submitted, mut settled) = (0u64, 0u64);
         let points = self.per_second.iter().enumerate().map(|(i, s)| {
@@ -427,7 +426,7 @@ impl Metrics {
     }
 
     /// The conflict-size distribution, smallest size first.
-    pub fn conflict_sizes(&self) -> Vec<ConflictSize> {
+    pub(crate) fn conflict_sizes(&self) -> Vec<ConflictSize> {
         self.conflict_sizes
             .iter()
             .map(|(&ops, &conflicts)| ConflictSize { ops, conflicts })
@@ -435,7 +434,7 @@ impl Metrics {
     }
 
     /// Counts per operation type, in workload order.
-    pub fn by_type_named(&self) -> Named<TypeCounts> {
+    pub(crate) fn by_type_named(&self) -> Named<TypeCounts> {
         OpType::ALL
             .iter()
             .map(|t| (t.name(), self.by_type[t.index()]))
@@ -443,7 +442,7 @@ impl Metrics {
     }
 
     /// Counts per priority level that saw any op, lowest level first.
-    pub fn by_priority_named(&self) -> Named<PriorityCounts> {
+    pub(crate) fn by_priority_named(&self) -> Named<PriorityCounts> {
         self.by_priority
             .iter()
             .enumerate()
@@ -507,23 +506,23 @@ fn downsample(points: Vec<TimelinePoint>, max: usize) -> Vec<TimelinePoint> {
 
 /// CPU time of this process so far.
 #[derive(Clone, Copy, Debug, Default)]
-pub struct CpuTimes {
-    pub user_s: f64,
-    pub sys_s: f64,
+pub(crate) struct CpuTimes {
+    pub(crate) user_s: f64,
+    pub(crate) sys_s: f64,
 }
 
 /// What the kernel accounts for this process: CPU times and the peak
 /// resident set size (its high-water mark, which no sampling can miss).
 #[derive(Clone, Copy, Debug, Default)]
-pub struct ProcessUsage {
-    pub cpu: CpuTimes,
+pub(crate) struct ProcessUsage {
+    pub(crate) cpu: CpuTimes,
     /// `None` where the platform cannot tell.
-    pub peak_rss_mb: Option<f64>,
+    pub(crate) peak_rss_mb: Option<f64>,
 }
 
 /// Resource usage of this process so far, from `getrusage(RUSAGE_SELF)`;
 /// zero / `None` on platforms without it.
-pub fn process_usage() -> ProcessUsage {
+pub(crate) fn process_usage() -> ProcessUsage {
     #[cfg(unix)]
     {
         // SAFETY: getrusage only writes the struct it is handed, which is
@@ -554,7 +553,7 @@ pub fn process_usage() -> ProcessUsage {
 }
 
 /// Samples this process's resident set size through sysinfo.
-pub struct ResourceSampler {
+pub(crate) struct ResourceSampler {
     system: Option<sysinfo::System>,
     pid: Option<sysinfo::Pid>,
 }
@@ -566,7 +565,7 @@ impl Default for ResourceSampler {
 }
 
 impl ResourceSampler {
-    pub fn new() -> ResourceSampler {
+    pub(crate) fn new() -> ResourceSampler {
         ResourceSampler {
             system: sysinfo::System::new().ok(),
             pid: sysinfo::get_current_pid().ok(),
@@ -574,7 +573,7 @@ impl ResourceSampler {
     }
 
     /// Current RSS in MB; 0 where the platform cannot tell.
-    pub fn rss_mb(&mut self) -> f64 {
+    pub(crate) fn rss_mb(&mut self) -> f64 {
         let (Some(system), Some(pid)) = (self.system.as_mut(), self.pid) else {
             return 0.0;
         };
@@ -590,193 +589,4 @@ impl ResourceSampler {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_kernel_peak_covers_memory_no_longer_held() {
-        let before = process_usage();
-        // 64 MB written and freed at once: gone before any sampler looks.
-        let block = std::hint::black_box(vec![1u8; 64 << 20]);
-        drop(block);
-        let after = process_usage();
-        if let (Some(b), Some(a)) = (before.peak_rss_mb, after.peak_rss_mb) {
-            assert!(a >= 64.0 && a >= b, "peak {b} MB -> {a} MB");
-        }
-        assert!(after.cpu.user_s >= before.cpu.user_s);
-    }
-
-    #[test]
-    fn latency_summaries_are_in_microseconds_and_keep_outliers() {
-        let mut l = Latency::new();
-        for ns in [1_000, 2_000, 3_000, 4_000] {
-            l.record(ns);
-        }
-        // Longer than the initial bound: auto-resize keeps it.
-        l.record(7_200_000_000_000);
-        let s = l.summary();
-        assert_eq!(s.count, 5);
-        assert_eq!(s.p50, 3);
-        assert!(s.max >= 7_199_000_000, "{}", s.max);
-        assert_eq!(Latency::new().summary().count, 0);
-    }
-
-    #[test]
-    fn the_timeline_buckets_events_by_second() {
-        use crate::events::{Event, EventKind};
-        use crate::ops::{OpClass, OpId, OpType, Priority};
-        let mut m = Metrics::default();
-        for (t_ns, op) in [(100, 1), (1_500_000_000, 2), (1_600_000_000, 3)] {
-            m.observe(&Event {
-                t_ns,
-                op: OpId(op),
-                target: 0,
-                op_type: OpType::VersionEntity,
-                priority: Priority::LOW,
-                kind: EventKind::OperationSubmitted {
-                    effective: Priority::LOW,
-                    class: OpClass::LowPriority,
-                    parent: None,
-                    budget: 3,
-                    batch_size: 3,
-                },
-            });
-        }
-        m.record_rss(2, 5.0);
-        let t = m.timeline(None);
-        assert_eq!(
-            t.iter().map(|p| (p.t_s, p.submitted)).collect::<Vec<_>>(),
-            vec![(1, 1), (2, 2)]
-        );
-        assert_eq!(t[1].rss_mb, 5.0);
-        assert_eq!(m.by_priority_named().get("LOW").unwrap().submitted, 3);
-        assert_eq!(
-            m.by_type_named().get("version_entity").unwrap().submitted,
-            3
-        );
-    }
-
-    /// A completed op at `t_ns` taking `us` µs to execute and `e2e_us`
-    /// end to end.
-    fn completed(t_ns: u64, us: u64, e2e_us: u64) -> Event {
-        use crate::events::{Effect, EventKind};
-        use crate::ops::{OpId, OpType, Priority};
-        Event {
-            t_ns,
-            op: OpId(t_ns),
-            target: 0,
-            op_type: OpType::VersionEntity,
-            priority: Priority::LOW,
-            kind: EventKind::OperationCompleted {
-                execution_ns: us * 1_000,
-                end_to_end_ns: e2e_us * 1_000,
-                effect: Effect::Versioned,
-            },
-        }
-    }
-
-    #[test]
-    fn each_second_has_its_own_percentiles_even_after_it_closes() {
-        let mut m = Metrics::default();
-        // Second 0: 100 commits of 10 µs and one of 1000 µs.
-        for i in 0..100 {
-            m.observe(&completed(i * 1_000, 10, 20));
-        }
-        m.observe(&completed(500_000, 1_000, 2_000));
-        // Seconds 1..=5: one 50 µs commit each, which closes second 0.
-        for s in 1..=5 {
-            m.observe(&completed(s * 1_000_000_000, 50, 60));
-        }
-        let t = m.timeline(None);
-        assert_eq!(t.len(), 6);
-        assert_eq!(t[0].committed, 101);
-        assert_eq!(t[0].execution_p50_us, Some(10));
-        assert_eq!(t[0].execution_p99_us, Some(10));
-        assert_eq!(t[0].end_to_end_p50_us, Some(20));
-        for p in &t[1..] {
-            assert_eq!((p.committed, p.execution_p99_us), (1, Some(50)));
-        }
-        // A commit far behind the newest second still counts.
-        m.observe(&completed(300, 70, 80));
-        assert_eq!(m.timeline(None)[0].committed, 102);
-    }
-
-    #[test]
-    fn the_target_rate_is_the_schedule_over_each_second() {
-        use crate::workload::Stage;
-        let mut m = Metrics::default();
-        m.observe(&completed(3_500_000_000, 1, 1));
-        // 0 → 100 ops/s over 4 s.
-        let schedule = Schedule::new(
-            0.0,
-            vec![Stage {
-                duration_s: 4.0,
-                rate: 100.0,
-            }],
-        );
-        let rates: Vec<f64> = m
-            .timeline(Some(&schedule))
-            .iter()
-            .map(|p| p.target_rate.unwrap())
-            .collect();
-        assert_eq!(rates, vec![12.5, 37.5, 62.5, 87.5]);
-    }
-
-    #[test]
-    fn a_long_timeline_is_merged_keeping_counts_and_worst_seconds() {
-        let points: Vec<TimelinePoint> = (1..=10)
-            .map(|t| TimelinePoint {
-                t_s: t,
-                span_s: 1,
-                submitted: t,
-                settled: 1,
-                in_flight: 10 - t,
-                execution_p99_us: (t != 4).then_some(t * 10),
-                rss_mb: t as f64,
-                target_rate: Some(t as f64),
-                ..TimelinePoint::default()
-            })
-            .collect();
-        let merged = downsample(points.clone(), 4);
-        // 10 seconds into at most 4 spans: 3 seconds each, the last 1.
-        assert_eq!(
-            merged.iter().map(|p| (p.t_s, p.span_s)).collect::<Vec<_>>(),
-            vec![(3, 3), (6, 3), (9, 3), (10, 1)]
-        );
-        assert_eq!(merged.iter().map(|p| p.submitted).sum::<u64>(), 55);
-        assert_eq!(merged[1].submitted, 4 + 5 + 6);
-        assert_eq!(merged[1].execution_p99_us, Some(60));
-        assert_eq!(merged[0].in_flight, 9);
-        assert_eq!(merged[2].rss_mb, 9.0);
-        assert_eq!(merged[1].target_rate, Some(5.0));
-        assert_eq!(downsample(points.clone(), 10), points);
-    }
-
-    #[test]
-    fn conflicts_are_counted_by_size() {
-        use crate::events::EventKind;
-        use crate::ops::{OpId, OpType, Priority};
-        let mut m = Metrics::default();
-        for (pending, executing) in [(2, None), (3, Some(OpId(9))), (2, None)] {
-            m.observe(&Event {
-                t_ns: 1,
-                op: OpId(1),
-                target: 0,
-                op_type: OpType::VersionEntity,
-                priority: Priority::LOW,
-                kind: EventKind::OperationConflict {
-                    pending: (0..pending).map(OpId).collect(),
-                    executing,
-                    decision: crate::events::Decision::Start,
-                    resolution_ns: 5,
-                },
-            });
-        }
-        let sizes: Vec<(u64, u64)> = m
-            .conflict_sizes()
-            .iter()
-            .map(|s| (s.ops, s.conflicts))
-            .collect();
-        assert_eq!(sizes, vec![(2, 2), (4, 1)]);
-    }
-}
+mod tests;

@@ -3,7 +3,7 @@
 //! The harness keeps, per target, the ops that arrived since the last
 //! resolution (plus a winner still waiting) and the op executing, if any.
 //! At each resolution point it calls [`decide`] with that state and the
-//! grace period and carries out the [`Decision`]:
+//! grace period and carries out the [`Resolution`]:
 //!
 //! 1. among the Pending ops the winner has the highest effective priority,
 //!    ties to the earliest submission (smallest [`OpId`]);
@@ -20,6 +20,7 @@
 
 use std::time::Duration;
 
+use crate::events::Decision;
 use crate::ops::{OpId, Priority};
 
 /// A Pending op as the rule sees it.
@@ -39,7 +40,7 @@ pub struct Running {
 
 /// What to do with the winner.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Action {
+pub(crate) enum Action {
     /// Nothing executing: the winner starts now.
     Start,
     /// The executing op has equal or higher priority: the winner stays
@@ -53,18 +54,32 @@ pub enum Action {
     Preempt { victim: OpId },
 }
 
+/// The event records an action by its kind alone: the grace time left is
+/// not part of the contract, and the victim is the executing op the event
+/// names already.
+impl From<Action> for Decision {
+    fn from(action: Action) -> Decision {
+        match action {
+            Action::Start => Decision::Start,
+            Action::Wait => Decision::Wait,
+            Action::GraceSave { .. } => Decision::GraceSave,
+            Action::Preempt { .. } => Decision::Preempt,
+        }
+    }
+}
+
 /// The outcome of one resolution point.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Decision {
+pub struct Resolution {
     /// Index of the winner in the `pending` slice. Every other pending op
     /// is rejected, outranked by it.
-    pub winner: usize,
-    pub action: Action,
+    pub(crate) winner: usize,
+    pub(crate) action: Action,
 }
 
 /// Whether `a` beats `b`: higher effective priority, or equal priority and
 /// earlier submission.
-pub fn outranks(a: Contender, b: Contender) -> bool {
+pub(crate) fn outranks(a: Contender, b: Contender) -> bool {
     (a.effective, std::cmp::Reverse(a.id)) > (b.effective, std::cmp::Reverse(b.id))
 }
 
@@ -73,7 +88,7 @@ pub fn decide(
     pending: &[Contender],
     running: Option<Running>,
     grace: Duration,
-) -> Option<Decision> {
+) -> Option<Resolution> {
     let (winner, best) = pending
         .iter()
         .copied()
@@ -87,7 +102,7 @@ pub fn decide(
         },
         Some(run) => Action::Preempt { victim: run.id },
     };
-    Some(Decision { winner, action })
+    Some(Resolution { winner, action })
 }
 
 #[cfg(test)]
@@ -99,6 +114,19 @@ mod tests {
     use crate::ops::priority::ParentIndex;
 
     const MS: Duration = Duration::from_millis(1);
+
+    #[test]
+    fn an_action_is_recorded_by_its_kind() {
+        let cases = [
+            (Action::Start, Decision::Start),
+            (Action::Wait, Decision::Wait),
+            (Action::GraceSave { remaining: MS }, Decision::GraceSave),
+            (Action::Preempt { victim: OpId(3) }, Decision::Preempt),
+        ];
+        for (action, recorded) in cases {
+            assert_eq!(Decision::from(action), recorded, "{action:?}");
+        }
+    }
 
     fn c(id: u64, effective: Priority) -> Contender {
         Contender {

@@ -17,7 +17,7 @@ use dynstress::ecs::{EntityId, Store};
 use dynstress::events::Continuity;
 use dynstress::events::{Decision, Event, EventBatch, EventKind, RejectReason};
 use dynstress::harness::World;
-use dynstress::metrics::{CounterSnapshot, Metrics};
+use dynstress::metrics::{Metrics, Tally};
 use dynstress::ops::exec::{Fault, execute};
 use dynstress::ops::{
     BorrowField, FailReason, FieldWrite, Op, OpId, OpKind, OpState, RetryBudgets,
@@ -32,7 +32,7 @@ struct Run {
     store: Store,
     checker: Checker,
     metrics: Metrics,
-    counters: CounterSnapshot,
+    counters: Tally,
     continuity: Continuity,
     published: u64,
     num_targets: u32,
@@ -59,7 +59,7 @@ impl Run {
             store: world.store,
             checker,
             metrics: Metrics::default(),
-            counters: CounterSnapshot::default(),
+            counters: Tally::default(),
             continuity: Continuity::default(),
             published: 0,
             num_targets: config.num_targets,

@@ -44,12 +44,12 @@ use crate::report::model::{ExitCode, RunReport};
 
 /// The JSON document's version; bump it when a field changes meaning or
 /// goes away.
-pub const SCHEMA_VERSION: u32 = 1;
+pub(crate) const SCHEMA_VERSION: u32 = 1;
 
 /// Default `--start`, ops per second.
 pub const DEFAULT_START: f64 = 1_000.0;
 /// Default `--factor`, when neither `--factor` nor `--step` is given.
-pub const DEFAULT_FACTOR: f64 = 2.0;
+pub(crate) const DEFAULT_FACTOR: f64 = 2.0;
 /// Default `--step-seconds`.
 pub const DEFAULT_STEP_SECONDS: f64 = 2.0;
 /// Default `--ceiling`, ops per second.
@@ -95,7 +95,7 @@ impl Default for PlanFlags {
 /// How the rate grows from one step to the next.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize)]
 #[serde(rename_all = "snake_case")]
-pub enum Growth {
+pub(crate) enum Growth {
     /// Multiply by this (> 1).
     Factor(f64),
     /// Add this many ops per second (> 0).
@@ -106,13 +106,13 @@ pub enum Growth {
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Plan {
     #[serde(rename = "start_ops_per_s")]
-    pub start: f64,
-    pub growth: Growth,
-    pub step_seconds: f64,
+    pub(crate) start: f64,
+    pub(crate) growth: Growth,
+    pub(crate) step_seconds: f64,
     #[serde(rename = "ceiling_ops_per_s")]
-    pub ceiling: f64,
-    pub max_lateness_ms: f64,
-    pub max_e2e_p99_ms: f64,
+    pub(crate) ceiling: f64,
+    pub(crate) max_lateness_ms: f64,
+    pub(crate) max_e2e_p99_ms: f64,
 }
 
 /// A flag or config the search refuses; nothing ran.
@@ -215,7 +215,7 @@ impl Plan {
 
     /// The rates of the steps, in order: the start, then each grown from
     /// the last, the final one exactly the ceiling.
-    pub fn rates(&self) -> impl Iterator<Item = f64> + '_ {
+    pub(crate) fn rates(&self) -> impl Iterator<Item = f64> + '_ {
         std::iter::successors(Some(self.start), move |&rate| {
             if rate >= self.ceiling {
                 return None;
@@ -261,7 +261,7 @@ pub fn check_config(config: &Config) -> Result<(), PlanError> {
 /// A reason a step did not hold.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 #[serde(tag = "condition", rename_all = "snake_case")]
-pub enum Condition {
+pub(crate) enum Condition {
     /// Submission lateness p99 over the limit.
     LatenessP99 { observed_ms: f64, limit_ms: f64 },
     /// End-to-end latency p99 over the limit.
@@ -279,7 +279,7 @@ pub enum Condition {
 /// What became of a step.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
-pub enum Verdict {
+pub(crate) enum Verdict {
     /// Every limit held and the run passed.
     Held,
     /// A condition stopped the search here.
@@ -292,37 +292,37 @@ pub enum Verdict {
 
 /// A failed integrity check of a step.
 #[derive(Clone, Debug, PartialEq, Serialize)]
-pub struct FailedCheck {
-    pub name: &'static str,
+pub(crate) struct FailedCheck {
+    pub(crate) name: &'static str,
     /// Its first violations, as the run report words them.
-    pub detail: String,
+    pub(crate) detail: String,
 }
 
 /// One step's figures and verdict. Latencies are in milliseconds.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Step {
-    pub target_ops_per_s: f64,
-    pub achieved_ops_per_s: f64,
+    pub(crate) target_ops_per_s: f64,
+    pub(crate) achieved_ops_per_s: f64,
     /// Succeeded ops per second of the run (submission and drain).
-    pub committed_ops_per_s: f64,
+    pub(crate) committed_ops_per_s: f64,
     /// Settled (final) ops per second of the run.
-    pub settled_ops_per_s: f64,
-    pub lateness_p99_ms: f64,
-    pub e2e_p99_ms: f64,
-    pub in_flight_peak: u64,
-    pub in_flight_limit: u64,
+    pub(crate) settled_ops_per_s: f64,
+    pub(crate) lateness_p99_ms: f64,
+    pub(crate) e2e_p99_ms: f64,
+    pub(crate) in_flight_peak: u64,
+    pub(crate) in_flight_limit: u64,
     /// The run's own exit code (0 passed, 1 threshold, 3 integrity, 130).
-    pub run_exit_code: ExitCode,
-    pub verdict: Verdict,
+    pub(crate) run_exit_code: ExitCode,
+    pub(crate) verdict: Verdict,
     /// Every condition that did not hold; empty when the step held.
-    pub stopped_by: Vec<Condition>,
-    pub failed_checks: Vec<FailedCheck>,
+    pub(crate) stopped_by: Vec<Condition>,
+    pub(crate) failed_checks: Vec<FailedCheck>,
 }
 
 /// Why the search ended.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
-pub enum Stop {
+pub(crate) enum Stop {
     /// A step did not hold.
     Broke,
     /// Every step held, up to the ceiling.
@@ -337,7 +337,7 @@ pub enum Stop {
 
 impl Stop {
     /// The process exit code this ending stands for.
-    pub fn exit_code(self) -> ExitCode {
+    pub(crate) fn exit_code(self) -> ExitCode {
         match self {
             Stop::Broke | Stop::Ceiling => ExitCode::Passed,
             Stop::Integrity => ExitCode::IntegrityFailed,
@@ -349,33 +349,33 @@ impl Stop {
 
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct SearchOutcome {
-    pub stop: Stop,
+    pub(crate) stop: Stop,
     pub exit_code: ExitCode,
     /// The last step's rate that held; `null` when the first did not.
-    pub highest_held_ops_per_s: Option<f64>,
+    pub(crate) highest_held_ops_per_s: Option<f64>,
     /// The rate of the step that broke (or failed), if one did.
-    pub stopped_at_ops_per_s: Option<f64>,
+    pub(crate) stopped_at_ops_per_s: Option<f64>,
     /// Why the last run could not be carried out.
-    pub error: Option<String>,
+    pub(crate) error: Option<String>,
 }
 
 /// The whole search, as the JSON document shows it.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Search {
-    pub schema_version: u32,
-    pub dynstress_version: String,
+    pub(crate) schema_version: u32,
+    pub(crate) dynstress_version: String,
     /// The seed every step ran with.
-    pub seed: u64,
+    pub(crate) seed: u64,
     /// The base config in the shape of the file; each step replaced its
     /// `operation_rate_per_second` and `duration_seconds`.
-    pub config: serde_json::Value,
-    pub plan: Plan,
-    pub steps: Vec<Step>,
+    pub(crate) config: serde_json::Value,
+    pub(crate) plan: Plan,
+    pub(crate) steps: Vec<Step>,
     pub outcome: SearchOutcome,
 }
 
 /// Judge one step's finished run against the plan's limits.
-pub fn judge(report: &RunReport, plan: &Plan, target: f64) -> Step {
+pub(crate) fn judge(report: &RunReport, plan: &Plan, target: f64) -> Step {
     let lateness_ms = report.latency_us.submission_lateness.p99 as f64 / 1_000.0;
     let e2e_ms = report.latency_us.end_to_end.p99 as f64 / 1_000.0;
     let ops = &report.operations;
@@ -556,253 +556,4 @@ async fn stop_on(interrupted: CancellationToken) -> Signal {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::config::{Overrides, parse_str};
-    use crate::report::model::Violation;
-    use crate::report::sample_report;
-
-    fn plan(f: PlanFlags) -> Result<Plan, PlanError> {
-        Plan::new(&f)
-    }
-
-    fn rates(f: PlanFlags) -> Vec<f64> {
-        plan(f).unwrap().rates().collect()
-    }
-
-    #[test]
-    fn rates_grow_by_factor_or_step_and_end_at_the_ceiling() {
-        let by_factor = PlanFlags {
-            start: 100.0,
-            ceiling: 1_000.0,
-            ..PlanFlags::default()
-        };
-        assert_eq!(rates(by_factor), [100.0, 200.0, 400.0, 800.0, 1_000.0]);
-        let exact = PlanFlags {
-            start: 100.0,
-            ceiling: 800.0,
-            factor: Some(2.0),
-            ..PlanFlags::default()
-        };
-        assert_eq!(rates(exact), [100.0, 200.0, 400.0, 800.0]);
-        let by_step = PlanFlags {
-            start: 100.0,
-            step: Some(250.0),
-            ceiling: 700.0,
-            ..PlanFlags::default()
-        };
-        assert_eq!(rates(by_step), [100.0, 350.0, 600.0, 700.0]);
-        let one = PlanFlags {
-            start: 500.0,
-            ceiling: 500.0,
-            ..PlanFlags::default()
-        };
-        assert_eq!(rates(one), [500.0]);
-    }
-
-    #[test]
-    fn the_defaults_are_a_valid_plan() {
-        let p = plan(PlanFlags::default()).unwrap();
-        assert_eq!(p.growth, Growth::Factor(DEFAULT_FACTOR));
-        // 1,000 doubling to 8,192,000 is 14 steps; the 15th is the ceiling.
-        let r: Vec<f64> = p.rates().collect();
-        assert_eq!((r.len(), r[13], r[14]), (15, 8_192_000.0, DEFAULT_CEILING));
-    }
-
-    #[test]
-    fn bad_flags_are_refused_by_name() {
-        let cases: [(PlanFlags, &str); 9] = [
-            (
-                PlanFlags {
-                    start: 0.0,
-                    ..Default::default()
-                },
-                "--start 0:",
-            ),
-            (
-                PlanFlags {
-                    start: f64::NAN,
-                    ..Default::default()
-                },
-                "--start NaN:",
-            ),
-            (
-                PlanFlags {
-                    ceiling: 10.0,
-                    ..Default::default()
-                },
-                "--ceiling 10: must be at least --start",
-            ),
-            (
-                PlanFlags {
-                    ceiling: 1e9,
-                    ..Default::default()
-                },
-                "--ceiling 1000000000:",
-            ),
-            (
-                PlanFlags {
-                    factor: Some(1.0),
-                    ..Default::default()
-                },
-                "--factor 1: must be > 1",
-            ),
-            (
-                PlanFlags {
-                    step: Some(-5.0),
-                    ..Default::default()
-                },
-                "--step -5:",
-            ),
-            (
-                PlanFlags {
-                    factor: Some(2.0),
-                    step: Some(5.0),
-                    ..Default::default()
-                },
-                "--factor 2: cannot be given with --step",
-            ),
-            (
-                PlanFlags {
-                    step_seconds: 0.0,
-                    ..Default::default()
-                },
-                "--step-seconds 0:",
-            ),
-            (
-                PlanFlags {
-                    max_lateness_ms: -1.0,
-                    ..Default::default()
-                },
-                "--max-lateness-ms -1:",
-            ),
-        ];
-        for (flags, want) in cases {
-            let e = plan(flags.clone()).unwrap_err().to_string();
-            assert!(e.starts_with(want), "{flags:?}: {e}");
-        }
-        let e = plan(PlanFlags {
-            step: Some(1.0),
-            ..Default::default()
-        })
-        .unwrap_err();
-        assert!(matches!(e, PlanError::TooManySteps { .. }), "{e}");
-    }
-
-    #[test]
-    fn capacity_and_staged_configs_are_refused() {
-        let load = |t: &str| parse_str(t, "test.toml", &Overrides::default()).unwrap();
-        assert_eq!(check_config(&load("")), Ok(()));
-        let max = load("operation_rate_per_second = \"max\"\n");
-        assert_eq!(check_config(&max), Err(PlanError::CapacityConfig));
-        let staged = load("[[stages]]\nduration_seconds = 2\nrate_per_second = 100\n");
-        assert_eq!(check_config(&staged), Err(PlanError::StagedConfig));
-    }
-
-    fn limits() -> Plan {
-        plan(PlanFlags {
-            max_lateness_ms: 50.0,
-            max_e2e_p99_ms: 1_000.0,
-            ..PlanFlags::default()
-        })
-        .unwrap()
-    }
-
-    #[test]
-    fn a_passed_run_within_the_limits_holds() {
-        let report = sample_report();
-        let step = judge(&report, &limits(), 100.0);
-        assert_eq!(step.verdict, Verdict::Held);
-        assert!(step.stopped_by.is_empty() && step.failed_checks.is_empty());
-        assert_eq!(step.achieved_ops_per_s, report.rates.achieved_ops_per_s);
-        assert_eq!(step.in_flight_limit, 100_000);
-        assert_eq!(
-            step.e2e_p99_ms,
-            report.latency_us.end_to_end.p99 as f64 / 1e3
-        );
-        let committed = report.operations.succeeded as f64 / report.duration_s.total;
-        assert_eq!(step.committed_ops_per_s, committed);
-    }
-
-    #[test]
-    fn each_limit_crossed_is_named() {
-        let mut report = sample_report();
-        report.latency_us.submission_lateness.p99 = 50_001;
-        report.latency_us.end_to_end.p99 = 1_000_000;
-        report.operations.in_flight_waits = 3;
-        let step = judge(&report, &limits(), 100.0);
-        assert_eq!(step.verdict, Verdict::Broke);
-        assert_eq!(
-            step.stopped_by,
-            [
-                Condition::LatenessP99 {
-                    observed_ms: 50.001,
-                    limit_ms: 50.0
-                },
-                Condition::InFlightLimit {
-                    waits: 3,
-                    limit: 100_000
-                },
-            ],
-            "an e2e p99 equal to its limit holds"
-        );
-    }
-
-    #[test]
-    fn a_failed_threshold_breaks_and_a_failed_check_outranks_it() {
-        let mut report = sample_report();
-        report.thresholds[2].passed = false;
-        report.thresholds[2].observed = 0.5;
-        let step = judge(&report, &limits(), 100.0);
-        assert_eq!(step.verdict, Verdict::Broke);
-        assert_eq!(
-            step.stopped_by,
-            [Condition::Threshold {
-                name: "min_rate_accuracy".into(),
-                observed: 0.5,
-                limit: 0.95
-            }]
-        );
-
-        let check = &mut report.integrity.checks[3];
-        check.passed = false;
-        check.violations = 1;
-        check.first_violations.push(Violation {
-            check: check.id,
-            op: Some(12),
-            target: Some(3),
-            rule: "winner outranked".into(),
-            detail: "op-0000000d has priority 10".into(),
-        });
-        let step = judge(&report, &limits(), 100.0);
-        assert_eq!(step.verdict, Verdict::IntegrityFailed);
-        assert_eq!(step.failed_checks.len(), 1);
-        assert_eq!(step.failed_checks[0].name, "priority_rule");
-        assert!(
-            step.failed_checks[0]
-                .detail
-                .contains("op-0000000c on target 3")
-        );
-    }
-
-    #[test]
-    fn an_interrupted_run_is_not_judged() {
-        let mut report = sample_report();
-        report.outcome.interrupted = true;
-        report.operations.in_flight_waits = 1;
-        assert_eq!(judge(&report, &limits(), 1.0).verdict, Verdict::Interrupted);
-    }
-
-    #[test]
-    fn each_ending_has_its_exit_code() {
-        let codes = [
-            Stop::Broke,
-            Stop::Ceiling,
-            Stop::Integrity,
-            Stop::RunFailed,
-            Stop::Interrupted,
-        ]
-        .map(Stop::exit_code);
-        assert_eq!(codes.map(ExitCode::code), [0, 0, 3, 4, 130]);
-    }
-}
+mod tests;

@@ -91,7 +91,7 @@ mod tests {
     use crate::config::{Overrides, parse_str};
     use crate::events::{Decision, Effect, EventKind, RejectReason};
     use crate::harness::World;
-    use crate::metrics::{CounterSnapshot, Metrics};
+    use crate::metrics::{Metrics, Tally as CounterSnapshot};
     use crate::ops::{FailReason, FieldWrite, OpClass, OpId, OpState, OpType, Priority};
     use crate::report::model::CheckId;
 

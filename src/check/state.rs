@@ -7,7 +7,7 @@
 use super::online::Checker;
 use crate::ecs::Store;
 use crate::events::Continuity;
-use crate::metrics::{CounterSnapshot, Metrics};
+use crate::metrics::{Metrics, Tally as CounterSnapshot};
 use crate::report::model::{CheckId, CheckResult};
 
 /// Everything the final checks look at.

@@ -13,8 +13,8 @@ use super::error::EcsError;
 /// A parsed address, borrowing its field name from the input.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Address<'a> {
-    pub ecs_id: Uuid,
-    pub field: &'a str,
+    pub(crate) ecs_id: Uuid,
+    pub(crate) field: &'a str,
 }
 
 const HYPHENATED_LEN: usize = 36;

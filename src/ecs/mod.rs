@@ -47,5 +47,5 @@ pub use digest::{HISTORY_DIGEST_SEED, history_digest_step};
 pub use error::EcsError;
 pub use store::{EntityId, Retention, Store, Structural, VersionCreated};
 pub use tree::{Placement, TreeStats};
-pub use txn::{Commit, Txn};
+pub(crate) use txn::Txn;
 pub use value::{HISTORY_FIELD, MAX_FIELDS, Schema, Value, ValueType};

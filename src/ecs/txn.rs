@@ -74,8 +74,9 @@ impl Store {
 }
 
 impl<'s> Txn<'s> {
+    #[cfg(test)]
     /// The target entity.
-    pub fn target(&self) -> EntityId {
+    pub(crate) fn target(&self) -> EntityId {
         self.target
     }
 
@@ -134,7 +135,7 @@ impl<'s> Txn<'s> {
 
     /// Stage a borrow of `source.source_field` into the target's
     /// `target_field`, with its provenance. Returns the value copied.
-    pub fn borrow_attribute_from(
+    pub(crate) fn borrow_attribute_from(
         &mut self,
         source: EntityId,
         source_field: &str,
@@ -168,7 +169,7 @@ impl<'s> Txn<'s> {
 
     /// Stage a promotion; `Ok(false)` if it would be a no-op (already a
     /// root).
-    pub fn promote_to_root(&mut self) -> Result<bool, EcsError> {
+    pub(crate) fn promote_to_root(&mut self) -> Result<bool, EcsError> {
         self.require_no_structural()?;
         let planned = self.store.plan_promote(self.target)?;
         self.structural = planned;
@@ -177,7 +178,7 @@ impl<'s> Txn<'s> {
 
     /// Stage a detach; `Ok(false)` if it would be a no-op (already an
     /// orphan); `HasChildren` if the target has children.
-    pub fn detach(&mut self) -> Result<bool, EcsError> {
+    pub(crate) fn detach(&mut self) -> Result<bool, EcsError> {
         self.require_no_structural()?;
         let planned = self.store.plan_detach(self.target)?;
         self.structural = planned;

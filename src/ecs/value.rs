@@ -91,7 +91,7 @@ impl Value {
     /// The type of this value. A list is an `IntList` when it is empty or
     /// starts with an int, a `StrList` when it starts with a str; whether
     /// every element agrees is checked when the value is written.
-    pub fn value_type(&self) -> ValueType {
+    pub(crate) fn value_type(&self) -> ValueType {
         match self {
             Value::Int(_) => ValueType::Int,
             Value::Float(_) => ValueType::Float,
@@ -111,7 +111,7 @@ impl Value {
     }
 
     /// A list of ints.
-    pub fn int_list(items: &[i64]) -> Value {
+    pub(crate) fn int_list(items: &[i64]) -> Value {
         Value::List(items.iter().map(|&i| Value::Int(i)).collect())
     }
 
@@ -121,7 +121,7 @@ impl Value {
     }
 
     /// A str → str map.
-    pub fn str_map<K: AsRef<str>, V: AsRef<str>>(pairs: &[(K, V)]) -> Value {
+    pub(crate) fn str_map<K: AsRef<str>, V: AsRef<str>>(pairs: &[(K, V)]) -> Value {
         Value::Map(Arc::new(
             pairs
                 .iter()
@@ -138,32 +138,9 @@ impl Value {
         }
     }
 
-    /// The float, if this is one.
-    pub fn as_float(&self) -> Option<f64> {
-        match self {
-            Value::Float(f) => Some(*f),
-            _ => None,
-        }
-    }
-
-    /// The str, if this is one.
-    pub fn as_str(&self) -> Option<&str> {
-        match self {
-            Value::Str(s) => Some(s),
-            _ => None,
-        }
-    }
-
-    /// The time, if this is one.
-    pub fn as_time(&self) -> Option<DateTime<Utc>> {
-        match self {
-            Value::Time(t) => Some(*t),
-            _ => None,
-        }
-    }
-
+    #[cfg(test)]
     /// The list elements, if this is a list.
-    pub fn as_list(&self) -> Option<&[Value]> {
+    pub(crate) fn as_list(&self) -> Option<&[Value]> {
         match self {
             Value::List(items) => Some(items),
             _ => None,
@@ -211,7 +188,7 @@ impl fmt::Display for ValueType {
 
 impl Schema {
     /// The schema's name: `"TestDataEntity"` or `"TestDataSource"`.
-    pub fn name(self) -> &'static str {
+    pub(crate) fn name(self) -> &'static str {
         match self {
             Schema::TestDataEntity => "TestDataEntity",
             Schema::TestDataSource => "TestDataSource",
@@ -227,7 +204,7 @@ impl Schema {
     }
 
     /// Position of `name` in [`Schema::fields`].
-    pub fn field_index(self, name: &str) -> Option<usize> {
+    pub(crate) fn field_index(self, name: &str) -> Option<usize> {
         self.fields().iter().position(|(n, _)| *n == name)
     }
 

@@ -19,7 +19,7 @@ use crate::check::state::{FinalState, run_all};
 use crate::config::{Config, Rate};
 use crate::ecs::Store;
 use crate::events::Continuity;
-use crate::metrics::{CounterSnapshot, Metrics, ProcessUsage};
+use crate::metrics::{Metrics, ProcessUsage, Tally as CounterSnapshot};
 use crate::ops::OpType;
 use crate::report::compare::{Baseline, compare};
 use crate::report::model::{

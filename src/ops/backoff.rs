@@ -28,7 +28,7 @@ impl Backoff {
     /// The un-jittered delay before retry number `retry` (0-based: the first
     /// retry waits `base`): min(base × 2^retry, max), no overflow for any
     /// retry (saturate).
-    pub fn ceiling(&self, retry: u32) -> Duration {
+    pub(crate) fn ceiling(&self, retry: u32) -> Duration {
         if self.base.is_zero() {
             return Duration::ZERO;
         }

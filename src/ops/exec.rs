@@ -18,8 +18,7 @@ use crate::ops::kind::finish_entry;
 use crate::ops::text::Line;
 use crate::ops::{FailReason, Op, OpId, OpKind};
 
-pub use crate::ops::kind::{complex_text, history_entry, text_value};
-pub use crate::ops::shadow::{Shadow, ShadowPlacement};
+pub(crate) use crate::ops::shadow::Shadow;
 
 /// A fault to inject into one execution attempt.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -34,7 +33,7 @@ pub struct Fault {
 /// Payload of an injected panic, so the harness's panic hook can keep
 /// quiet about panics it caused on purpose.
 #[derive(Debug)]
-pub struct InjectedPanic;
+pub(crate) struct InjectedPanic;
 
 /// What a committed execution did.
 #[derive(Debug)]
@@ -47,7 +46,7 @@ pub struct Executed {
 }
 
 /// Number of write steps an op stages before its commit (faults pick one).
-pub fn steps(kind: &OpKind) -> u8 {
+pub(crate) fn steps(kind: &OpKind) -> u8 {
     kind.steps()
 }
 
@@ -182,6 +181,7 @@ mod tests {
     use crate::config::{Overrides, parse_str};
     use crate::ecs::Placement;
     use crate::harness::World;
+    use crate::ops::shadow::ShadowPlacement;
     use crate::ops::{BorrowField, FieldWrite, Priority, RetryBudgets};
 
     fn world() -> World {

@@ -62,13 +62,14 @@ pub enum Transition {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
 #[error("illegal transition {transition:?} from {from:?}")]
 pub struct TransitionError {
-    pub from: OpState,
-    pub transition: Transition,
+    pub(crate) from: OpState,
+    pub(crate) transition: Transition,
 }
 
 impl OpState {
+    #[cfg(test)]
     /// Every state, in declaration order.
-    pub const ALL: [OpState; 6] = [
+    pub(crate) const ALL: [OpState; 6] = [
         OpState::Pending,
         OpState::Executing,
         OpState::Succeeded,
@@ -95,20 +96,22 @@ impl OpState {
     }
 
     /// Succeeded, Rejected and Cancelled: the op's life is over.
-    pub fn is_terminal(self) -> bool {
+    pub(crate) fn is_terminal(self) -> bool {
         matches!(
             self,
             OpState::Succeeded | OpState::Rejected | OpState::Cancelled
         )
     }
 
+    #[cfg(test)]
     /// Pending and Executing: the op takes part in its target's conflicts.
-    pub fn is_active(self) -> bool {
+    pub(crate) fn is_active(self) -> bool {
         matches!(self, OpState::Pending | OpState::Executing)
     }
 
+    #[cfg(test)]
     /// The report / event name, e.g. `"pending"`.
-    pub fn name(self) -> &'static str {
+    pub(crate) fn name(self) -> &'static str {
         match self {
             OpState::Pending => "pending",
             OpState::Executing => "executing",
@@ -121,8 +124,9 @@ impl OpState {
 }
 
 impl Transition {
+    #[cfg(test)]
     /// Every transition, in declaration order.
-    pub const ALL: [Transition; 7] = [
+    pub(crate) const ALL: [Transition; 7] = [
         Transition::Start,
         Transition::Commit,
         Transition::Lose,

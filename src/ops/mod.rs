@@ -23,9 +23,9 @@ pub mod backoff;
 pub mod exec;
 mod kind;
 pub mod lifecycle;
-pub mod priority;
+pub(crate) mod priority;
 mod shadow;
-pub mod text;
+pub(crate) mod text;
 
 use std::fmt;
 
@@ -51,14 +51,14 @@ impl fmt::Display for OpId {
 pub struct Priority(u8);
 
 impl Priority {
-    pub const BACKGROUND: Priority = Priority(1);
+    pub(crate) const BACKGROUND: Priority = Priority(1);
     pub const LOW: Priority = Priority(2);
     pub const NORMAL: Priority = Priority(5);
-    pub const HIGH: Priority = Priority(8);
-    pub const CRITICAL: Priority = Priority(10);
+    pub(crate) const HIGH: Priority = Priority(8);
+    pub(crate) const CRITICAL: Priority = Priority(10);
 
     /// The named levels, lowest first, with their config/report names.
-    pub const NAMED: [(&'static str, Priority); 5] = [
+    pub(crate) const NAMED: [(&'static str, Priority); 5] = [
         ("BACKGROUND", Priority::BACKGROUND),
         ("LOW", Priority::LOW),
         ("NORMAL", Priority::NORMAL),
@@ -71,24 +71,16 @@ impl Priority {
         (1..=10).contains(&value).then_some(Priority(value))
     }
 
-    pub fn get(self) -> u8 {
+    pub(crate) fn get(self) -> u8 {
         self.0
     }
 
     /// The named level this priority is, if it is one.
-    pub fn name(self) -> Option<&'static str> {
+    pub(crate) fn name(self) -> Option<&'static str> {
         Priority::NAMED
             .iter()
             .find(|(_, p)| *p == self)
             .map(|(n, _)| *n)
-    }
-
-    /// A named level from its name (exact, upper case).
-    pub fn from_name(name: &str) -> Option<Priority> {
-        Priority::NAMED
-            .iter()
-            .find(|(n, _)| *n == name)
-            .map(|(_, p)| *p)
     }
 }
 
@@ -113,7 +105,7 @@ impl OpClass {
     /// The class of an op of `op_type` with own priority `priority`.
     /// Structural wins over LowPriority: a structural op keeps its larger
     /// budget whatever its priority.
-    pub fn of(op_type: OpType, priority: Priority) -> OpClass {
+    pub(crate) fn of(op_type: OpType, priority: Priority) -> OpClass {
         if op_type.is_structural() {
             OpClass::Structural
         } else if priority <= Priority::LOW {
@@ -133,7 +125,7 @@ pub struct RetryBudgets {
 }
 
 impl RetryBudgets {
-    pub fn for_class(&self, class: OpClass) -> u32 {
+    pub(crate) fn for_class(&self, class: OpClass) -> u32 {
         match class {
             OpClass::Structural => self.structural,
             OpClass::Normal => self.normal,
@@ -148,24 +140,24 @@ impl RetryBudgets {
 #[derive(Clone, Debug)]
 pub struct Op {
     pub id: OpId,
-    pub kind: OpKind,
+    pub(crate) kind: OpKind,
     pub priority: Priority,
     /// max(own priority, every ancestor's), fixed at submission.
     pub effective: Priority,
     pub class: OpClass,
-    pub parent: Option<OpId>,
+    pub(crate) parent: Option<OpId>,
     /// Store entity index of the target (its lineage).
     pub target: u32,
-    pub state: OpState,
+    pub(crate) state: OpState,
     /// Retries used so far.
-    pub retries: u32,
+    pub(crate) retries: u32,
     /// Retries allowed by the class.
-    pub budget: u32,
+    pub(crate) budget: u32,
     /// Run-relative nanoseconds.
-    pub submitted_ns: u64,
-    pub started_ns: Option<u64>,
-    pub finished_ns: Option<u64>,
-    pub last_error: Option<FailReason>,
+    pub(crate) submitted_ns: u64,
+    pub(crate) started_ns: Option<u64>,
+    pub(crate) finished_ns: Option<u64>,
+    pub(crate) last_error: Option<FailReason>,
 }
 
 impl Op {
@@ -205,7 +197,10 @@ impl Op {
     /// Move along `transition` (the only way the harness changes an op's
     /// state). An illegal step leaves the state as it was and is returned,
     /// for the caller to count: it is an engine bug, never ignored.
-    pub fn transition(&mut self, transition: lifecycle::Transition) -> Result<(), TransitionError> {
+    pub(crate) fn transition(
+        &mut self,
+        transition: lifecycle::Transition,
+    ) -> Result<(), TransitionError> {
         self.state = self.state.apply(transition)?;
         Ok(())
     }

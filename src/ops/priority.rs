@@ -21,7 +21,7 @@ use super::{OpId, Priority};
 /// Why an op's effective priority could not be computed; the op is refused
 /// at submission.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
-pub enum PriorityError {
+pub(crate) enum PriorityError {
     /// `op` names `parent`, which is not a known live op.
     #[error("{op} names parent {parent}, which is not a known live op")]
     MissingParent { op: OpId, parent: OpId },
@@ -33,26 +33,28 @@ pub enum PriorityError {
 /// Parent links and own priorities of the ops currently known (live ops).
 /// Bounded: callers remove settled ops.
 #[derive(Debug, Default)]
-pub struct ParentIndex {
+pub(crate) struct ParentIndex {
     ops: FxHashMap<OpId, (Option<OpId>, Priority)>,
 }
 
 impl ParentIndex {
     /// Record (or replace) op `id` with its parent link and own priority.
-    pub fn insert(&mut self, id: OpId, parent: Option<OpId>, own: Priority) {
+    pub(crate) fn insert(&mut self, id: OpId, parent: Option<OpId>, own: Priority) {
         self.ops.insert(id, (parent, own));
     }
 
     /// Forget op `id`; a no-op when it is not present.
-    pub fn remove(&mut self, id: OpId) {
+    pub(crate) fn remove(&mut self, id: OpId) {
         self.ops.remove(&id);
     }
 
-    pub fn len(&self) -> usize {
+    #[cfg(test)]
+    pub(crate) fn len(&self) -> usize {
         self.ops.len()
     }
 
-    pub fn is_empty(&self) -> bool {
+    #[cfg(test)]
+    pub(crate) fn is_empty(&self) -> bool {
         self.ops.is_empty()
     }
 
@@ -60,7 +62,7 @@ impl ParentIndex {
     /// ancestor's own priority). Refuses a missing parent or a cycle (a chain
     /// that revisits an op — including `parent == id`). Walks at most
     /// len()+1 links.
-    pub fn effective(
+    pub(crate) fn effective(
         &self,
         id: OpId,
         parent: Option<OpId>,

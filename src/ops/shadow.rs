@@ -10,13 +10,16 @@
 use std::sync::Arc;
 
 use crate::ecs::{EcsError, EntityId, Placement, Store, Value};
+#[cfg(test)]
 use crate::events::Effect;
+#[cfg(test)]
 use crate::ops::kind::{complex_text, history_entry, text_value};
+#[cfg(test)]
 use crate::ops::{BorrowField, FieldWrite, OpId, OpType};
 
 /// Where a target sits in the trees, as the replay models it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ShadowPlacement {
+pub(crate) enum ShadowPlacement {
     Root,
     Child,
     Orphan,
@@ -26,23 +29,23 @@ pub enum ShadowPlacement {
 /// effects. Compared with the store at the end of a run.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Shadow {
-    pub counter: i64,
-    pub data_value: f64,
-    pub text_content: Arc<str>,
+    pub(crate) counter: i64,
+    pub(crate) data_value: f64,
+    pub(crate) text_content: Arc<str>,
     /// `timestamp`, in microseconds.
-    pub timestamp_us: i64,
-    pub version_count: i64,
-    pub borrow_count: i64,
-    pub history_len: u64,
-    pub history_digest: u64,
+    pub(crate) timestamp_us: i64,
+    pub(crate) version_count: i64,
+    pub(crate) borrow_count: i64,
+    pub(crate) history_len: u64,
+    pub(crate) history_digest: u64,
     /// Versions in the lineage (1 = only the initial version).
-    pub versions: u64,
-    pub placement: ShadowPlacement,
+    pub(crate) versions: u64,
+    pub(crate) placement: ShadowPlacement,
 }
 
 impl Shadow {
     /// The shadow of a target as the store holds it now.
-    pub fn capture(store: &Store, target: EntityId) -> Result<Shadow, EcsError> {
+    pub(crate) fn capture(store: &Store, target: EntityId) -> Result<Shadow, EcsError> {
         let int = |name: &str| -> Result<i64, EcsError> {
             match store.field(target, name)? {
                 Value::Int(i) => Ok(i),
@@ -80,10 +83,11 @@ impl Shadow {
         })
     }
 
+    #[cfg(test)]
     /// Replay one committed effect. Returns a description of a mismatch
     /// between what the effect claims and what the shadow predicts (only
     /// structural ops can disagree: whether the change was a no-op).
-    pub fn apply(&mut self, op: OpId, effect: &Effect) -> Result<(), String> {
+    pub(crate) fn apply(&mut self, op: OpId, effect: &Effect) -> Result<(), String> {
         let mut result = Ok(());
         match effect {
             Effect::Versioned => self.versions += 1,
@@ -144,8 +148,9 @@ impl Shadow {
         result
     }
 
+    #[cfg(test)]
     /// Differences between this shadow and the store's live target.
-    pub fn diff(&self, store: &Store, target: EntityId) -> Vec<String> {
+    pub(crate) fn diff(&self, store: &Store, target: EntityId) -> Vec<String> {
         let mut out = Vec::new();
         let live = match Shadow::capture(store, target) {
             Ok(live) => live,

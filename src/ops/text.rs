@@ -15,41 +15,41 @@ use crate::ops::OpId;
 
 /// A line of text under construction.
 #[derive(Debug, Default)]
-pub struct Line {
+pub(crate) struct Line {
     s: String,
 }
 
 impl Line {
-    pub fn new() -> Line {
+    pub(crate) fn new() -> Line {
         Line {
             s: String::with_capacity(80),
         }
     }
 
-    pub fn str(&mut self, text: &str) -> &mut Line {
+    pub(crate) fn str(&mut self, text: &str) -> &mut Line {
         self.s.push_str(text);
         self
     }
 
-    pub fn int(&mut self, v: i64) -> &mut Line {
+    pub(crate) fn int(&mut self, v: i64) -> &mut Line {
         self.s.push_str(itoa::Buffer::new().format(v));
         self
     }
 
-    pub fn uint(&mut self, v: u64) -> &mut Line {
+    pub(crate) fn uint(&mut self, v: u64) -> &mut Line {
         self.s.push_str(itoa::Buffer::new().format(v));
         self
     }
 
     /// Shortest form that reads back to the same `f64`.
-    pub fn float(&mut self, v: f64) -> &mut Line {
+    pub(crate) fn float(&mut self, v: f64) -> &mut Line {
         self.s.push_str(zmij::Buffer::new().format(v));
         self
     }
 
     /// `op-` and at least eight lowercase hex digits, as `OpId`'s
     /// `Display`.
-    pub fn op(&mut self, id: OpId) -> &mut Line {
+    pub(crate) fn op(&mut self, id: OpId) -> &mut Line {
         const HEX: &[u8; 16] = b"0123456789abcdef";
         self.s.push_str("op-");
         let digits = (16 - id.0.leading_zeros() as usize / 4).max(8);
@@ -61,13 +61,13 @@ impl Line {
     }
 
     /// Canonical hyphenated lowercase form.
-    pub fn uuid(&mut self, id: Uuid) -> &mut Line {
+    pub(crate) fn uuid(&mut self, id: Uuid) -> &mut Line {
         let mut buf = [0u8; uuid::fmt::Hyphenated::LENGTH];
         self.s.push_str(id.hyphenated().encode_lower(&mut buf));
         self
     }
 
-    pub fn finish(&mut self) -> String {
+    pub(crate) fn finish(&mut self) -> String {
         std::mem::take(&mut self.s)
     }
 }

@@ -28,7 +28,7 @@ pub struct Baseline {
 
 /// Which way a metric gets better.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Better {
+pub(crate) enum Better {
     Higher,
     Lower,
     /// Shown, never judged: the workload sets it as much as the engine.
@@ -37,7 +37,7 @@ pub enum Better {
 
 /// How a metric's figure is written.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Unit {
+pub(crate) enum Unit {
     PerSecond,
     Fraction,
     Micros,
@@ -46,16 +46,16 @@ pub enum Unit {
 
 /// One compared figure.
 #[derive(Clone, Copy, Debug)]
-pub struct Metric {
+pub(crate) struct Metric {
     /// Its key in threshold names (`max_regression_<key>`).
-    pub key: &'static str,
+    pub(crate) key: &'static str,
     /// As the table names it.
-    pub label: &'static str,
-    pub better: Better,
-    pub unit: Unit,
+    pub(crate) label: &'static str,
+    pub(crate) better: Better,
+    pub(crate) unit: Unit,
     /// Changes no larger than this (in the metric's unit) are noise: a
     /// histogram's one-microsecond resolution, a page of RSS.
-    pub floor: f64,
+    pub(crate) floor: f64,
     read: fn(&Value) -> Option<f64>,
 }
 
@@ -72,7 +72,7 @@ fn per_total_second(report: &Value, rate: &str, count: &str) -> Option<f64> {
 }
 
 /// The compared metrics, in table order.
-pub const METRICS: [Metric; 11] = [
+pub(crate) const METRICS: [Metric; 11] = [
     Metric {
         key: "succeeded_per_s",
         label: "succeeded/s",
@@ -176,19 +176,19 @@ fn cpu_per_settled_op_us(r: &Value) -> Option<f64> {
 /// One metric of two reports.
 #[derive(Clone, Debug)]
 pub struct Delta {
-    pub metric: Metric,
-    pub base: Option<f64>,
-    pub new: Option<f64>,
+    pub(crate) metric: Metric,
+    pub(crate) base: Option<f64>,
+    pub(crate) new: Option<f64>,
     /// How much worse the new figure is, as a fraction of the base (0 when
     /// it is better, within the noise floor, or not judged; infinite when
     /// a lower-is-better figure left zero).
-    pub regression: f64,
-    pub regressed: bool,
+    pub(crate) regression: f64,
+    pub(crate) regressed: bool,
 }
 
 impl Delta {
     /// `(new − base) / base`, when both are known and the base is not 0.
-    pub fn change(&self) -> Option<f64> {
+    pub(crate) fn change(&self) -> Option<f64> {
         match (self.base, self.new) {
             (Some(b), Some(n)) if b != 0.0 => Some((n - b) / b),
             _ => None,
@@ -199,9 +199,9 @@ impl Delta {
 /// Two reports, metric by metric.
 #[derive(Clone, Debug)]
 pub struct Comparison {
-    pub deltas: Vec<Delta>,
+    pub(crate) deltas: Vec<Delta>,
     /// The largest allowed regression, a fraction.
-    pub max_regression: f64,
+    pub(crate) max_regression: f64,
 }
 
 impl Comparison {
@@ -212,7 +212,7 @@ impl Comparison {
     /// As thresholds of the new run: every metric that regressed, and
     /// otherwise the one closest to its limit, so a report always shows
     /// how near the baseline gate came.
-    pub fn thresholds(&self) -> Vec<ThresholdResult> {
+    pub(crate) fn thresholds(&self) -> Vec<ThresholdResult> {
         let judged = self
             .deltas
             .iter()

@@ -31,7 +31,7 @@ const COLUMNS: [&str; 17] = [
 ];
 
 /// Write the header and one row per timeline point.
-pub fn render(report: &RunReport, out: &mut dyn Write) -> io::Result<()> {
+pub(crate) fn render(report: &RunReport, out: &mut dyn Write) -> io::Result<()> {
     writeln!(out, "{}", COLUMNS.join(","))?;
     for p in &report.timeline {
         writeln!(out, "{}", row(p))?;

@@ -22,7 +22,7 @@ use super::text::{self, TextStyle};
 use super::{csv, html, json, junit, markdown};
 
 /// One output format.
-pub trait Exporter {
+pub(crate) trait Exporter {
     /// Write the whole report to `out`.
     fn export(&self, report: &RunReport, out: &mut dyn Write) -> io::Result<()>;
 }
@@ -84,7 +84,7 @@ impl ExportFormat {
     }
 
     /// Named in messages: "the JSON report".
-    pub fn name(self) -> &'static str {
+    pub(crate) fn name(self) -> &'static str {
         match self {
             ExportFormat::Text(_) => "text",
             ExportFormat::Json => "JSON",
@@ -375,7 +375,7 @@ impl ExportManager {
 /// complete one. When a write fails part way (a full disk), a file is cut
 /// back to the end of the last line known to be written whole, so whatever
 /// the stream holds parses line by line; the run is told through the error.
-pub struct LineSink {
+pub(crate) struct LineSink {
     out: Box<dyn Write + Send>,
     /// The destination file again, to cut it back after a failed write.
     truncate: Option<File>,

@@ -77,7 +77,7 @@ const CHECK_SCRIPT: &str = r#"
 "#;
 
 /// Write the page.
-pub fn render(report: &RunReport, out: &mut dyn Write) -> io::Result<()> {
+pub(crate) fn render(report: &RunReport, out: &mut dyn Write) -> io::Result<()> {
     let code = report.outcome.exit_code;
     let partial = report.outcome.interrupted || !report.outcome.errors.is_empty();
     let class = |passed: bool| match (passed, partial) {

@@ -26,7 +26,7 @@ struct Case {
 }
 
 /// Write the document.
-pub fn render(report: &RunReport, out: &mut dyn Write) -> io::Result<()> {
+pub(crate) fn render(report: &RunReport, out: &mut dyn Write) -> io::Result<()> {
     let checks: Vec<Case> = report
         .integrity
         .checks

@@ -1,5 +1,4 @@
-//! Live event lines for `--verbose`, in the original's style: a brutal
-//! batch with one line per op, conflicts with their resolution, rejections,
+//! Live event lines for `--verbose`: a brutal batch with one line per op, conflicts with their resolution, rejections,
 //! starts, grace saves, preemptions, failures, retries and commits.
 
 use std::io::{self, Write};
@@ -10,13 +9,13 @@ use crate::events::{Decision, Event, EventKind, RejectReason};
 
 /// How live lines look.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct LiveStyle {
-    pub emoji: bool,
-    pub color: bool,
+pub(crate) struct LiveStyle {
+    pub(crate) emoji: bool,
+    pub(crate) color: bool,
 }
 
 /// Writes one or more lines per event.
-pub struct LiveWriter<W: Write> {
+pub(crate) struct LiveWriter<W: Write> {
     style: LiveStyle,
     out: W,
     /// Ops of the current batch still to list.
@@ -26,7 +25,7 @@ pub struct LiveWriter<W: Write> {
 }
 
 impl<W: Write> LiveWriter<W> {
-    pub fn new(style: LiveStyle, out: W) -> LiveWriter<W> {
+    pub(crate) fn new(style: LiveStyle, out: W) -> LiveWriter<W> {
         let s = |st: Style| st.force_styling(style.color);
         LiveWriter {
             style,
@@ -41,7 +40,7 @@ impl<W: Write> LiveWriter<W> {
         if self.style.emoji { emoji } else { ascii }
     }
 
-    pub fn event(&mut self, ev: &Event) -> io::Result<()> {
+    pub(crate) fn event(&mut self, ev: &Event) -> io::Result<()> {
         let (branch, last) = if self.style.emoji {
             ("├─", "└─")
         } else {

@@ -15,7 +15,7 @@ use super::model::{ExitCode, LatencySummary, RunReport};
 use super::text;
 
 /// Write the summary.
-pub fn render(report: &RunReport, out: &mut dyn Write) -> io::Result<()> {
+pub(crate) fn render(report: &RunReport, out: &mut dyn Write) -> io::Result<()> {
     let outcome = &report.outcome;
     let icon = match outcome.exit_code {
         ExitCode::Passed => "✅",

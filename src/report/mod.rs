@@ -26,7 +26,7 @@ pub mod export;
 mod html;
 pub mod json;
 mod junit;
-pub mod live;
+pub(crate) mod live;
 mod markdown;
 mod markup;
 pub mod model;
@@ -46,7 +46,7 @@ pub mod format {
 
     /// A number with `places` decimals and thousands separators in its
     /// integer part: `(1234.56, 1)` → `"1,234.6"`.
-    pub fn decimal(v: f64, places: usize) -> String {
+    pub(crate) fn decimal(v: f64, places: usize) -> String {
         if !v.is_finite() {
             return NOT_AVAILABLE.to_owned();
         }
@@ -70,7 +70,7 @@ pub mod format {
     }
 
     /// A fraction as a percentage with one decimal: `0.1815` → `"18.2%"`.
-    pub fn percent(fraction: f64) -> String {
+    pub(crate) fn percent(fraction: f64) -> String {
         if !fraction.is_finite() {
             return NOT_AVAILABLE.to_owned();
         }
@@ -79,14 +79,14 @@ pub mod format {
 
     /// A rate with one decimal: `1234.56` → `"1,234.6"` (the caller adds
     /// the unit).
-    pub fn rate(per_second: f64) -> String {
+    pub(crate) fn rate(per_second: f64) -> String {
         decimal(per_second, 1)
     }
 
     /// A rate or count in three significant figures with an SI suffix, for
     /// headlines and live lines: `4_059_745.7` → `"4.06 M"`, `18_180.0` →
     /// `"18.2 k"`, `100.13` → `"100.1"`, `7.0` → `"7.0"`.
-    pub fn compact(v: f64) -> String {
+    pub(crate) fn compact(v: f64) -> String {
         if !v.is_finite() {
             return NOT_AVAILABLE.to_owned();
         }
@@ -116,7 +116,7 @@ pub mod format {
 
     /// A count in the style of [`compact`], whole below a thousand:
     /// `182` → `"182"`, `1_002` → `"1.00 k"`.
-    pub fn compact_count(n: u64) -> String {
+    pub(crate) fn compact_count(n: u64) -> String {
         if n < 1000 {
             n.to_string()
         } else {
@@ -127,7 +127,7 @@ pub mod format {
     /// A number as short as it can be written exactly (up to 3 decimals):
     /// `15.0` → `"15"`, `0.2` → `"0.2"`, `100000.0` → `"100,000"`. For
     /// config values, which were typed by a person.
-    pub fn number(v: f64) -> String {
+    pub(crate) fn number(v: f64) -> String {
         if !v.is_finite() {
             return NOT_AVAILABLE.to_owned();
         }
@@ -146,14 +146,14 @@ pub mod format {
     }
 
     /// Seconds with two decimals: `15.0234` → `"15.02 s"`.
-    pub fn seconds(s: f64) -> String {
+    pub(crate) fn seconds(s: f64) -> String {
         format!("{} s", decimal(s, 2))
     }
 
     /// A duration in microseconds with a unit picked from its size:
     /// `12` → `"12 µs"`, `2.6` → `"2.6 µs"`, `1234` → `"1.2 ms"`,
     /// `2_500_000` → `"2.50 s"`. `ascii` writes `us` for `µs`.
-    pub fn micros(us: f64, ascii: bool) -> String {
+    pub(crate) fn micros(us: f64, ascii: bool) -> String {
         if !us.is_finite() {
             return NOT_AVAILABLE.to_owned();
         }
@@ -173,12 +173,12 @@ pub mod format {
     }
 
     /// `part / whole`, or `None` when `whole` is zero.
-    pub fn ratio(part: u64, whole: u64) -> Option<f64> {
+    pub(crate) fn ratio(part: u64, whole: u64) -> Option<f64> {
         (whole != 0).then(|| part as f64 / whole as f64)
     }
 
     /// What a figure that cannot be computed prints as.
-    pub const NOT_AVAILABLE: &str = "n/a";
+    pub(crate) const NOT_AVAILABLE: &str = "n/a";
 
     /// Insert a comma every three digits from the right of a digit string.
     fn group_digits(digits: &str) -> String {

@@ -27,18 +27,18 @@ use super::format::{compact, compact_count};
 
 /// The figures shown at one moment of a run.
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
-pub struct ProgressSnapshot {
+pub(crate) struct ProgressSnapshot {
     /// Time since the submission phase started.
-    pub elapsed: Duration,
+    pub(crate) elapsed: Duration,
     /// Planned length of the submission phase.
-    pub total: Duration,
-    pub submitted: u64,
-    pub succeeded: u64,
-    pub rejected: u64,
+    pub(crate) total: Duration,
+    pub(crate) submitted: u64,
+    pub(crate) succeeded: u64,
+    pub(crate) rejected: u64,
     /// Recent submission rate.
-    pub ops_per_s: f64,
+    pub(crate) ops_per_s: f64,
     /// Submission is over; in-flight ops are finishing.
-    pub draining: bool,
+    pub(crate) draining: bool,
 }
 
 /// The bar on screen, if one is: stderr has one terminal, so one bar.
@@ -65,7 +65,7 @@ pub fn print_above(text: &[u8]) {
 /// bar (see [`print_above`]); what is left of a line waits for its end or
 /// for `flush`.
 #[derive(Debug, Default)]
-pub struct AboveBar {
+pub(crate) struct AboveBar {
     pending: Vec<u8>,
 }
 
@@ -88,7 +88,7 @@ impl Write for AboveBar {
 }
 
 /// A progress bar on stderr over the submission phase.
-pub struct ProgressBar {
+pub(crate) struct ProgressBar {
     bar: indicatif::ProgressBar,
     emoji: bool,
     /// Columns of the terminal.
@@ -101,7 +101,7 @@ const MIN_BAR: usize = 10;
 impl ProgressBar {
     /// A bar whose length is `total` (the submission phase) in
     /// milliseconds, fitted to stderr's terminal.
-    pub fn new(total: Duration, emoji: bool) -> Self {
+    pub(crate) fn new(total: Duration, emoji: bool) -> Self {
         let width = console::Term::stderr()
             .size_checked()
             .map_or(80, |(_, cols)| usize::from(cols));
@@ -130,7 +130,7 @@ impl ProgressBar {
 
     /// Show `s`: position = elapsed, message = the running counts, as many
     /// as fit beside the clock and a bar of at least ten columns.
-    pub fn update(&self, s: &ProgressSnapshot) {
+    pub(crate) fn update(&self, s: &ProgressSnapshot) {
         let len = self.bar.length().unwrap_or(0);
         let position = if s.draining {
             len
@@ -148,7 +148,7 @@ impl ProgressBar {
     }
 
     /// Remove the bar from the terminal.
-    pub fn finish(&self) {
+    pub(crate) fn finish(&self) {
         if let Ok(mut active) = ACTIVE.lock() {
             *active = None;
         }
@@ -159,7 +159,7 @@ impl ProgressBar {
 /// One plain line for a stderr that is not a terminal, e.g.
 /// `[  10.0s/15.0s] submitted 1.00 k · succeeded 182 · rejected 820 ·
 /// 100.2 ops/s · ETA 0:05`.
-pub fn status_line(s: &ProgressSnapshot, emoji: bool) -> String {
+pub(crate) fn status_line(s: &ProgressSnapshot, emoji: bool) -> String {
     format!("[{}] {}", clock(s), fitted(s, emoji, usize::MAX))
 }
 

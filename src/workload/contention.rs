@@ -10,42 +10,12 @@
 //! 1: one target got them all). The summary's size is bounded by its
 //! `top` argument, whatever the number of targets.
 
-use serde::Serialize;
-
 use crate::events::{Event, EventKind};
-
-/// Counts of one target.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
-pub struct TargetCounts {
-    /// Store index of the target.
-    pub target: u32,
-    /// Ops submitted to it.
-    pub ops: u32,
-    /// Resolution points with two or more active ops.
-    pub conflicts: u32,
-    pub rejections: u32,
-    pub commits: u32,
-}
-
-/// How contention spread over the targets; for the report.
-#[derive(Clone, Debug, PartialEq, Serialize)]
-pub struct TargetContention {
-    pub targets: u32,
-    /// Targets that received at least one op.
-    pub targets_hit: u32,
-    /// The hottest targets by ops (ties: lower index first), hottest first.
-    pub hottest: Vec<TargetCounts>,
-    /// Share of all ops on the hottest 1 % of targets (at least one).
-    pub top_1_percent_share: f64,
-    /// Share of all ops on the ten hottest targets.
-    pub top_10_share: f64,
-    /// Gini coefficient of ops over all targets, 0..1.
-    pub gini: f64,
-}
+use crate::report::model::{TargetContention, TargetCounts};
 
 /// Counts per target, fed from the event stream.
 #[derive(Clone, Debug)]
-pub struct ContentionTally {
+pub(crate) struct ContentionTally {
     counts: Vec<[u32; 4]>,
 }
 
@@ -55,7 +25,7 @@ const REJECTIONS: usize = 2;
 const COMMITS: usize = 3;
 
 impl ContentionTally {
-    pub fn new(num_targets: u32) -> ContentionTally {
+    pub(crate) fn new(num_targets: u32) -> ContentionTally {
         ContentionTally {
             counts: vec![[0; 4]; num_targets as usize],
         }
@@ -63,7 +33,7 @@ impl ContentionTally {
 
     /// Count `event` against its target. Events about other entities
     /// (a versioned group root, say) and other kinds are ignored.
-    pub fn observe(&mut self, event: &Event) {
+    pub(crate) fn observe(&mut self, event: &Event) {
         let counter = match event.kind {
             EventKind::OperationSubmitted { .. } => OPS,
             EventKind::OperationConflict { .. } => CONFLICTS,
@@ -77,7 +47,7 @@ impl ContentionTally {
     }
 
     /// The figures, with the `top` hottest targets listed.
-    pub fn summary(&self, top: usize) -> TargetContention {
+    pub(crate) fn summary(&self, top: usize) -> TargetContention {
         let n = self.counts.len();
         let mut order: Vec<u32> = (0..n as u32).collect();
         order.sort_by_key(|&t| std::cmp::Reverse(self.counts[t as usize][OPS]));

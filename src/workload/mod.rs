@@ -15,10 +15,10 @@
 //! - [`contention`]: per-target counts and skew figures for the report,
 //!   bounded at a few counters per target.
 
-pub mod contention;
-pub mod schedule;
-pub mod shape;
+pub(crate) mod contention;
+pub(crate) mod schedule;
+pub(crate) mod shape;
 
-pub use self::contention::{ContentionTally, TargetContention, TargetCounts};
-pub use self::schedule::{Schedule, Stage};
-pub use self::shape::{Arrivals, BatchSizes, Pacer, TargetDistribution};
+pub(crate) use self::contention::ContentionTally;
+pub(crate) use self::schedule::{Schedule, Stage};
+pub(crate) use self::shape::{Arrivals, BatchSizes, Pacer, TargetDistribution};

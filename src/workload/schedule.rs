@@ -29,17 +29,17 @@
 
 /// One stage: the rate ramps linearly to `rate` over `duration_s`.
 #[derive(Clone, Copy, Debug, PartialEq)]
-pub struct Stage {
+pub(crate) struct Stage {
     /// Seconds, > 0.
-    pub duration_s: f64,
+    pub(crate) duration_s: f64,
     /// Operations per second at the end of the stage, >= 0.
-    pub rate: f64,
+    pub(crate) rate: f64,
 }
 
 /// A validated schedule: stages with their start times and the expected
 /// ops at each start, precomputed.
 #[derive(Clone, Debug, PartialEq)]
-pub struct Schedule {
+pub(crate) struct Schedule {
     start_rate: f64,
     stages: Vec<Stage>,
     /// `starts[i]`: seconds at which stage `i` begins; one more entry, the
@@ -53,7 +53,7 @@ impl Schedule {
     /// A schedule of `stages` ramping from `start_rate`. The config
     /// validates the inputs: at least one stage, durations > 0 and rates
     /// >= 0, all finite.
-    pub fn new(start_rate: f64, stages: Vec<Stage>) -> Schedule {
+    pub(crate) fn new(start_rate: f64, stages: Vec<Stage>) -> Schedule {
         debug_assert!(!stages.is_empty());
         let mut starts = vec![0.0];
         let mut ops_at = vec![0.0];
@@ -72,36 +72,36 @@ impl Schedule {
     }
 
     /// `rate` ops per second for `duration_s` seconds.
-    pub fn constant(rate: f64, duration_s: f64) -> Schedule {
+    pub(crate) fn constant(rate: f64, duration_s: f64) -> Schedule {
         Schedule::new(rate, vec![Stage { duration_s, rate }])
     }
 
-    pub fn start_rate(&self) -> f64 {
+    pub(crate) fn start_rate(&self) -> f64 {
         self.start_rate
     }
 
-    pub fn stages(&self) -> &[Stage] {
+    pub(crate) fn stages(&self) -> &[Stage] {
         &self.stages
     }
 
     /// Seconds from the start to the end of the last stage.
-    pub fn duration_s(&self) -> f64 {
+    pub(crate) fn duration_s(&self) -> f64 {
         self.starts[self.stages.len()]
     }
 
     /// Expected operations over the whole schedule.
-    pub fn total_ops(&self) -> f64 {
+    pub(crate) fn total_ops(&self) -> f64 {
         self.ops_at[self.stages.len()]
     }
 
     /// The mean rate, `total_ops / duration_s`: a run that kept to the
     /// schedule submitted at this rate on average.
-    pub fn mean_rate(&self) -> f64 {
+    pub(crate) fn mean_rate(&self) -> f64 {
         self.total_ops() / self.duration_s()
     }
 
     /// The highest rate anywhere on the schedule.
-    pub fn peak_rate(&self) -> f64 {
+    pub(crate) fn peak_rate(&self) -> f64 {
         self.stages
             .iter()
             .map(|s| s.rate)
@@ -110,7 +110,7 @@ impl Schedule {
 
     /// The same shape with every duration multiplied by `time` and every
     /// rate by `rate` (both > 0).
-    pub fn scaled(&self, time: f64, rate: f64) -> Schedule {
+    pub(crate) fn scaled(&self, time: f64, rate: f64) -> Schedule {
         let stages = self
             .stages
             .iter()
@@ -139,9 +139,10 @@ impl Schedule {
         i.saturating_sub(1).min(self.stages.len() - 1)
     }
 
+    #[cfg(test)]
     /// The target rate at `t` seconds: 0 before the start and from the end
     /// on, since nothing is submitted there.
-    pub fn rate_at(&self, t: f64) -> f64 {
+    pub(crate) fn rate_at(&self, t: f64) -> f64 {
         if !(0.0..self.duration_s()).contains(&t) {
             return 0.0;
         }
@@ -153,7 +154,7 @@ impl Schedule {
 
     /// Λ(t): the operations a run that keeps to the schedule has submitted
     /// by `t` seconds (the integral of the rate; clamped to the schedule).
-    pub fn expected_ops(&self, t: f64) -> f64 {
+    pub(crate) fn expected_ops(&self, t: f64) -> f64 {
         if t <= 0.0 {
             return 0.0;
         }
@@ -170,7 +171,7 @@ impl Schedule {
     /// When the batch after `ops` submitted operations is due, in seconds
     /// from the start: the first `t` with Λ(t) >= `ops`. `None` when that
     /// is at or after the end of the schedule: the batch is not sent.
-    pub fn due_s(&self, ops: f64) -> Option<f64> {
+    pub(crate) fn due_s(&self, ops: f64) -> Option<f64> {
         for (i, stage) in self.stages.iter().enumerate() {
             if ops <= self.ops_at[i] {
                 return Some(self.starts[i]).filter(|t| *t < self.duration_s());

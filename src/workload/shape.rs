@@ -18,7 +18,7 @@ use super::schedule::Schedule;
 
 /// When batches arrive, at the scheduled mean rate.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub enum Arrivals {
+pub(crate) enum Arrivals {
     /// Evenly spaced: the batch after `n` ops is due when the schedule
     /// expects `n` ops.
     #[default]
@@ -30,9 +30,9 @@ pub enum Arrivals {
 
 impl Arrivals {
     /// The config's names.
-    pub const NAMES: [&'static str; 2] = ["uniform", "poisson"];
+    pub(crate) const NAMES: [&'static str; 2] = ["uniform", "poisson"];
 
-    pub fn name(self) -> &'static str {
+    pub(crate) fn name(self) -> &'static str {
         match self {
             Arrivals::Uniform => "uniform",
             Arrivals::Poisson => "poisson",
@@ -42,7 +42,7 @@ impl Arrivals {
 
 /// How the target of a batch is picked among `num_targets`.
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
-pub enum TargetDistribution {
+pub(crate) enum TargetDistribution {
     /// Every target equally likely.
     #[default]
     Uniform,
@@ -53,9 +53,9 @@ pub enum TargetDistribution {
 
 impl TargetDistribution {
     /// The config's names, without parameters.
-    pub const NAMES: [&'static str; 2] = ["uniform", "zipf"];
+    pub(crate) const NAMES: [&'static str; 2] = ["uniform", "zipf"];
 
-    pub fn name(self) -> &'static str {
+    pub(crate) fn name(self) -> &'static str {
         match self {
             TargetDistribution::Uniform => "uniform",
             TargetDistribution::Zipf { .. } => "zipf",
@@ -65,7 +65,7 @@ impl TargetDistribution {
 
 /// How many ops a batch has, in `min..=max`.
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
-pub enum BatchSizes {
+pub(crate) enum BatchSizes {
     /// Uniform over `min..=max`.
     #[default]
     Uniform,
@@ -75,9 +75,9 @@ pub enum BatchSizes {
 
 impl BatchSizes {
     /// The config's names, without parameters.
-    pub const NAMES: [&'static str; 2] = ["uniform", "poisson"];
+    pub(crate) const NAMES: [&'static str; 2] = ["uniform", "poisson"];
 
-    pub fn name(self) -> &'static str {
+    pub(crate) fn name(self) -> &'static str {
         match self {
             BatchSizes::Uniform => "uniform",
             BatchSizes::Poisson { .. } => "poisson",
@@ -90,7 +90,7 @@ impl BatchSizes {
     /// in log space (`ln p(k) = −λ + k ln λ − ln k!`, by recurrence), so a
     /// large mean does not underflow `e^−λ`; the mass at and above `max`
     /// is one minus the rest.
-    pub fn expected(self, min: u32, max: u32) -> f64 {
+    pub(crate) fn expected(self, min: u32, max: u32) -> f64 {
         match self {
             BatchSizes::Uniform => f64::from(min + max) / 2.0,
             BatchSizes::Poisson { mean } => {
@@ -180,7 +180,7 @@ impl SizeDraw {
 /// a Poisson process, so batches arrive at the rate λ(t) / E[size] and ops
 /// at λ(t) on average, on a ramp as on a constant rate.
 #[derive(Clone, Debug)]
-pub struct Pacer {
+pub(crate) struct Pacer {
     schedule: Schedule,
     arrivals: Arrivals,
     mean_batch: f64,
@@ -190,7 +190,7 @@ pub struct Pacer {
 
 impl Pacer {
     /// `seed`: of the gaps (Poisson only; uniform arrivals draw nothing).
-    pub fn new(schedule: Schedule, arrivals: Arrivals, mean_batch: f64, seed: u64) -> Pacer {
+    pub(crate) fn new(schedule: Schedule, arrivals: Arrivals, mean_batch: f64, seed: u64) -> Pacer {
         Pacer {
             schedule,
             arrivals,
@@ -200,14 +200,14 @@ impl Pacer {
         }
     }
 
-    pub fn schedule(&self) -> &Schedule {
+    pub(crate) fn schedule(&self) -> &Schedule {
         &self.schedule
     }
 
     /// Seconds from the start at which the next batch is due, given the
     /// ops `submitted` so far; `None` when it would be due at or after the
     /// end. Call once per batch.
-    pub fn next_due_s(&mut self, submitted: u64) -> Option<f64> {
+    pub(crate) fn next_due_s(&mut self, submitted: u64) -> Option<f64> {
         let at = match self.arrivals {
             Arrivals::Uniform => submitted as f64,
             Arrivals::Poisson => {

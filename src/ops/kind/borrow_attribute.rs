@@ -34,7 +34,7 @@ pub enum BorrowField {
 
 impl BorrowField {
     /// `(source_field, target_field)`.
-    pub fn fields(self) -> (&'static str, &'static str) {
+    pub(crate) fn fields(self) -> (&'static str, &'static str) {
         match self {
             BorrowField::Counter => ("source_counter", "counter"),
             BorrowField::Data => ("source_data", "data_value"),

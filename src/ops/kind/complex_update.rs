@@ -70,7 +70,7 @@ pub(super) fn describe(line: &mut Line, counter_after: i64) {
 }
 
 /// The text a `complex_update` writes into `text_content`.
-pub fn complex_text(counter: i64, at_us: i64) -> String {
+pub(crate) fn complex_text(counter: i64, at_us: i64) -> String {
     Line::new()
         .str("Updated_")
         .int(counter)

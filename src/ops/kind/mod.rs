@@ -58,8 +58,11 @@ use rand::rngs::SmallRng;
 use serde::Serialize;
 
 pub use borrow_attribute::BorrowField;
-pub use complex_update::complex_text;
-pub use modify_field::{FieldWrite, text_value};
+#[cfg(test)]
+pub(crate) use complex_update::complex_text;
+pub use modify_field::FieldWrite;
+#[cfg(test)]
+pub(crate) use modify_field::text_value;
 
 use crate::ecs::{Store, Txn};
 use crate::events::Effect;
@@ -108,7 +111,7 @@ macro_rules! registry {
 
         impl OpType {
             /// Number of operation types: the size of per-type arrays.
-            pub const COUNT: usize = [$( OpType::$Type ),*].len();
+            pub(crate) const COUNT: usize = [$( OpType::$Type ),*].len();
 
             /// Every type, in registry order (the order of per-type arrays).
             pub const ALL: [OpType; OpType::COUNT] = [$( OpType::$Type ),*];
@@ -194,7 +197,8 @@ pub struct DrawContext {
 }
 
 impl OpType {
-    pub fn from_name(name: &str) -> Option<OpType> {
+    #[cfg(test)]
+    pub(crate) fn from_name(name: &str) -> Option<OpType> {
         OpType::ALL.into_iter().find(|t| t.name() == name)
     }
 
@@ -210,11 +214,12 @@ impl fmt::Display for OpType {
     }
 }
 
+#[cfg(test)]
 /// The history entry a committed op appends to its target, from its
 /// effect: `None` if it appends none. The executor writes entries with the
 /// same `describe` functions, so the replay reads them back identically.
 /// `counter_after` is the target's counter after the commit.
-pub fn history_entry(op: OpId, effect: &Effect, counter_after: i64) -> Option<String> {
+pub(crate) fn history_entry(op: OpId, effect: &Effect, counter_after: i64) -> Option<String> {
     let mut line = Line::new();
     let at_us = match *effect {
         Effect::Versioned => return None,

@@ -1,7 +1,7 @@
 //! The text report: a run told as ten sections of tree lines.
 //!
-//! The look follows the original tool (an emoji header per section, `├─` /
-//! `└─` / `│` under it) because people already read reports in that shape;
+//! The look is an emoji header per section with `├─` / `└─` / `│` tree
+//! lines under it, a shape people already know how to read;
 //! what changed is that every ✅ and ❌ here is computed from the numbers in
 //! the [`RunReport`], never printed as decoration. The accounting equation
 //! is re-added from its terms, each integrity check and threshold shows the
