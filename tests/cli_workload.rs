@@ -19,6 +19,11 @@ const RUN_TIMEOUT: Duration = Duration::from_secs(90);
 /// Runs `config` with seed 42 and returns (exit code, JSON report, ops
 /// submitted per whole second of the run).
 fn run_staged(config: &str) -> (i32, Value, BTreeMap<u64, u64>) {
+    run_staged_with(config, &[])
+}
+
+/// As [`run_staged`], with extra flags.
+fn run_staged_with(config: &str, flags: &[&str]) -> (i32, Value, BTreeMap<u64, u64>) {
     let dir = TempDir::new().unwrap();
     let cfg = dir.path().join("test.toml");
     std::fs::write(&cfg, config).unwrap();
@@ -32,6 +37,7 @@ fn run_staged(config: &str) -> (i32, Value, BTreeMap<u64, u64>) {
         .arg(&events)
         .arg("--json")
         .arg(&report)
+        .args(flags)
         .timeout(RUN_TIMEOUT)
         .output()
         .unwrap();
@@ -71,11 +77,34 @@ fn a_staged_run_submits_per_second_what_the_schedule_expects() {
     }
     // The ramp is visible: each second more than the one before.
     assert!(per_second[&0] < per_second[&1] && per_second[&1] < per_second[&2]);
-    // Every batch due before the end is sent: 800 ops, the last batch may
-    // overshoot by up to 7.
+    // Every batch due before the end is sent or, on a machine too loaded
+    // to keep up, counted as missed at the deadline: 800 ops, the last
+    // batch may overshoot by up to 7.
     let total: u64 = per_second.values().sum();
-    assert!((800..=807).contains(&total), "{total}");
+    let missed = json["rates"]["missed_ops"].as_u64().unwrap_or_default();
+    assert!((800..=807).contains(&(total + missed)), "{total} + {missed}");
     assert_eq!(json["rates"]["target_ops_per_s"], 800.0 / 3.0);
+}
+
+#[test]
+fn on_the_virtual_clock_a_staged_run_follows_the_schedule_exactly() {
+    // No scheduling delay: by the end of each second the ops submitted
+    // have just reached what the schedule expects (100, 400, 800), short
+    // of the next whole batch (at most 8 ops), and none is missed.
+    let (code, json, per_second) = run_staged_with(RAMP, &["--clock", "virtual"]);
+    assert_eq!(code, 0, "{json}");
+    let mut sent = 0;
+    for (sec, due) in [100u64, 400, 800].into_iter().enumerate() {
+        sent += per_second.get(&(sec as u64)).copied().unwrap_or(0);
+        assert!(
+            (due..due + 8).contains(&sent),
+            "by the end of second {sec}: {sent} sent, {due} due; {per_second:?}"
+        );
+    }
+    assert_eq!(json["rates"]["missed_ops"], 0);
+    // And a seed repeats it.
+    let (_, _, again) = run_staged_with(RAMP, &["--clock", "virtual"]);
+    assert_eq!(per_second, again);
 }
 
 #[test]
