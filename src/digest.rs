@@ -27,7 +27,7 @@ use crate::ecs::{EntityId, HISTORY_DIGEST_SEED, Store, history_digest_step, mix6
 use crate::events::{Effect, Event, EventKind};
 
 /// A running digest of an event stream.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub(crate) struct EventDigest {
     acc: u64,
     /// Whether times are part of the digest (the virtual clock).

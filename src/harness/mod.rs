@@ -1,13 +1,18 @@
-//! The harness: six tokio tasks driving a run, and the phases around them.
+//! The harness: five tokio tasks driving a run, and the phases around them.
 //!
 //! ```text
-//!  submitter ──SubmitMsg──▶ monitor ──Cmd──▶ driver (owns the store)
-//!                              ▲               │
-//!                              └──DriverMsg────┘
+//!  submitter ──SubmitMsg──▶ engine: monitor ──Cmd──▶ driver (owns the store)
+//!                                      ▲               │
+//!                                      └──DriverMsg────┘
 //!  every task ──events──▶ bus ──▶ observer (online checks, --events, --verbose)
 //!                             └─▶ metrics collector (histograms, timeline, RSS)
 //!  progress reporter: reads the shared counters
 //! ```
+//!
+//! The monitor (decides conflicts) and the driver (executes against the
+//! store) are two state machines in one task, `engine.rs`: their messages
+//! pass through memory, so a target's decide → execute → decide round
+//! trip costs no wake-up.
 //!
 //! Phases: setup (targets as children in group trees, sources) →
 //! submission for `duration_seconds` → drain: no new ops; in-flight ops
@@ -18,12 +23,10 @@
 //! or polls on a timer except the progress line and the RSS sampler. The
 //! in-flight limit is a semaphore: the submitter takes a permit per op and
 //! whoever settles the op gives it back; the drain waits for all permits.
-//! The driver → monitor channel is unbounded because the two form a
-//! cycle (bounded both ways could deadlock); its contents are bounded by
-//! the in-flight limit.
 
 mod collector;
 mod driver;
+mod engine;
 mod events_file;
 mod monitor;
 pub mod ndjson;
@@ -216,7 +219,7 @@ pub struct SubmitMsg {
     pub ends: Vec<u32>,
 }
 
-/// Monitor → driver.
+/// Monitor → driver, inside the engine task.
 #[derive(Debug)]
 pub enum Cmd {
     /// Start the winner (it was Pending; the target is free).
@@ -231,7 +234,7 @@ pub enum Cmd {
     Close,
 }
 
-/// Driver → monitor.
+/// Driver → monitor, inside the engine task.
 #[derive(Debug)]
 pub enum DriverMsg {
     /// The op executing on `target` finished (committed or failed).
@@ -284,13 +287,10 @@ pub async fn run(
     let observer_sub = bus.subscribe();
     let collector_sub = bus.subscribe();
     let submit_pub = bus.publisher();
-    let monitor_pub = bus.publisher();
-    let driver_pub = bus.publisher();
+    let engine_pub = bus.publisher();
     drop(bus);
 
     let (submit_tx, submit_rx) = mpsc::channel(64);
-    let (cmd_tx, cmd_rx) = mpsc::channel(1024);
-    let (driver_tx, driver_rx) = mpsc::unbounded_channel();
     let (close_tx, close_rx) = mpsc::channel(1);
 
     let observer = tokio::spawn(
@@ -309,6 +309,7 @@ pub async fn run(
             }),
             digest: crate::digest::EventDigest::new(config.clock == ClockMode::Virtual),
             canonical_events: config.clock == ClockMode::Virtual,
+            digest_thread: config.clock == ClockMode::Real,
         }
         .run(),
     );
@@ -321,27 +322,12 @@ pub async fn run(
         config.duration,
         stop.clone(),
     ));
-    let monitor = tokio::spawn(
-        monitor::Monitor {
-            clock,
-            grace: config.grace_period,
-            publisher: monitor_pub,
-            counters: Arc::clone(&counters),
-            permits: Arc::clone(&permits),
-            from_submitter: submit_rx,
-            from_driver: driver_rx,
-            to_driver: cmd_tx,
-            close: close_rx,
-            stop: stop.clone(),
-            inject: options.inject,
-            seed: seed ^ 0x6d6f_6e69,
-        }
-        .run(config.num_targets),
-    );
-    let driver = tokio::spawn(
-        driver::Driver {
+    let engine = tokio::spawn(
+        engine::Engine {
             store: world.store,
-            config: driver::DriverConfig {
+            num_targets: config.num_targets,
+            grace: config.grace_period,
+            driver: driver::DriverConfig {
                 backoff: crate::ops::backoff::Backoff {
                     base: config.backoff_base,
                     max: config.backoff_max,
@@ -353,12 +339,14 @@ pub async fn run(
                 seed: seed ^ 0x6472_6976,
             },
             clock,
-            publisher: driver_pub,
+            publisher: engine_pub,
             counters: Arc::clone(&counters),
             permits: Arc::clone(&permits),
-            from_monitor: cmd_rx,
-            to_monitor: driver_tx,
+            from_submitter: submit_rx,
+            close: close_rx,
             stop: stop.clone(),
+            inject: options.inject,
+            seed: seed ^ 0x6d6f_6e69,
         }
         .run(),
     );
@@ -399,8 +387,7 @@ pub async fn run(
     let drain_end = clock.now_ns();
 
     stop.cancel();
-    let monitor = monitor.await?;
-    let driver = driver.await?;
+    let engine = engine.await?;
     let (checker, continuity, events_error, event_digest) = observer.await?;
     let (metrics, contention) = collector.await?;
     progress.await?;
@@ -409,8 +396,8 @@ pub async fn run(
         .map(|e| format!("writing the events file failed: {e}"))
         .collect();
 
-    let published = submitted.published + monitor.published + driver.published;
-    let illegal = monitor.illegal_transitions + driver.illegal_transitions;
+    let published = submitted.published + engine.published;
+    let illegal = engine.illegal_transitions;
     let mut report = verdict::assemble(verdict::Inputs {
         config: &config,
         seed,
@@ -432,13 +419,13 @@ pub async fn run(
         continuity: &continuity,
         published,
         engine_illegal_transitions: illegal,
-        store: &driver.store,
+        store: &engine.store,
         usage: crate::metrics::process_usage(),
     });
     report.digests = Some(crate::report::model::Digests {
         clock: config.clock.name().to_string(),
         events: crate::digest::hex(event_digest.value()),
-        store: crate::digest::hex(crate::digest::store_digest(&driver.store)),
+        store: crate::digest::hex(crate::digest::store_digest(&engine.store)),
     });
     Ok(report)
 }

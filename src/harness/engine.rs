@@ -1,0 +1,374 @@
+//! Task 2, the engine: the conflict monitor and the lifecycle driver in one
+//! task, deciding and executing each target in one place.
+//!
+//! The two halves keep their own synchronous state machines — the
+//! monitor's [`monitor::state::State`] decides, the driver's
+//! [`driver::state::State`] executes against the store it owns — and
+//! speak the same messages as ever ([`Cmd`] one way, [`DriverMsg`] the
+//! other). What changed is the wire between them: the messages go through
+//! two in-memory vectors, handed over in a loop until neither half has
+//! anything left to say, instead of through two channels and two task
+//! wake-ups. With one winner per batch, a target commits once per
+//! monitor → driver → monitor round trip; in one task that round trip
+//! costs a function call, not a pair of wake-ups.
+//!
+//! The store stays single-writer (only this task touches it), every
+//! decision and execution runs exactly as the golden scripts of both
+//! machines pin it, and the order of the events is the causal one: a
+//! decision's events are buffered before those of the execution it led
+//! to, on one publisher, so observers learn of a decision before its
+//! consequences.
+//!
+//! Every select is biased and the hand-over loop is deterministic, so on
+//! the virtual clock the interleaving is a function of the run's inputs.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::{Semaphore, mpsc};
+use tokio_util::sync::CancellationToken;
+
+use super::driver::{self, DriverConfig, Executor, Timers};
+use super::monitor::{self, GraceTimers};
+use super::{Clock, Cmd, DriverMsg, Inject, SubmitMsg};
+use crate::ecs::Store;
+use crate::events::Publisher;
+use crate::metrics::Counters;
+
+/// Submitter messages taken in one go after the first, before the engine
+/// flushes its events and listens to its timers again.
+const SUBMIT_BURST: usize = 8;
+
+pub struct Engine {
+    pub store: Store,
+    pub num_targets: u32,
+    pub grace: Duration,
+    pub driver: DriverConfig,
+    pub clock: Clock,
+    pub publisher: Publisher,
+    pub counters: Arc<Counters>,
+    pub permits: Arc<Semaphore>,
+    pub from_submitter: mpsc::Receiver<SubmitMsg>,
+    /// Receives the drain deadline: cancel what is Pending, start nothing.
+    pub close: mpsc::Receiver<()>,
+    pub stop: CancellationToken,
+    pub inject: Option<Inject>,
+    /// The monitor's seed (injected faults); the driver's is in `driver`.
+    pub seed: u64,
+}
+
+/// What the engine hands back when it stops.
+pub struct EngineResult {
+    pub store: Store,
+    pub published: u64,
+    pub illegal_transitions: u64,
+}
+
+/// The two state machines, their outputs and their timers.
+struct Halves {
+    mon: monitor::state::State,
+    mon_out: monitor::state::Outputs,
+    drv: driver::state::State<driver::state::Seeded>,
+    drv_out: driver::state::Outputs,
+    exec: Executor,
+    grace: GraceTimers,
+    stalls: Timers,
+    backoffs: Timers,
+    /// Reused buffers for the hand-over.
+    cmds: Vec<Cmd>,
+    msgs: Vec<DriverMsg>,
+    illegal: u64,
+}
+
+impl Halves {
+    /// Carry out what the last input decided, handing commands to the
+    /// driver and its messages back to the monitor until both are quiet.
+    /// Events go to `publisher` in causal order; timers are armed; counts
+    /// go to the shared counters and settled ops give back their permits.
+    fn settle(&mut self, publisher: &mut Publisher, counters: &Counters, permits: &Semaphore) {
+        loop {
+            for event in self.mon_out.events.drain(..) {
+                publisher.push(event);
+            }
+            for (t, after) in self.mon_out.timers.drain(..) {
+                self.grace.arm(t, after);
+            }
+            if !self.mon_out.cmds.is_empty() {
+                std::mem::swap(&mut self.cmds, &mut self.mon_out.cmds);
+                driver::from_the_monitor(
+                    &mut self.drv,
+                    &mut self.exec,
+                    self.cmds.drain(..),
+                    &mut self.drv_out,
+                );
+            }
+            for event in self.drv_out.events.drain(..) {
+                publisher.push(event);
+            }
+            for timer in self.drv_out.timers.drain(..) {
+                use driver::state::Timer;
+                match timer {
+                    Timer::Stall(id, after) => self.stalls.arm(id, after),
+                    Timer::Backoff(id, after) => self.backoffs.arm(id, after),
+                    Timer::CancelStall(id) => self.stalls.disarm(id),
+                    Timer::CancelBackoff(id) => self.backoffs.disarm(id),
+                }
+            }
+            if self.drv_out.msgs.is_empty() {
+                break;
+            }
+            std::mem::swap(&mut self.msgs, &mut self.drv_out.msgs);
+            monitor::from_the_driver(
+                &mut self.mon,
+                self.msgs.drain(..),
+                &self.exec.clock,
+                &mut self.mon_out,
+            );
+        }
+        let m = std::mem::take(&mut self.mon_out.tally);
+        let d = std::mem::take(&mut self.drv_out.tally);
+        Counters::add(&counters.rejected, m.rejected + d.rejected);
+        Counters::add(&counters.cancelled, m.cancelled + d.cancelled);
+        Counters::add(&counters.grace_saves, m.grace_saves);
+        Counters::add(&counters.conflicts, m.conflicts);
+        Counters::add(&counters.started, d.started);
+        Counters::add(&counters.succeeded, d.succeeded);
+        Counters::add(&counters.failed_attempts, d.failed);
+        Counters::add(&counters.retried, d.retried);
+        Counters::add(&counters.preempted, d.preempted);
+        Counters::add(&counters.panics, d.panics);
+        self.illegal += m.illegal + d.illegal;
+        let settled = m.settled + d.settled;
+        if settled > 0 {
+            permits.add_permits(settled as usize);
+        }
+    }
+}
+
+impl Engine {
+    pub async fn run(self) -> EngineResult {
+        let Engine {
+            store,
+            num_targets,
+            grace,
+            driver: config,
+            clock,
+            mut publisher,
+            counters,
+            permits,
+            mut from_submitter,
+            mut close,
+            stop,
+            inject,
+            seed,
+        } = self;
+        let chance = driver::state::Seeded::new(
+            config.seed,
+            config.backoff,
+            config.failure_probability,
+            config.stall_probability,
+        );
+        let mut h = Halves {
+            mon: monitor::state::State::new(num_targets, grace, inject, seed),
+            mon_out: Default::default(),
+            drv: driver::state::State::new(chance, config.stall, config.inject),
+            drv_out: Default::default(),
+            exec: Executor {
+                store,
+                clock,
+                wall_clock: config.inject == Some(Inject::WallClock),
+            },
+            grace: GraceTimers::default(),
+            stalls: Timers::default(),
+            backoffs: Timers::default(),
+            cmds: Vec::new(),
+            msgs: Vec::new(),
+            illegal: 0,
+        };
+        let mut lose_event_armed = inject == Some(Inject::LoseEvent);
+        loop {
+            tokio::select! {
+                biased;
+                _ = stop.cancelled() => break,
+                Some(expired) = std::future::poll_fn(|cx| h.stalls.queue.poll_expired(cx)) => {
+                    let id = expired.into_inner();
+                    h.stalls.fired(id);
+                    h.drv.stall_end(id, &mut h.drv_out);
+                    h.exec.run(&mut h.drv, &mut h.drv_out);
+                }
+                Some(expired) = std::future::poll_fn(|cx| h.backoffs.queue.poll_expired(cx)) => {
+                    let id = expired.into_inner();
+                    h.backoffs.fired(id);
+                    h.drv.backoff_end(id, clock.now_ns(), &mut h.drv_out);
+                }
+                Some(msg) = from_submitter.recv() => {
+                    monitor::from_the_submitter(&mut h.mon, msg, &clock, &mut h.mon_out);
+                    h.settle(&mut publisher, &counters, &permits);
+                    for _ in 0..SUBMIT_BURST {
+                        match from_submitter.try_recv() {
+                            Ok(more) => {
+                                monitor::from_the_submitter(&mut h.mon, more, &clock, &mut h.mon_out);
+                                h.settle(&mut publisher, &counters, &permits);
+                            }
+                            Err(_) => break,
+                        }
+                    }
+                }
+                Some(expired) = std::future::poll_fn(|cx| h.grace.queue.poll_expired(cx)) => {
+                    let t = expired.into_inner();
+                    h.grace.fired(t);
+                    h.mon.grace_end(t, clock.now_ns(), &mut h.mon_out);
+                }
+                Some(()) = close.recv() => h.mon.close(clock.now_ns(), &mut h.mon_out),
+                else => break,
+            }
+            h.settle(&mut publisher, &counters, &permits);
+            if lose_event_armed && publisher.published() > 100 {
+                publisher.lose_one_event();
+                lose_event_armed = false;
+            }
+            publisher.flush().await;
+        }
+        publisher.flush().await;
+        EngineResult {
+            store: h.exec.store,
+            published: publisher.published(),
+            illegal_transitions: h.illegal,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{Overrides, parse_str};
+    use crate::ecs::EntityId;
+    use crate::events::{Bus, EventKind, RejectReason};
+    use crate::harness::World;
+    use crate::ops::OpId;
+    use crate::ops::backoff::Backoff;
+    use crate::ops::{Op, OpKind, OpState, Priority, RetryBudgets};
+
+    #[tokio::test(start_paused = true)]
+    async fn a_failing_op_backs_off_for_real_and_stops_at_its_budget() {
+        let config = parse_str(
+            "num_targets = 1\nnum_sources = 1",
+            "test",
+            &Overrides::default(),
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        let world = World::build(&config, 3).unwrap_or_else(|e| panic!("{e}"));
+        let shadow = world.shadows[0].clone();
+        let mut bus = Bus::new(64);
+        let mut sub = bus.subscribe();
+        let publisher = bus.publisher();
+        drop(bus);
+        let (submit_tx, submit_rx) = mpsc::channel(8);
+        let (_close_tx, close_rx) = mpsc::channel(1);
+        let stop = CancellationToken::new();
+        let counters = Arc::new(Counters::default());
+        let base = Duration::from_millis(10);
+        let engine = tokio::spawn(
+            Engine {
+                store: world.store,
+                num_targets: 1,
+                grace: Duration::from_millis(500),
+                driver: DriverConfig {
+                    backoff: Backoff {
+                        base,
+                        max: Duration::from_millis(40),
+                    },
+                    failure_probability: 1.0,
+                    stall_probability: 0.0,
+                    stall: Duration::ZERO,
+                    inject: None,
+                    seed: 11,
+                },
+                clock: Clock::new(crate::config::ClockMode::Real),
+                publisher,
+                counters: Arc::clone(&counters),
+                permits: Arc::new(Semaphore::new(0)),
+                from_submitter: submit_rx,
+                close: close_rx,
+                stop: stop.clone(),
+                inject: None,
+                seed: 7,
+            }
+            .run(),
+        );
+        let budgets = RetryBudgets {
+            structural: 3,
+            normal: 3,
+            low_priority: 3,
+        };
+        let op = Op::new(
+            OpId(1),
+            OpKind::ComplexUpdate { data_value: 1.0 },
+            Priority::HIGH,
+            0,
+            &budgets,
+            0,
+        );
+        let began = tokio::time::Instant::now();
+        submit_tx
+            .send(SubmitMsg {
+                ops: vec![op],
+                ends: vec![1],
+            })
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+
+        let mut starts = 0;
+        let mut backoffs = Vec::new();
+        let mut rejected = None;
+        while rejected.is_none() {
+            let Some(batch) = sub.recv().await else { break };
+            for ev in &batch.events {
+                match &ev.kind {
+                    EventKind::OperationStarted { .. } => starts += 1,
+                    EventKind::OperationRetry {
+                        retry,
+                        max,
+                        backoff_ns,
+                    } => {
+                        assert_eq!((*retry, *max), (backoffs.len() as u32 + 1, 3));
+                        backoffs.push(*backoff_ns);
+                    }
+                    EventKind::OperationRejected {
+                        from,
+                        reason,
+                        retries,
+                    } => {
+                        rejected = Some((*from, *reason, *retries));
+                    }
+                    EventKind::OperationCompleted { .. } => panic!("every attempt was set to fail"),
+                    _ => {}
+                }
+            }
+        }
+        let waited = began.elapsed();
+        assert_eq!(starts, 4, "the first attempt and 3 retries");
+        assert_eq!(
+            rejected,
+            Some((OpState::Failed, RejectReason::BudgetSpent, 3))
+        );
+        // Each backoff within [ceiling/2, ceiling] of 10, 20, 40 ms.
+        for (i, b) in backoffs.iter().enumerate() {
+            let ceiling = (base * 2u32.pow(i as u32)).as_nanos() as u64;
+            assert!((ceiling / 2..=ceiling).contains(b), "backoff {i}: {b} ns");
+        }
+        // The waits were real: the clock moved by at least their sum.
+        let total: u64 = backoffs.iter().sum();
+        assert!(waited.as_nanos() as u64 >= total, "{waited:?} < {total} ns");
+        let c = counters.snapshot();
+        assert_eq!((c.failed_attempts, c.retried, c.rejected), (4, 3, 1));
+
+        stop.cancel();
+        let result = engine.await.unwrap_or_else(|e| panic!("{e}"));
+        // Four failed attempts, no trace in the store.
+        assert_eq!(
+            shadow.diff(&result.store, EntityId(0)),
+            Vec::<String>::new()
+        );
+    }
+}
