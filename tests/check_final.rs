@@ -36,6 +36,8 @@ struct Run {
     continuity: Continuity,
     published: u64,
     num_targets: u32,
+    /// Whether every in-flight permit came back (the drain's ledger).
+    permits_returned: bool,
     first_source: u32,
     /// Store index of the first group root.
     first_group: u32,
@@ -63,6 +65,7 @@ impl Run {
             continuity: Continuity::default(),
             published: 0,
             num_targets: config.num_targets,
+            permits_returned: true,
             first_source: world.first_source,
             first_group: config.num_targets,
             next_op: 1,
@@ -231,6 +234,7 @@ impl Run {
             continuity: &self.continuity,
             published: self.published,
             num_targets: self.num_targets,
+            permits_returned: self.permits_returned,
         }
     }
 
@@ -349,6 +353,16 @@ fn counters_that_disagree_with_the_per_op_records_fail_accounting() {
         ],
         &[],
     );
+}
+
+#[test]
+fn a_settled_op_whose_permit_never_came_back_fails_accounting() {
+    // Every op is final in the events and the counters, but the engine
+    // did not give a rejected op's permit back: the drain never saw all
+    // permits return.
+    let mut r = honest();
+    r.permits_returned = false;
+    assert_caught(&r.results(), "accounting", &["permits not returned"], &[]);
 }
 
 #[test]

@@ -254,6 +254,7 @@ mod tests {
                 continuity: &continuity,
                 published: 0,
                 num_targets: 2,
+                permits_returned: true,
             };
             self.checker
                 .verdicts(&s)

@@ -20,6 +20,9 @@ pub struct FinalState<'a> {
     /// Events the publishers numbered in total.
     pub published: u64,
     pub num_targets: u32,
+    /// Every in-flight permit came back before the tasks stopped: each op
+    /// that settled gave its permit back to the submitter exactly once.
+    pub permits_returned: bool,
 }
 
 /// Run every check; results in [`CheckId::ALL`] order.

@@ -110,6 +110,7 @@ fn assemble_run(i: Inputs<'_>) -> RunReport {
         continuity: i.continuity,
         published: i.published,
         num_targets: i.config.num_targets,
+        permits_returned: i.settled_all,
     });
     if i.engine_illegal_transitions > 0
         && let Some(legal) = checks

@@ -4,7 +4,8 @@
 //! The rule counts the events itself and compares three sources: its own
 //! counts, the engine's counters (kept by the tasks as they act) and the
 //! metrics (rebuilt by the collector from the same stream). A counter
-//! incremented twice, or never, cannot hide.
+//! incremented twice, or never, cannot hide. The in-flight permits are a
+//! fourth ledger: once every op is final, every permit must be back.
 
 use super::Rule;
 use crate::check::Violations;
@@ -159,6 +160,14 @@ impl Rule for Accounting {
                     format!("the metrics show {metric} {name}, the event stream shows {seen}")
                 });
             }
+        }
+        // Every op is final, so every permit should be back: a permit
+        // that never came back is a settled op the engine forgot to count
+        // as settled, and a capacity run would slowly starve.
+        if table.active() == 0 && !s.permits_returned {
+            v.record(None, None, "permits not returned", || {
+                "every op reached a final state, but the in-flight permits did not all come back before the drain ended".to_string()
+            });
         }
         for (id, target, state) in table.active_sample(crate::check::MAX_DESCRIBED) {
             v.record(Some(id.0), Some(target), "never final", || {
