@@ -82,7 +82,10 @@ fn a_staged_run_submits_per_second_what_the_schedule_expects() {
     // batch may overshoot by up to 7.
     let total: u64 = per_second.values().sum();
     let missed = json["rates"]["missed_ops"].as_u64().unwrap_or_default();
-    assert!((800..=807).contains(&(total + missed)), "{total} + {missed}");
+    assert!(
+        (800..=807).contains(&(total + missed)),
+        "{total} + {missed}"
+    );
     assert_eq!(json["rates"]["target_ops_per_s"], 800.0 / 3.0);
 }
 

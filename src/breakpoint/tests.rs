@@ -1,4 +1,3 @@
-
 use super::*;
 use crate::config::{Overrides, parse_str};
 use crate::report::model::Violation;

@@ -1,4 +1,3 @@
-
 use super::validate::NORMALISED;
 use super::*;
 

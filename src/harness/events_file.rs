@@ -24,7 +24,8 @@
 //!
 //! On the virtual clock the lines are the event digest's canonical lines
 //! ([`crate::digest::canonical_line`]), so that a seed gives the same file
-//! byte for byte.
+//! byte for byte, and the observer writes them itself: waiting on a
+//! thread would let the paused clock jump by however long the thread took.
 //!
 //! A write error stops the thread and cancels the run's `failed` token at
 //! once, so the run stops early (drain, checks, report) instead of running
@@ -116,26 +117,51 @@ impl EventsFile {
 }
 
 /// The observer's handle on the writer thread.
-pub(crate) struct EventsWriter {
-    to_thread: Option<mpsc::Sender<Arc<EventBatch>>>,
-    done: oneshot::Receiver<io::Result<()>>,
+pub(crate) enum EventsWriter {
+    /// The real clock: a thread renders and writes, off the observer's
+    /// hot path.
+    Thread {
+        to_thread: Option<mpsc::Sender<Arc<EventBatch>>>,
+        done: oneshot::Receiver<io::Result<()>>,
+    },
+    /// The virtual clock: the observer renders and writes itself. Waiting
+    /// on an OS thread would leave every task idle, and a paused clock
+    /// would jump forward while the thread caught up: how far would depend
+    /// on the machine's load, and a seed would no longer repeat the run.
+    Inline {
+        file: Option<EventsFile>,
+        buf: Vec<u8>,
+        line: Vec<u8>,
+        error: Option<io::Error>,
+        failed: CancellationToken,
+    },
 }
 
 impl EventsWriter {
-    /// Start the writer thread.
-    /// `canonical`: write the digest's canonical lines (virtual clock).
-    /// `failed` is cancelled on the first write error.
+    /// Start the writer.
+    /// `canonical`: write the digest's canonical lines, in the observer
+    /// itself (virtual clock). `failed` is cancelled on the first write
+    /// error.
     pub(crate) fn spawn(
         file: EventsFile,
         canonical: bool,
         failed: CancellationToken,
     ) -> io::Result<EventsWriter> {
+        if canonical {
+            return Ok(EventsWriter::Inline {
+                file: Some(file),
+                buf: Vec::with_capacity(CHUNK + (64 << 10)),
+                line: Vec::with_capacity(512),
+                error: None,
+                failed,
+            });
+        }
         let (tx, rx) = mpsc::channel(QUEUE);
         let (done_tx, done) = oneshot::channel();
         std::thread::Builder::new()
             .name("events-file".to_owned())
             .spawn(move || {
-                let result = write_stream(rx, file, canonical);
+                let result = write_stream(rx, file);
                 if result.is_err() {
                     failed.cancel();
                 }
@@ -143,29 +169,82 @@ impl EventsWriter {
                 // tell.
                 let _ = done_tx.send(result);
             })?;
-        Ok(EventsWriter {
+        Ok(EventsWriter::Thread {
             to_thread: Some(tx),
             done,
         })
     }
 
-    /// Queue a batch, waiting while the queue is full. After a write error
-    /// the batch is dropped: the error is reported by `finish`.
+    /// Hand a batch on (waiting while the thread's queue is full), or
+    /// write it now. After a write error the batch is dropped: the error
+    /// is reported by `finish`.
     pub(crate) async fn send(&mut self, batch: &Arc<EventBatch>) {
-        if let Some(tx) = &self.to_thread
-            && tx.send(Arc::clone(batch)).await.is_err()
-        {
-            self.to_thread = None;
+        match self {
+            EventsWriter::Thread { to_thread, .. } => {
+                if let Some(tx) = to_thread.as_ref()
+                    && tx.send(Arc::clone(batch)).await.is_err()
+                {
+                    *to_thread = None;
+                }
+            }
+            EventsWriter::Inline {
+                file,
+                buf,
+                line,
+                error,
+                failed,
+            } => {
+                let Some(f) = file.as_mut() else { return };
+                if error.is_some() {
+                    return;
+                }
+                for ev in &batch.events {
+                    canonical_line(ev, line);
+                    buf.extend_from_slice(line);
+                    buf.push(b'\n');
+                }
+                if buf.len() >= CHUNK {
+                    if let Err(e) = f.write_all(buf) {
+                        *error = Some(e);
+                        failed.cancel();
+                    }
+                    buf.clear();
+                }
+            }
         }
     }
 
-    /// Close the queue, wait until everything queued is written and the
-    /// file flushed; the first error, if any.
-    pub(crate) async fn finish(mut self) -> Option<io::Error> {
-        self.to_thread = None;
-        match self.done.await {
-            Ok(result) => result.err(),
-            Err(_) => Some(io::Error::other("the events writer thread stopped")),
+    /// Wait until everything is written and the file flushed; the first
+    /// error, if any.
+    pub(crate) async fn finish(self) -> Option<io::Error> {
+        match self {
+            EventsWriter::Thread {
+                to_thread, done, ..
+            } => {
+                drop(to_thread);
+                match done.await {
+                    Ok(result) => result.err(),
+                    Err(_) => Some(io::Error::other("the events writer thread stopped")),
+                }
+            }
+            EventsWriter::Inline {
+                file,
+                buf,
+                error,
+                failed,
+                ..
+            } => {
+                if error.is_some() {
+                    return error;
+                }
+                let file = file?;
+                let mut file = file;
+                let result = file.write_all(&buf).and_then(|()| file.finish());
+                if result.is_err() {
+                    failed.cancel();
+                }
+                result.err()
+            }
         }
     }
 }
@@ -175,20 +254,12 @@ impl EventsWriter {
 fn write_stream(
     mut batches: mpsc::Receiver<Arc<EventBatch>>,
     mut file: EventsFile,
-    canonical: bool,
 ) -> io::Result<()> {
     // A line is far below 64 KiB, so the buffer never grows.
     let mut buf = Vec::with_capacity(CHUNK + (64 << 10));
-    let mut line = Vec::with_capacity(512);
     while let Some(batch) = batches.blocking_recv() {
         for ev in &batch.events {
-            if canonical {
-                canonical_line(ev, &mut line);
-                buf.extend_from_slice(&line);
-                buf.push(b'\n');
-            } else {
-                ndjson::write_event(&mut buf, ev);
-            }
+            ndjson::write_event(&mut buf, ev);
             if buf.len() >= CHUNK {
                 file.write_all(&buf)?;
                 buf.clear();

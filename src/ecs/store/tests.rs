@@ -1,4 +1,3 @@
-
 use super::*;
 use crate::ecs::{HISTORY_DIGEST_SEED, ValueType, address, history_digest_step};
 
