@@ -91,7 +91,7 @@ mod tests {
     use crate::config::{Overrides, parse_str};
     use crate::events::{Decision, Effect, EventKind, RejectReason};
     use crate::harness::World;
-    use crate::metrics::{Metrics, Tally as CounterSnapshot};
+    use crate::metrics::{Metrics, Tally};
     use crate::ops::{FailReason, FieldWrite, OpClass, OpId, OpState, OpType, Priority};
     use crate::report::model::CheckId;
 
@@ -243,7 +243,7 @@ mod tests {
         }
 
         fn result(&self, id: CheckId) -> CheckResult {
-            let counters = CounterSnapshot::default();
+            let counters = Tally::default();
             let metrics = Metrics::default();
             let continuity = crate::events::Continuity::default();
             let s = FinalState {

@@ -7,14 +7,14 @@
 use super::online::Checker;
 use crate::ecs::Store;
 use crate::events::Continuity;
-use crate::metrics::{Metrics, Tally as CounterSnapshot};
+use crate::metrics::{Metrics, Tally};
 use crate::report::model::{CheckId, CheckResult};
 
 /// Everything the final checks look at.
 pub struct FinalState<'a> {
     pub store: &'a Store,
     pub checker: &'a Checker,
-    pub counters: CounterSnapshot,
+    pub counters: Tally,
     pub metrics: &'a Metrics,
     pub continuity: &'a Continuity,
     /// Events the publishers numbered in total.

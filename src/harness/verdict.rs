@@ -19,7 +19,7 @@ use crate::check::state::{FinalState, run_all};
 use crate::config::{Config, Rate};
 use crate::ecs::Store;
 use crate::events::Continuity;
-use crate::metrics::{Metrics, ProcessUsage, Tally as CounterSnapshot};
+use crate::metrics::{Metrics, ProcessUsage, Tally};
 use crate::ops::OpType;
 use crate::report::compare::{Baseline, compare};
 use crate::report::model::{
@@ -50,7 +50,7 @@ pub(crate) struct Inputs<'a> {
     pub drain_s: f64,
     pub total_s: f64,
     pub submit: &'a SubmitResult,
-    pub counters: CounterSnapshot,
+    pub counters: Tally,
     pub metrics: &'a Metrics,
     /// Per-target counts of the run.
     pub contention: &'a ContentionTally,

@@ -26,7 +26,7 @@ use std::time::Duration;
 use rand::rngs::SmallRng;
 use rand::{RngExt, SeedableRng};
 
-use crate::events::{Decision, Event, EventKind, RejectReason};
+use crate::events::{Event, EventKind, RejectReason};
 use crate::harness::{Cmd, Inject};
 use crate::ops::lifecycle::Transition;
 use crate::ops::{Op, OpId, OpState, Priority};
@@ -252,12 +252,7 @@ impl State {
                 EventKind::OperationConflict {
                     pending: ids.into_boxed_slice(),
                     executing: running.map(|r| r.id),
-                    decision: match decision.action {
-                        Action::Start => Decision::Start,
-                        Action::Wait => Decision::Wait,
-                        Action::GraceSave { .. } => Decision::GraceSave,
-                        Action::Preempt { .. } => Decision::Preempt,
-                    },
+                    decision: decision.action.into(),
                     resolution_ns: now.saturating_sub(arrived_ns),
                 },
             ));
