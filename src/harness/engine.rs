@@ -81,6 +81,32 @@ struct Halves {
 }
 
 impl Halves {
+    /// A message of the submitter, batch by batch: each batch is decided
+    /// and whatever it started is executed before the next batch is seen,
+    /// as if the batches had arrived one after another (they were built
+    /// one after another). Deciding a whole message first would let every
+    /// batch of a target meet the winner of the first one still waiting,
+    /// and commit once per target per message.
+    fn submitted(
+        &mut self,
+        msg: SubmitMsg,
+        publisher: &mut Publisher,
+        counters: &Counters,
+        permits: &Semaphore,
+    ) {
+        let arrived = self.exec.clock.now_ns();
+        let mut ops = msg.ops.into_iter();
+        let mut start = 0u32;
+        for end in msg.ends {
+            let len = (end - start) as usize;
+            let now = self.exec.clock.now_ns();
+            self.mon
+                .batch(ops.by_ref().take(len), arrived, now, &mut self.mon_out);
+            self.settle(publisher, counters, permits);
+            start = end;
+        }
+    }
+
     /// Carry out what the last input decided, handing commands to the
     /// driver and its messages back to the monitor until both are quiet.
     /// Events go to `publisher` in causal order; timers are armed; counts
@@ -202,14 +228,10 @@ impl Engine {
                     h.drv.backoff_end(id, clock.now_ns(), &mut h.drv_out);
                 }
                 Some(msg) = from_submitter.recv() => {
-                    monitor::from_the_submitter(&mut h.mon, msg, &clock, &mut h.mon_out);
-                    h.settle(&mut publisher, &counters, &permits);
+                    h.submitted(msg, &mut publisher, &counters, &permits);
                     for _ in 0..SUBMIT_BURST {
                         match from_submitter.try_recv() {
-                            Ok(more) => {
-                                monitor::from_the_submitter(&mut h.mon, more, &clock, &mut h.mon_out);
-                                h.settle(&mut publisher, &counters, &permits);
-                            }
+                            Ok(more) => h.submitted(more, &mut publisher, &counters, &permits),
                             Err(_) => break,
                         }
                     }

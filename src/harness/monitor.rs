@@ -23,7 +23,7 @@ use rustc_hash::FxHashMap;
 use tokio_util::time::DelayQueue;
 use tokio_util::time::delay_queue::Key;
 
-use super::{Clock, DriverMsg, SubmitMsg};
+use super::{Clock, DriverMsg};
 use state::{Outputs, State};
 
 /// The grace timers: one per target at most, on tokio's timer wheel.
@@ -49,19 +49,6 @@ impl GraceTimers {
     /// `target`'s timer fired: it is no longer armed.
     pub fn fired(&mut self, target: u32) {
         self.keys.remove(&target);
-    }
-}
-
-/// Feed one submitter message, batch by batch. A batch's resolution
-/// latency counts from the message's arrival.
-pub(super) fn from_the_submitter(st: &mut State, msg: SubmitMsg, clock: &Clock, out: &mut Outputs) {
-    let arrived = clock.now_ns();
-    let mut ops = msg.ops.into_iter();
-    let mut start = 0u32;
-    for end in msg.ends {
-        let len = (end - start) as usize;
-        st.batch(ops.by_ref().take(len), arrived, clock.now_ns(), out);
-        start = end;
     }
 }
 
