@@ -172,14 +172,11 @@ fn check_history(args: &CheckArgs) -> Result<ExitCode, Failure> {
         )),
     };
     let source = args.history.display().to_string();
-    let input = history::open(&args.history).map_err(Failure::usage)?;
+    let input =
+        history::open(&args.history).map_err(|e| Failure::usage(anyhow!("{source}: {e}")))?;
     let options = history::CheckOptions { grace, config };
-    let report = history::check(
-        history::Reader::new(input, source.as_str()),
-        &source,
-        &options,
-    )
-    .map_err(|e| Failure::usage(anyhow!("{source}: {e}")))?;
+    let report = history::check(history::Reader::new(input), &source, &options)
+        .map_err(|e| Failure::usage(anyhow!("{source}: {e}")))?;
     if let Some(path) = &args.json {
         let mut json = serde_json::to_vec_pretty(&report)
             .context("cannot render the JSON")

@@ -163,7 +163,7 @@ impl OfflineChecker {
         match r.id {
             CheckId::Versions if r.passed => not_checkable(
                 r.id,
-                "the lineage audit needs the store; the version events were chained correctly",
+                "the lineage audit needs the store (every version event seen followed the one before)",
             ),
             CheckId::Retries if r.exercised && self.params.backoff.is_none() => not_checkable(
                 r.id,

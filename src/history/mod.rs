@@ -65,16 +65,19 @@ pub struct Header {
 #[derive(Debug)]
 pub enum HistoryError {
     /// The file (or stdin) could not be opened or read.
-    Io { source: String, error: io::Error },
+    Io { error: io::Error },
     /// Line `line` is not a history line.
     Line { line: u64, problem: String },
+    /// A rule parameter is missing or invalid.
+    Parameters(String),
 }
 
 impl fmt::Display for HistoryError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            HistoryError::Io { source, error } => write!(f, "{source}: cannot read: {error}"),
+            HistoryError::Io { error } => write!(f, "cannot read: {error}"),
             HistoryError::Line { line, problem } => write!(f, "line {line}: {problem}"),
+            HistoryError::Parameters(problem) => f.write_str(problem),
         }
     }
 }
@@ -93,6 +96,9 @@ impl HistoryError {
 fn describe(e: LineError) -> String {
     match e {
         LineError::Json(m) => format!("not a history line: {m}"),
+        LineError::Missing { event, field } if event == "all" => {
+            format!("field `{field}`: missing (every line needs it)")
+        }
         LineError::Missing { event, field } => {
             format!("field `{field}`: missing (required in {event} events)")
         }
@@ -109,10 +115,7 @@ fn describe(e: LineError) -> String {
 /// Open `path` (`-`: stdin) for reading, through zstd when the name ends
 /// in `.zst`.
 pub fn open(path: &Path) -> Result<Box<dyn BufRead>, HistoryError> {
-    let io_error = |error| HistoryError::Io {
-        source: path.display().to_string(),
-        error,
-    };
+    let io_error = |error| HistoryError::Io { error };
     let raw: Box<dyn Read> = if path == Path::new("-") {
         Box::new(io::stdin().lock())
     } else {
@@ -142,7 +145,6 @@ pub struct InFlight {
 /// A streaming reader of history lines.
 pub struct Reader<R> {
     input: R,
-    source: String,
     buf: Vec<u8>,
     line: u64,
     header: Option<Header>,
@@ -151,11 +153,10 @@ pub struct Reader<R> {
 }
 
 impl<R: BufRead> Reader<R> {
-    /// Read from `input`; `source` names it in I/O errors.
-    pub fn new(input: R, source: impl Into<String>) -> Reader<R> {
+    /// Read from `input`.
+    pub fn new(input: R) -> Reader<R> {
         Reader {
             input,
-            source: source.into(),
             buf: Vec::with_capacity(512),
             line: 0,
             header: None,
@@ -190,10 +191,7 @@ impl<R: BufRead> Reader<R> {
         let n = self
             .input
             .read_until(b'\n', &mut self.buf)
-            .map_err(|error| HistoryError::Io {
-                source: self.source.clone(),
-                error,
-            })?;
+            .map_err(|error| HistoryError::Io { error })?;
         if n == 0 {
             return Ok(false);
         }
@@ -324,7 +322,7 @@ mod tests {
     use super::*;
 
     fn read_all(text: &str) -> Result<(Option<Header>, usize), HistoryError> {
-        let mut r = Reader::new(text.as_bytes(), "test");
+        let mut r = Reader::new(text.as_bytes());
         let header = r.header()?.cloned();
         let mut n = 0;
         while r.next_event()?.is_some() {
@@ -367,7 +365,7 @@ mod tests {
     fn settled_ops_are_forgotten() {
         let done = r#"{"t_ns":6,"op":1,"target":0,"priority":5,"event":"OperationCancelled"}"#;
         let text = format!("{SUBMIT}\n{done}\n");
-        let mut r = Reader::new(text.as_bytes(), "test");
+        let mut r = Reader::new(text.as_bytes());
         r.next_event().unwrap();
         assert_eq!(r.in_flight().len(), 1);
         r.next_event().unwrap();

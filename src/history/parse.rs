@@ -137,10 +137,12 @@ pub const KINDS: [&str; 12] = [
 
 /// Parse one line (without its newline).
 pub(crate) fn event(line: &[u8]) -> Result<Event, LineError> {
-    let raw: Raw<'_> =
-        serde_json::from_slice(line).map_err(|e| LineError::Json(json_message(&e)))?;
+    if line.trim_ascii_start().first() != Some(&b'{') {
+        return Err(LineError::Json("expected a JSON object".to_string()));
+    }
+    let raw: Raw<'_> = serde_json::from_slice(line).map_err(|e| blame(line, &e))?;
     let kind_name = raw.event.as_deref().ok_or(LineError::Missing {
-        event: "any".into(),
+        event: "all".into(),
         field: "event",
     })?;
     if !KINDS.contains(&kind_name) {
@@ -263,6 +265,24 @@ pub(crate) fn event(line: &[u8]) -> Result<Event, LineError> {
         priority,
         kind,
     })
+}
+
+/// A line that did not parse: name the field whose value has the wrong
+/// type, when the line is valid JSON (each field is parsed alone to find
+/// it; this runs only on the error path).
+fn blame(line: &[u8], e: &serde_json::Error) -> LineError {
+    let message = json_message(e);
+    let Ok(serde_json::Value::Object(fields)) = serde_json::from_slice(line) else {
+        return LineError::Json(message);
+    };
+    for (key, value) in fields {
+        let alone = serde_json::Value::Object([(key.clone(), value)].into_iter().collect());
+        if let Err(e) = Raw::deserialize(&alone) {
+            let why = e.to_string();
+            return LineError::Json(format!("field `{key}`: {why}"));
+        }
+    }
+    LineError::Json(message)
 }
 
 /// serde's message without its "at line 1 column N" (the caller names

@@ -149,14 +149,8 @@ pub fn check<R: BufRead>(
     opts: &CheckOptions,
 ) -> Result<HistoryReport, HistoryError> {
     let header = reader.header()?.cloned();
-    let parameters = parameters(opts, header.as_ref()).map_err(|problem| HistoryError::Line {
-        line: if header.is_some() { 1 } else { 0 },
-        problem,
-    })?;
-    let params = params_of(&parameters).map_err(|problem| HistoryError::Line {
-        line: 1,
-        problem: format!("header: {problem}"),
-    })?;
+    let parameters = parameters(opts, header.as_ref()).map_err(HistoryError::Parameters)?;
+    let params = params_of(&parameters).map_err(HistoryError::Parameters)?;
     let mut checker = OfflineChecker::new(params);
     let (mut events, mut versions) = (0u64, 0u64);
     while let Some(ev) = reader.next_event()? {
