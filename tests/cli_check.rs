@@ -530,3 +530,68 @@ fn the_python_adapters_sample_checks_clean() {
         );
     }
 }
+
+/// `docs/history.schema.json` accepts every line of the valid fixture, of
+/// the Python sample and of a run's events file, and refuses the lines the
+/// reader refuses for their shape.
+#[test]
+fn the_json_schema_describes_the_lines() {
+    let schema: Value = serde_json::from_str(
+        &std::fs::read_to_string(root().join("docs/history.schema.json")).unwrap(),
+    )
+    .unwrap();
+    let validator = jsonschema::validator_for(&schema).expect("the schema is valid");
+    let dir = TempDir::new().unwrap();
+    let events = dir.path().join("events.ndjson");
+    let chaos = path_str(&root().join("configs/chaos.toml"));
+    let (code, _) = run(
+        dir.path(),
+        &[
+            "--config",
+            &chaos,
+            "--duration",
+            "2",
+            "--clock",
+            "virtual",
+            "--seed",
+            "3",
+        ],
+        &events,
+    );
+    assert_eq!(code, 0);
+    for file in [
+        root().join("tests/fixtures/history/valid.ndjson"),
+        root().join("examples/python/sample_history.ndjson"),
+        events,
+    ] {
+        for (i, line) in std::fs::read_to_string(&file).unwrap().lines().enumerate() {
+            let v: Value = serde_json::from_str(line).unwrap();
+            assert!(
+                validator.is_valid(&v),
+                "{}:{}: {line}",
+                file.display(),
+                i + 1
+            );
+        }
+    }
+    for name in [
+        "unknown_kind",
+        "missing_op",
+        "submitted_without_budget",
+        "conflict_bad_decision",
+        "rejected_bad_reason",
+        "priority_out_of_range",
+        "failed_without_injected",
+        "versioned_bad_uuid",
+        "header_unknown_version",
+    ] {
+        let text =
+            std::fs::read_to_string(root().join(format!("tests/fixtures/history/{name}.ndjson")))
+                .unwrap();
+        let refused = text
+            .lines()
+            .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+            .any(|v| !validator.is_valid(&v));
+        assert!(refused, "{name}: the schema accepts every line");
+    }
+}

@@ -17,6 +17,7 @@
 
 mod parse;
 mod report;
+mod scan;
 
 pub use self::report::{CheckOptions, HistoryReport, Origin, check};
 

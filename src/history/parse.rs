@@ -34,51 +34,51 @@ pub(crate) enum LineError {
 }
 
 /// Every field any event may carry, all optional at this level.
-#[derive(Deserialize)]
-struct Raw<'a> {
-    t_ns: Option<u64>,
-    op: Option<u64>,
-    target: Option<u32>,
+#[derive(Default, Deserialize)]
+pub(super) struct Raw<'a> {
+    pub(super) t_ns: Option<u64>,
+    pub(super) op: Option<u64>,
+    pub(super) target: Option<u32>,
     #[serde(borrow)]
-    op_type: Option<Cow<'a, str>>,
-    priority: Option<u64>,
+    pub(super) op_type: Option<Cow<'a, str>>,
+    pub(super) priority: Option<u64>,
     #[serde(borrow)]
-    event: Option<Cow<'a, str>>,
-    effective: Option<u64>,
+    pub(super) event: Option<Cow<'a, str>>,
+    pub(super) effective: Option<u64>,
     #[serde(borrow)]
-    class: Option<Cow<'a, str>>,
-    parent: Option<u64>,
-    budget: Option<u32>,
-    batch_size: Option<u32>,
-    pending: Option<Vec<u64>>,
-    executing: Option<u64>,
+    pub(super) class: Option<Cow<'a, str>>,
+    pub(super) parent: Option<u64>,
+    pub(super) budget: Option<u32>,
+    pub(super) batch_size: Option<u32>,
+    pub(super) pending: Option<Vec<u64>>,
+    pub(super) executing: Option<u64>,
     #[serde(borrow)]
-    decision: Option<Cow<'a, str>>,
-    resolution_ns: Option<u64>,
+    pub(super) decision: Option<Cow<'a, str>>,
+    pub(super) resolution_ns: Option<u64>,
     #[serde(borrow)]
-    from: Option<Cow<'a, str>>,
+    pub(super) from: Option<Cow<'a, str>>,
     #[serde(borrow)]
-    reason: Option<Reason<'a>>,
-    retries: Option<u32>,
-    attempt: Option<u32>,
-    elapsed_ns: Option<u64>,
-    by: Option<u64>,
-    injected: Option<bool>,
-    retry: Option<u32>,
-    max: Option<u32>,
-    backoff_ns: Option<u64>,
-    execution_ns: Option<u64>,
-    end_to_end_ns: Option<u64>,
+    pub(super) reason: Option<Reason<'a>>,
+    pub(super) retries: Option<u32>,
+    pub(super) attempt: Option<u32>,
+    pub(super) elapsed_ns: Option<u64>,
+    pub(super) by: Option<u64>,
+    pub(super) injected: Option<bool>,
+    pub(super) retry: Option<u32>,
+    pub(super) max: Option<u32>,
+    pub(super) backoff_ns: Option<u64>,
+    pub(super) execution_ns: Option<u64>,
+    pub(super) end_to_end_ns: Option<u64>,
     #[serde(borrow)]
-    ecs_id: Option<Cow<'a, str>>,
+    pub(super) ecs_id: Option<Cow<'a, str>>,
     #[serde(borrow)]
-    previous: Option<Cow<'a, str>>,
-    number: Option<u64>,
+    pub(super) previous: Option<Cow<'a, str>>,
+    pub(super) number: Option<u64>,
 }
 
 /// The reason of a rejection or a failure: a name, or an object with one
 /// key.
-enum Reason<'a> {
+pub(super) enum Reason<'a> {
     Name(Cow<'a, str>),
     Object(ReasonObject),
 }
@@ -112,7 +112,7 @@ impl<'de: 'a, 'a> Deserialize<'de> for Reason<'a> {
 /// The object forms of a reason.
 #[derive(Deserialize)]
 #[serde(rename_all = "snake_case")]
-enum ReasonObject {
+pub(super) enum ReasonObject {
     Outranked { winner: u64 },
     InjectedFault { step: u8 },
     Preempted { by: u64 },
@@ -140,7 +140,15 @@ pub(crate) fn event(line: &[u8]) -> Result<Event, LineError> {
     if line.trim_ascii_start().first() != Some(&b'{') {
         return Err(LineError::Json("expected a JSON object".to_string()));
     }
-    let raw: Raw<'_> = serde_json::from_slice(line).map_err(|e| blame(line, &e))?;
+    let raw: Raw<'_> = match super::scan::scan(line) {
+        Some(raw) => raw,
+        None => serde_json::from_slice(line).map_err(|e| blame(line, &e))?,
+    };
+    from_raw(raw)
+}
+
+/// The event a parsed line describes.
+pub(super) fn from_raw(raw: Raw<'_>) -> Result<Event, LineError> {
     let kind_name = raw.event.as_deref().ok_or(LineError::Missing {
         event: "all".into(),
         field: "event",
