@@ -67,6 +67,11 @@ pub enum Command {
     /// Compare two JSON reports metric by metric (exit 1 when one
     /// regressed beyond --max-regression, 2 when they cannot be compared).
     Compare(CompareArgs),
+    /// Check a recorded history (an events file of any engine, NDJSON, or
+    /// .zst) offline: exit 0 when it holds, 3 when a check is violated, 2
+    /// when it cannot be read.
+    #[command(after_help = CHECK_EXIT_CODES)]
+    Check(CheckArgs),
     /// Print a shell completion script to stdout.
     Completions {
         /// The shell to complete for.
@@ -189,6 +194,51 @@ pub struct ExploreArgs {
     /// Test only: break the engine on purpose to show a check catches it.
     #[arg(long, hide = true, value_name = "NAME", value_parser = parse_inject)]
     pub inject: Option<Inject>,
+}
+
+const CHECK_EXIT_CODES: &str = "Exit codes:
+  0    every integrity check the history allows held
+  2    the history cannot be read: a malformed line, an unknown event kind, a missing
+       field, time going backwards, a truncated last line (the line and field are named)
+  3    an integrity check failed";
+
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// The history: NDJSON, zstd-compressed when the name ends in .zst;
+    /// `-` reads stdin.
+    #[arg(value_name = "FILE|-")]
+    pub history: PathBuf,
+
+    /// The grace period in seconds (wins over --config and the header).
+    #[arg(long, value_name = "SECONDS", allow_negative_numbers = true)]
+    pub grace_period: Option<f64>,
+
+    /// The dynstress config the run used: its grace period, backoff policy,
+    /// faults and parent reach (wins over the header).
+    #[arg(long, short = 'c', value_name = "FILE")]
+    pub config: Option<PathBuf>,
+
+    /// Write the verdict as JSON to FILE (`-`: stdout, the text then goes
+    /// to stderr).
+    #[arg(long, value_name = "FILE|-")]
+    pub json: Option<PathBuf>,
+
+    /// No text report (the exit code and --json still tell).
+    #[arg(long, short = 'q')]
+    pub quiet: bool,
+
+    /// Width of the report in columns (default: the terminal's, COLUMNS,
+    /// or 100).
+    #[arg(long, value_name = "N")]
+    pub width: Option<usize>,
+
+    /// Plain ASCII instead of emoji and tree-drawing characters.
+    #[arg(long)]
+    pub no_emoji: bool,
+
+    /// When to use colours; NO_COLOR (non-empty) turns "auto" off.
+    #[arg(long, value_enum, value_name = "WHEN", default_value_t = ColorChoice::Auto)]
+    pub color: ColorChoice,
 }
 
 /// The regression limit and width shared by `run --baseline` and `compare`.

@@ -9,6 +9,7 @@ pub mod ecs;
 pub mod events;
 pub mod explore;
 pub mod harness;
+pub mod history;
 pub mod metrics;
 pub mod ops;
 pub mod report;

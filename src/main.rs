@@ -23,12 +23,13 @@ use clap::{CommandFactory, Parser};
 use dynstress::config::{self, Config, Overrides};
 use dynstress::explore::{Determinism, ExploreOptions};
 use dynstress::harness::{self, EventsFile, ProgressMode, RunOptions, Signal};
+use dynstress::history;
 use dynstress::report::compare::{self, Baseline};
 use dynstress::report::export::{ExportFormat, ExportManager, ExportTarget, PendingFile};
 use dynstress::report::model::{ExitCode, RunReport, SCHEMA_VERSION};
 use dynstress::report::text::{self, TextStyle};
 
-use crate::cli::{Cli, ColorChoice, Command, CompareArgs, ExploreArgs, RunArgs};
+use crate::cli::{CheckArgs, Cli, ColorChoice, Command, CompareArgs, ExploreArgs, RunArgs};
 
 /// An error on its way out, with the exit code it stands for.
 struct Failure {
@@ -64,6 +65,7 @@ fn main() -> process::ExitCode {
         Command::Breakpoint(args) => breakpoint(args),
         Command::Explore(args) => explore(args),
         Command::Compare(args) => compare_reports(&args),
+        Command::Check(args) => check_history(&args),
         Command::Completions { shell } => {
             let mut out = Vec::new();
             clap_complete::generate(shell, &mut Cli::command(), "dynstress", &mut out);
@@ -150,6 +152,78 @@ fn read_report(path: &Path) -> Result<serde_json::Value, Failure> {
     serde_json::from_str(&text)
         .with_context(|| format!("{} is not a JSON report", path.display()))
         .map_err(Failure::usage)
+}
+
+/// `check`: read a recorded history once and judge it.
+fn check_history(args: &CheckArgs) -> Result<ExitCode, Failure> {
+    let grace = match args.grace_period {
+        None => None,
+        Some(s) if s.is_finite() && s >= 0.0 => Some(Duration::from_secs_f64(s)),
+        Some(s) => {
+            return Err(Failure::usage(anyhow!(
+                "--grace-period {s}: must be a number of seconds, 0 or more"
+            )));
+        }
+    };
+    let config = match &args.config {
+        None => None,
+        Some(p) => Some(dynstress::check::CheckConfig::of(
+            &config::load(Some(p), &Overrides::default()).map_err(Failure::usage)?,
+        )),
+    };
+    let source = args.history.display().to_string();
+    let input =
+        history::open(&args.history).map_err(|e| Failure::usage(anyhow!("{source}: {e}")))?;
+    let options = history::CheckOptions { grace, config };
+    let report = history::check(history::Reader::new(input), &source, &options)
+        .map_err(|e| Failure::usage(anyhow!("{source}: {e}")))?;
+    if let Some(path) = &args.json {
+        let mut json = serde_json::to_vec_pretty(&report)
+            .context("cannot render the JSON")
+            .map_err(Failure::run)?;
+        json.push(b'\n');
+        if path == Path::new("-") {
+            io::stdout()
+                .lock()
+                .write_all(&json)
+                .context("cannot write to stdout")
+                .map_err(Failure::run)?;
+        } else {
+            std::fs::write(path, &json)
+                .with_context(|| format!("--json {}: cannot write", path.display()))
+                .map_err(Failure::run)?;
+        }
+    }
+    if !args.quiet {
+        let to_stderr = args.json.as_deref() == Some(Path::new("-"));
+        let term = if to_stderr {
+            console::Term::stderr()
+        } else {
+            console::Term::stdout()
+        };
+        let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+        let style = TextStyle {
+            emoji: !args.no_emoji,
+            color: match args.color {
+                ColorChoice::Always => true,
+                ColorChoice::Never => false,
+                ColorChoice::Auto => term.is_term() && !no_color,
+            },
+            width: text_width(args.width, &term),
+        };
+        let mut out = Vec::new();
+        text::render_history(&report, &mut out, style)
+            .and_then(|()| {
+                if to_stderr {
+                    io::stderr().lock().write_all(&out)
+                } else {
+                    io::stdout().lock().write_all(&out)
+                }
+            })
+            .context("cannot write the report")
+            .map_err(Failure::run)?;
+    }
+    Ok(report.outcome.exit_code)
 }
 
 fn compare_reports(args: &CompareArgs) -> Result<ExitCode, Failure> {

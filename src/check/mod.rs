@@ -31,6 +31,7 @@
 //! [`rules::registry`] (and its [`CheckId`]).
 
 pub mod coverage;
+pub mod offline;
 pub mod online;
 pub mod oracle;
 pub mod rules;

@@ -30,6 +30,16 @@ impl Checker {
         }
     }
 
+    /// A checker running only `rules`, over a table of `targets` targets
+    /// (grown on demand) whose parent links reach `horizon` ops back: the
+    /// stream rules of a history checked offline.
+    pub(crate) fn with_rules(targets: usize, horizon: u64, rules: Vec<Box<dyn Rule>>) -> Checker {
+        Checker {
+            table: Table::new(targets, horizon),
+            rules,
+        }
+    }
+
     /// Check one event.
     pub fn observe(&mut self, ev: &Event) {
         for rule in &mut self.rules {

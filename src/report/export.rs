@@ -444,8 +444,22 @@ impl Write for LineSink {
         Ok(data.len())
     }
 
+    /// Write out everything buffered. Only a finished writer flushes: the
+    /// events writer ends on a line, and a zstd stream ends wherever its
+    /// last block does (holding back the bytes after its last `\n` byte
+    /// would cut the frame short).
     fn flush(&mut self) -> io::Result<()> {
         self.push_lines()?;
+        if !self.buf.is_empty() {
+            let rest = std::mem::take(&mut self.buf);
+            if let Err(e) = self.out.write_all(&rest) {
+                if let Some(file) = &self.truncate {
+                    let _ = file.set_len(self.committed);
+                }
+                return Err(e);
+            }
+            self.committed += rest.len() as u64;
+        }
         self.out.flush()
     }
 }

@@ -23,6 +23,7 @@
 //! (nodes and tables) and [`sections`] (what each section says).
 
 mod compare;
+mod history;
 mod layout;
 mod paint;
 mod sections;
@@ -32,6 +33,7 @@ mod tests;
 use std::io::{self, Write};
 
 pub use self::compare::render_comparison;
+pub use self::history::render_history;
 use self::layout::Section;
 use self::paint::Painter;
 use self::sections::*;

@@ -7,10 +7,13 @@
 
 use super::layout::{Node, Section, Table, items};
 use super::paint::{Glyphs, Mark};
+use crate::check::offline::NOT_CHECKABLE;
 use crate::report::format::{
     NOT_AVAILABLE, compact, count, decimal, number, percent, rate, ratio, seconds,
 };
-use crate::report::model::{ExitCode, LatencySummary, Named, RunReport, TargetRate};
+use crate::report::model::{
+    Coverage, ExitCode, Integrity, LatencySummary, Named, RunReport, TargetRate,
+};
 
 /// Why a failed run failed: the class its exit code stands for, then the
 /// names of what failed.
@@ -648,12 +651,25 @@ pub(super) fn accounting(report: &RunReport, g: &Glyphs) -> Section {
 }
 
 pub(super) fn integrity(report: &RunReport, _g: &Glyphs) -> Section {
-    let i = &report.integrity;
+    integrity_of(&report.integrity)
+}
+
+/// The integrity section of a run or of a checked history.
+pub(super) fn integrity_of(i: &Integrity) -> Section {
     let mut nodes: Vec<Node> = i
         .checks
         .iter()
         .map(|check| {
             let mut text = check.id.name().to_string();
+            if check.passed && !check.exercised && check.detail.starts_with(NOT_CHECKABLE) {
+                // A history without the data this check needs.
+                text.push_str(": ");
+                text.push_str(&check.detail);
+                return Node {
+                    mark: Some(Mark::Warn),
+                    ..Node::new(text)
+                };
+            }
             if check.passed && !check.exercised {
                 // Held, but on nothing: never a ✅.
                 text.push_str(": not exercised (no case of this rule occurred)");
@@ -808,7 +824,11 @@ pub(super) fn assessment(report: &RunReport, g: &Glyphs) -> Section {
 /// How much the run proved, per rule path: a path with no case is not
 /// exercised (⚠️), never ✅.
 pub(super) fn coverage(report: &RunReport, g: &Glyphs) -> Section {
-    let c = &report.coverage;
+    coverage_of(&report.coverage, g)
+}
+
+/// The coverage section of a run or of a checked history.
+pub(super) fn coverage_of(c: &Coverage, g: &Glyphs) -> Section {
     let mut nodes: Vec<Node> = c
         .paths
         .iter()

@@ -1,0 +1,376 @@
+//! Histories: an engine's recorded event stream, read back and checked
+//! offline.
+//!
+//! A history is one JSON object per line (`docs/HISTORY.md` states the
+//! format, `docs/history.schema.json` its lines). `dynstress run --events`
+//! writes one; any engine, in any language, can write one from its own
+//! event bus, and `dynstress check` judges it with the same online rules a
+//! run uses ([`crate::check::offline`]).
+//!
+//! The [`Reader`] streams: it holds one line at a time and, per op still in
+//! flight, the line it was submitted on and the time of its last event. So
+//! memory follows the ops in flight, not the length of the file. It refuses
+//! what is not a history, naming the line and the field: a line that is not
+//! JSON, an unknown event kind, a missing required field, an op whose time
+//! goes backwards, a last line cut short. A name ending in `.zst` is read
+//! through zstd; `-` is stdin.
+
+mod parse;
+mod report;
+mod scan;
+
+pub use self::report::{CheckOptions, HistoryReport, Origin, check};
+
+use std::fmt;
+use std::fs::File;
+use std::io::{self, BufRead, BufReader, Read};
+use std::path::Path;
+
+use rustc_hash::FxHashMap;
+use serde::{Deserialize, Serialize};
+
+use crate::events::{Event, EventKind};
+
+pub use self::parse::KINDS as EVENT_KINDS;
+use self::parse::LineError;
+
+/// The format version this reader understands (the header's `history`).
+pub const FORMAT_VERSION: u64 = 1;
+
+/// The optional first line: the run's parameters. Every field but
+/// `history` is optional; keys this reader does not know are ignored.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Header {
+    /// The format version, [`FORMAT_VERSION`].
+    pub history: u64,
+    /// What wrote the history (free text).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub engine: Option<String>,
+    /// The grace period an executing op is protected for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub grace_period_seconds: Option<f64>,
+    /// The backoff policy: base and ceiling of the wait before a retry.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub backoff_base_ms: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub backoff_max_ms: Option<f64>,
+    /// Whether executions may fail on purpose (a fault injector is on).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failures_injected: Option<bool>,
+    /// How many ops back (by id) a parent link may reach.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parent_horizon: Option<u64>,
+}
+
+/// Why a history cannot be read.
+#[derive(Debug)]
+pub enum HistoryError {
+    /// The file (or stdin) could not be opened or read.
+    Io { error: io::Error },
+    /// Line `line` is not a history line.
+    Line { line: u64, problem: String },
+    /// A rule parameter is missing or invalid.
+    Parameters(String),
+}
+
+impl fmt::Display for HistoryError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            HistoryError::Io { error } => write!(f, "cannot read: {error}"),
+            HistoryError::Line { line, problem } => write!(f, "line {line}: {problem}"),
+            HistoryError::Parameters(problem) => f.write_str(problem),
+        }
+    }
+}
+
+impl std::error::Error for HistoryError {}
+
+impl HistoryError {
+    fn line(line: u64, problem: impl Into<String>) -> HistoryError {
+        HistoryError::Line {
+            line,
+            problem: problem.into(),
+        }
+    }
+}
+
+fn describe(e: LineError) -> String {
+    match e {
+        LineError::Json(m) => format!("not a history line: {m}"),
+        LineError::Missing { event, field } if event == "all" => {
+            format!("field `{field}`: missing (every line needs it)")
+        }
+        LineError::Missing { event, field } => {
+            format!("field `{field}`: missing (required in {event} events)")
+        }
+        LineError::Invalid { field, allowed } => {
+            format!("field `{field}`: invalid value; allowed: {allowed}")
+        }
+        LineError::UnknownKind(kind) => format!(
+            "field `event`: unknown event kind {kind:?}; known kinds: {}",
+            parse::KINDS.join(", ")
+        ),
+    }
+}
+
+/// Open `path` (`-`: stdin) for reading, through zstd when the name ends
+/// in `.zst`.
+pub fn open(path: &Path) -> Result<Box<dyn BufRead>, HistoryError> {
+    let io_error = |error| HistoryError::Io { error };
+    let raw: Box<dyn Read> = if path == Path::new("-") {
+        Box::new(io::stdin().lock())
+    } else {
+        Box::new(File::open(path).map_err(io_error)?)
+    };
+    let zst = path.extension().is_some_and(|ext| ext == "zst");
+    Ok(if zst {
+        Box::new(BufReader::with_capacity(
+            1 << 16,
+            zstd::Decoder::new(raw).map_err(io_error)?,
+        ))
+    } else {
+        Box::new(BufReader::with_capacity(1 << 16, raw))
+    })
+}
+
+/// What the reader remembers of an op in flight.
+#[derive(Clone, Copy, Debug)]
+pub struct InFlight {
+    /// The line it was submitted on.
+    pub line: u64,
+    /// The time of its latest event.
+    pub t_ns: u64,
+    pub target: u32,
+}
+
+/// A streaming reader of history lines.
+pub struct Reader<R> {
+    input: R,
+    buf: Vec<u8>,
+    line: u64,
+    header: Option<Header>,
+    started: bool,
+    in_flight: FxHashMap<u64, InFlight>,
+}
+
+impl<R: BufRead> Reader<R> {
+    /// Read from `input`.
+    pub fn new(input: R) -> Reader<R> {
+        Reader {
+            input,
+            buf: Vec::with_capacity(512),
+            line: 0,
+            header: None,
+            started: false,
+            in_flight: FxHashMap::default(),
+        }
+    }
+
+    /// The header line, read if it is there. Call before the first
+    /// [`Reader::next_event`] (which reads it otherwise).
+    pub fn header(&mut self) -> Result<Option<&Header>, HistoryError> {
+        if !self.started {
+            self.start()?;
+        }
+        Ok(self.header.as_ref())
+    }
+
+    /// Ops submitted and not yet seen in a final state, by id.
+    pub fn in_flight(&self) -> &FxHashMap<u64, InFlight> {
+        &self.in_flight
+    }
+
+    /// Lines read so far.
+    pub fn lines(&self) -> u64 {
+        self.line
+    }
+
+    /// Read the next physical line into `buf` (without its newline);
+    /// false at the end.
+    fn fill(&mut self) -> Result<bool, HistoryError> {
+        self.buf.clear();
+        let n = self
+            .input
+            .read_until(b'\n', &mut self.buf)
+            .map_err(|error| HistoryError::Io { error })?;
+        if n == 0 {
+            return Ok(false);
+        }
+        self.line += 1;
+        if self.buf.last() != Some(&b'\n') {
+            return Err(HistoryError::line(
+                self.line,
+                "truncated: the last line has no newline (was the history cut short?)",
+            ));
+        }
+        self.buf.pop();
+        if self.buf.last() == Some(&b'\r') {
+            self.buf.pop();
+        }
+        Ok(true)
+    }
+
+    /// Look at the first line: a header is taken, an event is kept for
+    /// the first `next_event`.
+    fn start(&mut self) -> Result<(), HistoryError> {
+        self.started = true;
+        if !self.fill()? {
+            return Ok(());
+        }
+        let trimmed = self.buf.trim_ascii_start();
+        if !trimmed.starts_with(b"{\"history\"") {
+            return Ok(());
+        }
+        let header: Header = serde_json::from_slice(&self.buf).map_err(|e| {
+            HistoryError::line(
+                self.line,
+                format!(
+                    "header: {}",
+                    e.to_string().split(" at line ").next().unwrap_or("")
+                ),
+            )
+        })?;
+        if header.history != FORMAT_VERSION {
+            return Err(HistoryError::line(
+                self.line,
+                format!(
+                    "field `history`: format version {} is not known (this reader reads {FORMAT_VERSION})",
+                    header.history
+                ),
+            ));
+        }
+        if let Some(g) = header.grace_period_seconds
+            && !(g.is_finite() && g >= 0.0)
+        {
+            return Err(HistoryError::line(
+                self.line,
+                "field `grace_period_seconds`: must be a number of seconds, 0 or more",
+            ));
+        }
+        self.header = Some(header);
+        self.buf.clear();
+        Ok(())
+    }
+
+    /// The next event; `None` at the end of the history.
+    pub fn next_event(&mut self) -> Result<Option<Event>, HistoryError> {
+        if !self.started {
+            self.start()?;
+        }
+        loop {
+            // A line kept from `start` is still in `buf`.
+            if self.buf.is_empty() && !self.fill()? {
+                return Ok(None);
+            }
+            if self.buf.trim_ascii().is_empty() {
+                self.buf.clear();
+                continue;
+            }
+            let ev =
+                parse::event(&self.buf).map_err(|e| HistoryError::line(self.line, describe(e)))?;
+            self.buf.clear();
+            self.track(&ev)?;
+            return Ok(Some(ev));
+        }
+    }
+
+    /// Keep each op's time in order, and remember the ops in flight.
+    fn track(&mut self, ev: &Event) -> Result<(), HistoryError> {
+        let id = ev.op.0;
+        match ev.kind {
+            EventKind::OperationSubmitted { .. } => {
+                self.in_flight.entry(id).or_insert(InFlight {
+                    line: self.line,
+                    t_ns: ev.t_ns,
+                    target: ev.target,
+                });
+                return Ok(());
+            }
+            // About the entity a commit changed; the op's own events
+            // carry its times.
+            EventKind::EntityVersioned { .. } | EventKind::EntityModified { .. } => return Ok(()),
+            _ => {}
+        }
+        let Some(rec) = self.in_flight.get_mut(&id) else {
+            // An event of an op never submitted: the lifecycle check
+            // reports it.
+            return Ok(());
+        };
+        if ev.t_ns < rec.t_ns {
+            return Err(HistoryError::line(
+                self.line,
+                format!(
+                    "field `t_ns`: time goes backwards for op {id}: {} ns after {} ns",
+                    ev.t_ns, rec.t_ns
+                ),
+            ));
+        }
+        rec.t_ns = ev.t_ns;
+        if matches!(
+            ev.kind,
+            EventKind::OperationCompleted { .. }
+                | EventKind::OperationRejected { .. }
+                | EventKind::OperationCancelled { .. }
+        ) {
+            self.in_flight.remove(&id);
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn read_all(text: &str) -> Result<(Option<Header>, usize), HistoryError> {
+        let mut r = Reader::new(text.as_bytes());
+        let header = r.header()?.cloned();
+        let mut n = 0;
+        while r.next_event()?.is_some() {
+            n += 1;
+        }
+        Ok((header, n))
+    }
+
+    const SUBMIT: &str =
+        r#"{"t_ns":5,"op":1,"target":0,"priority":5,"event":"OperationSubmitted","budget":0}"#;
+
+    #[test]
+    fn a_header_is_optional() {
+        let (h, n) = read_all(&format!("{SUBMIT}\n")).unwrap();
+        assert_eq!((h, n), (None, 1));
+        let (h, n) = read_all(&format!(
+            "{{\"history\":1,\"grace_period_seconds\":0.5}}\n{SUBMIT}\n"
+        ))
+        .unwrap();
+        assert_eq!(h.unwrap().grace_period_seconds, Some(0.5));
+        assert_eq!(n, 1);
+    }
+
+    #[test]
+    fn bad_lines_name_their_number_and_field() {
+        let err = read_all(&format!("{SUBMIT}\n{{\"t_ns\":1")).unwrap_err();
+        assert!(err.to_string().starts_with("line 2: truncated"), "{err}");
+        let back = r#"{"t_ns":4,"op":1,"target":0,"priority":5,"event":"OperationStarted"}"#;
+        let err = read_all(&format!("{SUBMIT}\n\n{back}\n")).unwrap_err();
+        assert!(
+            err.to_string()
+                .starts_with("line 3: field `t_ns`: time goes backwards"),
+            "{err}"
+        );
+        let err = read_all("{\"history\":2}\n").unwrap_err();
+        assert!(err.to_string().contains("field `history`"), "{err}");
+    }
+
+    #[test]
+    fn settled_ops_are_forgotten() {
+        let done = r#"{"t_ns":6,"op":1,"target":0,"priority":5,"event":"OperationCancelled"}"#;
+        let text = format!("{SUBMIT}\n{done}\n");
+        let mut r = Reader::new(text.as_bytes());
+        r.next_event().unwrap();
+        assert_eq!(r.in_flight().len(), 1);
+        r.next_event().unwrap();
+        assert!(r.in_flight().is_empty());
+        assert!(r.next_event().unwrap().is_none());
+    }
+}
