@@ -25,7 +25,7 @@ use super::rules::{self, Rule};
 use super::state::FinalState;
 use crate::ecs::{Retention, Store};
 use crate::events::{Continuity, Event};
-use crate::metrics::{CounterSnapshot, Metrics};
+use crate::metrics::{Tally, Metrics};
 use crate::report::format::count;
 use crate::report::model::{CheckId, CheckResult, Coverage};
 
@@ -124,11 +124,14 @@ impl OfflineChecker {
         let s = FinalState {
             store: &store,
             checker: &self.checker,
-            counters: CounterSnapshot::default(),
+            counters: Tally::default(),
             metrics: &metrics,
             continuity: &continuity,
             published: 0,
             num_targets: 0,
+            // The engine's in-flight permits are not in a history; the
+            // accounting below is recounted from the stream instead.
+            permits_returned: true,
         };
         let online = self.checker.verdicts(&s);
         let results = CheckId::ALL
