@@ -25,7 +25,7 @@ use super::rules::{self, Rule};
 use super::state::FinalState;
 use crate::ecs::{Retention, Store};
 use crate::events::{Continuity, Event};
-use crate::metrics::{Tally, Metrics};
+use crate::metrics::{Metrics, Tally};
 use crate::report::format::count;
 use crate::report::model::{CheckId, CheckResult, Coverage};
 
