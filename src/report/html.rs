@@ -19,7 +19,7 @@ use std::io::{self, Write};
 
 use super::charts;
 use super::format::{count, decimal, micros, percent, rate, seconds};
-use super::markup::{escape, threshold_figure, threshold_limit};
+use super::markup::{check_outcome, escape, threshold_figure, threshold_limit};
 use super::model::{ExitCode, RunReport};
 use super::text;
 
@@ -134,17 +134,7 @@ pub(crate) fn render(report: &RunReport, out: &mut dyn Write) -> io::Result<()> 
     )?;
     for check in &report.integrity.checks {
         let idle = check.passed && !check.exercised;
-        let what = if idle {
-            format!("not exercised: {}", check.detail)
-        } else if check.passed {
-            check.detail.clone()
-        } else {
-            format!(
-                "{} violations: {}",
-                count(check.violations),
-                check.describe()
-            )
-        };
+        let what = check_outcome(check);
         writeln!(
             out,
             "<div class=\"cell {}\"><b>{}</b>{}</div>",

@@ -10,7 +10,7 @@
 use std::io::{self, Write};
 
 use super::format::{count, decimal, micros, percent, rate, seconds};
-use super::markup::{threshold_figure, threshold_limit};
+use super::markup::{check_outcome, threshold_figure, threshold_limit};
 use super::model::{ExitCode, LatencySummary, RunReport};
 use super::text;
 
@@ -119,17 +119,7 @@ pub(crate) fn render(report: &RunReport, out: &mut dyn Write) -> io::Result<()> 
     )?;
     for check in &report.integrity.checks {
         let idle = check.passed && !check.exercised;
-        let result = if idle {
-            format!("not exercised: {}", check.detail)
-        } else if check.passed {
-            check.detail.clone()
-        } else {
-            format!(
-                "{} violations: {}",
-                count(check.violations),
-                check.describe()
-            )
-        };
+        let result = check_outcome(check);
         writeln!(
             out,
             "| {} | {} | {} |",

@@ -2,8 +2,8 @@
 //! XML and HTML text, and a threshold's figures in the unit its name
 //! implies, so a limit reads the same in every one of them.
 
-use super::format::{decimal, micros, number, percent};
-use super::model::ThresholdResult;
+use super::format::{count, decimal, micros, number, percent};
+use super::model::{CheckResult, ThresholdResult};
 
 /// `text` made safe inside XML or HTML text and attribute values. The
 /// characters XML 1.0 forbids even escaped (control characters other than
@@ -55,6 +55,23 @@ pub(crate) fn threshold_limit(t: &ThresholdResult) -> String {
         ""
     };
     format!("{relation}{}", threshold_figure(&t.name, t.limit))
+}
+
+/// A check's outcome in one line, as the summaries show it: what it
+/// covered when it passed (marked "not exercised" when it examined
+/// nothing), else its violations.
+pub(super) fn check_outcome(check: &CheckResult) -> String {
+    if check.passed && !check.exercised {
+        format!("not exercised: {}", check.detail)
+    } else if check.passed {
+        check.detail.clone()
+    } else {
+        format!(
+            "{} violations: {}",
+            count(check.violations),
+            check.describe()
+        )
+    }
 }
 
 #[cfg(test)]
