@@ -73,6 +73,21 @@ impl Counters {
         }
     }
 
+    /// Add every count of `t`.
+    pub(crate) fn add_all(&self, t: &Tally) {
+        Counters::add(&self.submitted, t.submitted);
+        Counters::add(&self.started, t.started);
+        Counters::add(&self.succeeded, t.succeeded);
+        Counters::add(&self.rejected, t.rejected);
+        Counters::add(&self.cancelled, t.cancelled);
+        Counters::add(&self.failed_attempts, t.failed_attempts);
+        Counters::add(&self.retried, t.retried);
+        Counters::add(&self.preempted, t.preempted);
+        Counters::add(&self.grace_saves, t.grace_saves);
+        Counters::add(&self.conflicts, t.conflicts);
+        Counters::add(&self.panics, t.panics);
+    }
+
     pub(crate) fn snapshot(&self) -> Tally {
         let get = |c: &AtomicU64| c.load(Ordering::Relaxed);
         Tally {
