@@ -6,23 +6,31 @@
 # round so that load from elsewhere on the machine spreads over all cases,
 # each under /usr/bin/time -v with the JSON report in a temporary file:
 #
-#   brutal           configs/brutal.toml        15 s  fixed rate, 5 targets
-#   capacity         configs/max.toml           10 s  rate = "max"
-#   capacity+events  configs/max.toml           10 s  the same, --events FILE
-#   capacity+zst     configs/max.toml           10 s  the same, --events FILE.zst
-#   capacity-60s     configs/max.toml           60 s  flatness (skipped with QUICK=1)
-#   many-targets     configs/many_targets.toml  10 s  100,000 targets
-#   million-targets  configs/many_targets.toml  10 s  --targets 1000000
+#   brutal            configs/brutal.toml        15 s  fixed rate, 5 targets
+#   brutal-virtual    configs/brutal.toml        15 s  the same on the virtual clock
+#   capacity          configs/max.toml           10 s  rate = "max"
+#   capacity-1-worker configs/max.toml           10 s  the same on one tokio worker
+#                                                      (TOKIO_WORKER_THREADS=1)
+#   capacity+events   configs/max.toml           10 s  the same, --events FILE
+#   capacity+zst      configs/max.toml           10 s  the same, --events FILE.zst
+#   capacity-60s      configs/max.toml           60 s  flatness (skipped with QUICK=1)
+#   many-targets      configs/many_targets.toml  10 s  100,000 targets
+#   million-targets   configs/many_targets.toml  10 s  --targets 1000000
+#   explore           configs/chaos.toml          5 s  each, 200 seeds on the
+#                                                      virtual clock (seeds per
+#                                                      second of wall time)
 #
 # and prints one Markdown table of medians: committed and settled ops/s,
 # peak RSS as the kernel's high-water mark ("Maximum resident set size" of
 # time -v), bytes per target (peak RSS / targets, for 1,000 targets or
 # more), the first and last 10 s of the settled timeline, the wall time
-# outside the run window (setup, final checks and report) and CPU. Then the
-# --events ratios (settled ops/s with the events file / without) and the
-# 5 → 100,000 targets ratio.
+# outside the run window (setup, final checks and report), the wall time
+# of the whole command, CPU, and the execution latency p99 (the
+# transaction alone). Then the --events ratios (settled ops/s with the
+# events file / without), what the second worker thread buys, the
+# 5 → 100,000 targets ratio and the virtual-clock figures.
 #
-#   scripts/bench.sh                 # about 8 minutes
+#   scripts/bench.sh                 # about 9 minutes
 #   QUICK=1 RUNS=1 scripts/bench.sh  # one round, without the 60 s run
 #
 # A run that exits non-zero (a threshold or check failed) is still reported:
@@ -48,51 +56,68 @@ bin=$target_dir/release/dynstress
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
-# case NAME CONFIG SECONDS [EXTRA ARGS...]: declare a measured case.
+# case NAME ENV CONFIG SECONDS [EXTRA ARGS...]: declare a measured case;
+# ENV is VAR=VALUE set for the run, or "-".
 cases=()
 case_def() {
     cases+=("$1")
-    printf '%s\t%s\t%s\t%s\n' "$1" "$2" "$3" "${*:4}" >>"$tmp/cases"
+    printf '%s\t%s\t%s\t%s\t%s\n' "$1" "$2" "$3" "$4" "${*:5}" >>"$tmp/cases"
 }
 
-case_def brutal configs/brutal.toml 15
-case_def capacity configs/max.toml 10
-case_def capacity+events configs/max.toml 10 --events "$tmp/events.ndjson"
-case_def capacity+zst configs/max.toml 10 --events "$tmp/events.ndjson.zst"
+case_def brutal - configs/brutal.toml 15
+case_def brutal-virtual - configs/brutal.toml 15 --clock virtual
+case_def capacity - configs/max.toml 10
+case_def capacity-1-worker TOKIO_WORKER_THREADS=1 configs/max.toml 10
+case_def capacity+events - configs/max.toml 10 --events "$tmp/events.ndjson"
+case_def capacity+zst - configs/max.toml 10 --events "$tmp/events.ndjson.zst"
 if [[ "${QUICK:-0}" != 1 ]]; then
-    case_def capacity-60s configs/max.toml 60
+    case_def capacity-60s - configs/max.toml 60
 fi
-case_def many-targets configs/many_targets.toml 10
-case_def million-targets configs/many_targets.toml 10 --targets 1000000
+case_def many-targets - configs/many_targets.toml 10
+case_def million-targets - configs/many_targets.toml 10 --targets 1000000
+explore_seeds=200
 
-# run ROUND NAME CONFIG SECONDS EXTRA...: one measured run; its exit code,
-# JSON report and time -v output land in $tmp/NAME.ROUND.*.
+# run ROUND NAME ENV CONFIG SECONDS EXTRA...: one measured run; its exit
+# code, JSON report and time -v output land in $tmp/NAME.ROUND.*.
 run() {
-    local round=$1 name=$2 config=$3 seconds=$4 rc=0
-    shift 4
-    echo "bench.sh: round $round/$runs: $name ($config, $seconds s${*:+, $*})" >&2
-    /usr/bin/time -v -o "$tmp/$name.$round.time" \
+    local round=$1 name=$2 env=$3 config=$4 seconds=$5 rc=0
+    shift 5
+    local shown=""
+    if [[ "$env" == - ]]; then env=DYNSTRESS_BENCH=1; else shown=", $env"; fi
+    echo "bench.sh: round $round/$runs: $name ($config, $seconds s${*:+, $*}$shown)" >&2
+    env "$env" /usr/bin/time -v -o "$tmp/$name.$round.time" \
         "$bin" run --config "$config" --duration "$seconds" \
         --json "$tmp/$name.$round.json" --no-progress --quiet "$@" || rc=$?
     echo "$rc" >"$tmp/$name.$round.rc"
     rm -f "$tmp/events.ndjson" "$tmp/events.ndjson.zst"
 }
 
+# explore ROUND: the virtual clock's other use, many seeds in parallel.
+explore() {
+    local round=$1 rc=0
+    echo "bench.sh: round $round/$runs: explore (configs/chaos.toml, $explore_seeds seeds of 5 s)" >&2
+    /usr/bin/time -v -o "$tmp/explore.$round.time" \
+        "$bin" explore --config configs/chaos.toml --seeds "1..$explore_seeds" --duration 5 \
+        --no-progress --json "$tmp/explore.$round.json" >/dev/null || rc=$?
+    echo "$rc" >"$tmp/explore.$round.rc"
+}
+
 for round in $(seq 1 "$runs"); do
-    while IFS=$'\t' read -r name config seconds extra; do
+    while IFS=$'\t' read -r name env config seconds extra; do
         # shellcheck disable=SC2086
-        run "$round" "$name" "$config" "$seconds" $extra
+        run "$round" "$name" "$env" "$config" "$seconds" $extra
     done <"$tmp/cases"
+    explore "$round"
 done
 
-python3 - "$tmp" "$runs" <<'PY'
+python3 - "$tmp" "$runs" "$explore_seeds" <<'PY'
 import json
 import math
 import os
 import statistics
 import sys
 
-tmp, runs = sys.argv[1], int(sys.argv[2])
+tmp, runs, explore_seeds = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
 NA = "n/a"
 
 
@@ -151,11 +176,12 @@ def measure(name, round_):
     t = read_time(base + ".time")
     m = dict.fromkeys(
         ["committed", "settled", "rss_mb", "per_target", "first", "last",
-         "outside", "cpu"]
+         "outside", "wall", "cpu", "exec_p99"]
     )
     wall = None
     if "Elapsed (wall clock) time (h:mm:ss or m:ss)" in t:
         wall = wall_seconds(t["Elapsed (wall clock) time (h:mm:ss or m:ss)"])
+        m["wall"] = wall
     if "Maximum resident set size (kbytes)" in t:
         m["rss_mb"] = int(t["Maximum resident set size (kbytes)"]) / 1024
     if "User time (seconds)" in t and "System time (seconds)" in t:
@@ -164,6 +190,7 @@ def measure(name, round_):
         total = report["duration_s"]["total"]
         m["settled"] = report["rates"]["settled_ops_per_s"]
         m["committed"] = report["operations"]["succeeded"] / total if total else None
+        m["exec_p99"] = report["latency_us"]["execution"]["p99"]
         m["first"] = window_mean(report, True)
         m["last"] = window_mean(report, False)
         targets = report["config"]["num_targets"]
@@ -171,7 +198,9 @@ def measure(name, round_):
         # would be the process's fixed cost divided by 5.
         if m["rss_mb"] is not None and targets >= 1000:
             m["per_target"] = m["rss_mb"] * 1024 * 1024 / targets
-        if wall is not None:
+        # On the virtual clock the run window is virtual time: no part of
+        # the wall time is "outside" it.
+        if wall is not None and report["digests"]["clock"] == "real":
             m["outside"] = wall - total
     return m
 
@@ -187,13 +216,15 @@ def num(x, digits=1):
 cases = []
 with open(os.path.join(tmp, "cases")) as f:
     for line in f:
-        name, config, seconds, extra = line.rstrip("\n").split("\t")
+        name, env, config, seconds, extra = line.rstrip("\n").split("\t")
+        if env != "-":
+            extra = (env + " " + extra).strip()
         cases.append((name, config, seconds, extra))
 
 header = [
     "case", "s", "exit", "committed ops/s", "settled ops/s",
     "peak RSS MB", "bytes/target", "first 10 s settled", "last 10 s settled",
-    "outside run s", "CPU s",
+    "outside run s", "wall s", "CPU s", "exec p99 µs",
 ]
 print(f"Medians of {runs} run(s) per case.\n")
 print("| " + " | ".join(header) + " |")
@@ -212,7 +243,7 @@ for name, config, seconds, extra in cases:
     print("| " + " | ".join([
         label, seconds, ",".join(rcs), ops(m["committed"]), ops(m["settled"]),
         num(m["rss_mb"]), ops(m["per_target"]), ops(m["first"]), ops(m["last"]),
-        num(m["outside"]), num(m["cpu"], 2),
+        num(m["outside"]), num(m["wall"], 2), num(m["cpu"], 2), ops(m["exec_p99"]),
     ]) + " |")
 
 print()
@@ -233,6 +264,14 @@ for name in ["capacity+events", "capacity+zst"]:
         )
     else:
         print(f"--events ratio ({name}): n/a (a run produced no report)")
+
+one = med.get("capacity-1-worker", {})
+if plain and one.get("settled"):
+    print(
+        f"one tokio worker → two: settled {one['settled']:,.0f} → {plain:,.0f} ops/s "
+        f"(×{plain / one['settled']:.2f}), committed {one['committed']:,.0f} → "
+        f"{med['capacity']['committed']:,.0f} ops/s"
+    )
 
 few, many = plain, med.get("many-targets", {}).get("settled")
 if few and many:
@@ -265,5 +304,22 @@ if first and last:
     print(
         f"capacity over 60 s: last 10 s / first 10 s = {flat:.3f} "
         f"({verdict} the ≥ 0.90 target)"
+    )
+
+virtual = med.get("brutal-virtual", {})
+if virtual.get("wall") is not None:
+    took = f"{virtual['wall']:.2f} s" if virtual["wall"] >= 0.01 else "under 0.01 s"
+    print(f"virtual clock: a 15 s brutal run takes {took} of wall time")
+walls = []
+for r in range(1, runs + 1):
+    t = read_time(os.path.join(tmp, f"explore.{r}.time"))
+    label = "Elapsed (wall clock) time (h:mm:ss or m:ss)"
+    if label in t:
+        walls.append(wall_seconds(t[label]))
+if walls:
+    w = statistics.median(walls)
+    print(
+        f"explore: {explore_seeds} seeds of configs/chaos.toml (5 s each) in {w:.2f} s, "
+        f"{explore_seeds / w:,.0f} seeds/s"
     )
 PY
