@@ -42,10 +42,11 @@ mod txn;
 mod value;
 
 pub use address::{Address, address};
-pub(crate) use digest::mix64;
 pub use digest::{HISTORY_DIGEST_SEED, history_digest_step};
+pub(crate) use digest::{combine, mix64};
 pub use error::EcsError;
 pub use store::{EntityId, Retention, Store, Structural, VersionCreated};
 pub use tree::{Placement, TreeStats};
 pub(crate) use txn::Txn;
+pub(crate) use value::hash_value;
 pub use value::{HISTORY_FIELD, MAX_FIELDS, Schema, Value, ValueType};
