@@ -135,80 +135,66 @@ impl Model {
     pub fn diff(&self, store: &Store, e: EntityId) -> Vec<(String, String)> {
         let live = Model::capture(store, e);
         let mut out = Vec::new();
-        let mut cmp = |name: &str, want: String, got: String| {
-            if want != got {
-                out.push((name.to_string(), format!("replay {want}, store {got}")));
-            }
+        // Compared as values; only a disagreement is put into words (this
+        // runs once per target at the end of every run).
+        let mut differ = |name: &str, want: &dyn std::fmt::Display, got: &dyn std::fmt::Display| {
+            out.push((name.to_string(), format!("replay {want}, store {got}")));
         };
-        cmp(
-            "counter",
-            self.counter.to_string(),
-            live.counter.to_string(),
-        );
-        cmp(
-            "data_value",
-            self.data_value.to_string(),
-            live.data_value.to_string(),
-        );
-        cmp(
-            "text_content",
-            self.text_content.to_string(),
-            live.text_content.to_string(),
-        );
-        cmp(
-            "timestamp",
-            self.timestamp_us.to_string(),
-            live.timestamp_us.to_string(),
-        );
-        cmp(
-            "version_count",
-            self.version_count.to_string(),
-            live.version_count.to_string(),
-        );
-        cmp(
-            "borrow_count",
-            self.borrow_count.to_string(),
-            live.borrow_count.to_string(),
-        );
+        macro_rules! compare {
+            ($name:expr, $want:expr, $got:expr) => {
+                if $want != $got {
+                    differ($name, &$want, &$got);
+                }
+            };
+        }
+        compare!("counter", self.counter, live.counter);
+        // Floats by their bits, as their text would compare: -0 is not 0,
+        // and any NaN is the same as any other.
+        let (want, got) = (self.data_value, live.data_value);
+        if want.to_bits() != got.to_bits() && !(want.is_nan() && got.is_nan()) {
+            differ("data_value", &want, &got);
+        }
+        compare!("text_content", self.text_content, live.text_content);
+        compare!("timestamp", self.timestamp_us, live.timestamp_us);
+        compare!("version_count", self.version_count, live.version_count);
+        compare!("borrow_count", self.borrow_count, live.borrow_count);
         for (i, f) in BORROWABLE.iter().enumerate() {
-            cmp(
-                &format!("provenance of {f}"),
-                format!("{:?}", self.provenance[i]),
-                format!("{:?}", live.provenance[i]),
+            if self.provenance[i] != live.provenance[i] {
+                differ(
+                    &format!("provenance of {f}"),
+                    &format_args!("{:?}", self.provenance[i]),
+                    &format_args!("{:?}", live.provenance[i]),
+                );
+            }
+        }
+        compare!("history length", self.history_len, live.history_len);
+        if self.history_digest != live.history_digest {
+            differ(
+                "history digest",
+                &format_args!("{:016x}", self.history_digest),
+                &format_args!("{:016x}", live.history_digest),
             );
         }
-        cmp(
-            "history length",
-            self.history_len.to_string(),
-            live.history_len.to_string(),
-        );
-        cmp(
-            "history digest",
-            format!("{:016x}", self.history_digest),
-            format!("{:016x}", live.history_digest),
-        );
         if self.history_tail != live.history_tail {
             let first = self
                 .history_tail
                 .iter()
                 .zip(live.history_tail.iter())
                 .find(|(a, b)| a != b);
-            cmp(
+            differ(
                 "history entries",
-                format!("{first:?}"),
-                format!("{} retained entries differ", live.history_tail.len()),
+                &format_args!("{first:?}"),
+                &format_args!("{} retained entries differ", live.history_tail.len()),
             );
         }
-        cmp(
-            "versions",
-            self.versions.to_string(),
-            live.versions.to_string(),
-        );
-        cmp(
-            "placement",
-            format!("{:?}", self.place),
-            format!("{:?}", live.place),
-        );
+        compare!("versions", self.versions, live.versions);
+        if self.place != live.place {
+            differ(
+                "placement",
+                &format_args!("{:?}", self.place),
+                &format_args!("{:?}", live.place),
+            );
+        }
         out
     }
 }
