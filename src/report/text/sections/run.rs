@@ -485,7 +485,14 @@ pub(in crate::report::text) fn latency(report: &RunReport, g: &Glyphs) -> Sectio
         icon: "⏲️",
         tag: "LATENCY",
         title: "Latency",
-        nodes: vec![table.bare()],
+        nodes: vec![
+            table.bare(),
+            Node::new(
+                "execution is the store transaction alone; end-to-end runs from \
+                 submission to commit, waits for the target, grace, stalls and \
+                 backoff included",
+            ),
+        ],
     }
 }
 
