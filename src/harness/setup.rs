@@ -13,7 +13,6 @@ use rand::{RngExt, SeedableRng};
 
 use crate::config::Config;
 use crate::ecs::{EntityId, Schema, Store, Value};
-use crate::ops::exec::Shadow;
 
 /// Children per group tree at most.
 const CHILDREN_PER_GROUP: u32 = 64;
@@ -21,8 +20,6 @@ const CHILDREN_PER_GROUP: u32 = 64;
 /// The store as a run starts, with what the observers need to know of it.
 pub struct World {
     pub store: Store,
-    /// Target `i`'s state before the run.
-    pub shadows: Vec<Shadow>,
     /// Store index of the first source.
     pub first_source: u32,
 }
@@ -88,13 +85,8 @@ impl World {
                 )
                 .context("creating a source")?;
         }
-        let shadows = (0..n)
-            .map(|i| Shadow::capture(&store, EntityId(i)))
-            .collect::<Result<Vec<_>, _>>()
-            .context("reading a target's initial state")?;
         Ok(World {
             store,
-            shadows,
             first_source,
         })
     }
