@@ -55,6 +55,9 @@ pub enum Place {
     Orphan,
 }
 
+/// `Replay::model_of` of a target still at its initial state.
+const NOT_MATERIALISED: u32 = u32::MAX;
+
 /// [`Place::pack`] of a root and of an orphan; any other value is a
 /// child's parent index.
 const PACKED_ROOT: u32 = u32::MAX;
@@ -287,9 +290,12 @@ pub struct Replay {
     default: Model,
     /// Target `i`'s place before the run, packed.
     initial_place: Vec<u32>,
+    /// Target `i`'s index in `models`, or [`NOT_MATERIALISED`].
+    model_of: Vec<u32>,
     /// The targets a commit touched, and those that started unlike the
-    /// default (or in a place that does not pack).
-    models: FxHashMap<u32, Model>,
+    /// default (or in a place that does not pack). A vector rather than a
+    /// map: it grows without a second copy of itself.
+    models: Vec<Model>,
     sources: FxHashMap<Uuid, SourceValues>,
     v: Violations,
     commits: u64,
@@ -303,7 +309,8 @@ impl Replay {
     pub fn new(store: &Store, targets: u32, keep: usize) -> Replay {
         let mut default = None;
         let mut initial_place = Vec::with_capacity(targets as usize);
-        let mut models = FxHashMap::default();
+        let mut model_of = vec![NOT_MATERIALISED; targets as usize];
+        let mut models = Vec::new();
         for i in 0..targets {
             let mut m = Model::capture(store, EntityId(i));
             let place = m.place;
@@ -313,7 +320,8 @@ impl Replay {
             m.place = default.place;
             if packed.is_none() || !m.same(default) {
                 m.place = place;
-                models.insert(i, m);
+                model_of[i as usize] = models.len() as u32;
+                models.push(m);
             }
         }
         let default = default.unwrap_or_else(|| Model::capture(store, EntityId(0)));
@@ -338,6 +346,7 @@ impl Replay {
             targets,
             default,
             initial_place,
+            model_of,
             models,
             sources,
             v: Violations::new(CheckId::Replay),
@@ -350,12 +359,12 @@ impl Replay {
     /// Target `i`'s model: the materialised one, or the default in the
     /// target's initial place.
     fn model(&self, i: u32) -> std::borrow::Cow<'_, Model> {
-        match self.models.get(&i) {
-            Some(m) => std::borrow::Cow::Borrowed(m),
-            None => std::borrow::Cow::Owned(Model {
+        match self.model_of[i as usize] {
+            NOT_MATERIALISED => std::borrow::Cow::Owned(Model {
                 place: Place::unpack(self.initial_place[i as usize]),
                 ..self.default.clone()
             }),
+            m => std::borrow::Cow::Borrowed(&self.models[m as usize]),
         }
     }
 
@@ -364,11 +373,14 @@ impl Replay {
     fn apply(&mut self, i: usize, op: OpId, effect: &Effect) -> Result<(), String> {
         let keep = self.keep;
         let sources = &self.sources;
-        let (default, initial_place) = (&self.default, &self.initial_place);
-        let m = self.models.entry(i as u32).or_insert_with(|| Model {
-            place: Place::unpack(initial_place[i]),
-            ..default.clone()
-        });
+        if self.model_of[i] == NOT_MATERIALISED {
+            self.model_of[i] = self.models.len() as u32;
+            self.models.push(Model {
+                place: Place::unpack(self.initial_place[i]),
+                ..self.default.clone()
+            });
+        }
+        let m = &mut self.models[self.model_of[i] as usize];
         let mut result = Ok(());
         let suffix = |at_us: i64| format!(" {op} t={at_us}");
         match effect {
@@ -584,8 +596,9 @@ mod tests {
     fn only_targets_unlike_the_default_are_kept_whole() {
         let s = store();
         let r = Replay::new(&s, 3, 4);
-        let mut kept: Vec<u32> = r.models.keys().copied().collect();
-        kept.sort_unstable();
+        let kept: Vec<u32> = (0..3)
+            .filter(|&i| r.model_of[i as usize] != NOT_MATERIALISED)
+            .collect();
         // Target 1 differs in its place only, which the packed places hold.
         assert_eq!(kept, vec![2]);
         assert_eq!(
