@@ -94,6 +94,93 @@ impl Place {
     }
 }
 
+/// A history entry the replay expects, kept as what it is made of and
+/// written out only to be digested or compared: as text, the last entries
+/// of a million targets would cost a string allocation each.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Entry {
+    /// An entry as the store held it before the run.
+    Text(Arc<str>),
+    Modify {
+        write: FieldWrite,
+        op: OpId,
+        at_us: i64,
+    },
+    Borrow {
+        field: BorrowField,
+        from: Uuid,
+        op: OpId,
+        at_us: i64,
+    },
+    Complex {
+        counter: i64,
+        op: OpId,
+        at_us: i64,
+    },
+    Structural {
+        kind: OpType,
+        changed: bool,
+        op: OpId,
+        at_us: i64,
+    },
+}
+
+impl Entry {
+    /// The entry's text, as the store's history must hold it.
+    fn text(&self) -> std::borrow::Cow<'_, str> {
+        let suffix = |op: &OpId, at_us: &i64| format!(" {op} t={at_us}");
+        let text = match self {
+            Entry::Text(text) => return std::borrow::Cow::Borrowed(text),
+            Entry::Modify { write, op, at_us } => {
+                let what = match *write {
+                    FieldWrite::Counter(v) => format!("modify_field counter={v}"),
+                    FieldWrite::DataValue(v) => {
+                        format!("modify_field data_value={}", float_text(v))
+                    }
+                    FieldWrite::Text(n) => format!("modify_field text_content=text_{n}"),
+                };
+                what + &suffix(op, at_us)
+            }
+            Entry::Borrow {
+                field,
+                from,
+                op,
+                at_us,
+            } => {
+                let (sf, tf) = borrow_fields(*field);
+                format!("borrow {tf} <- @{}.{sf}", from.hyphenated()) + &suffix(op, at_us)
+            }
+            Entry::Complex { counter, op, at_us } => {
+                format!("complex_update counter={counter}") + &suffix(op, at_us)
+            }
+            Entry::Structural {
+                kind,
+                changed,
+                op,
+                at_us,
+            } => {
+                let no_op = if *changed { "" } else { " no-op" };
+                format!("{}{no_op}", kind.name()) + &suffix(op, at_us)
+            }
+        };
+        std::borrow::Cow::Owned(text)
+    }
+}
+
+/// The source field a borrow reads and the target field it writes.
+fn borrow_fields(field: BorrowField) -> (&'static str, &'static str) {
+    match field {
+        BorrowField::Counter => ("source_counter", "counter"),
+        BorrowField::Data => ("source_data", "data_value"),
+        BorrowField::Text => ("source_text", "text_content"),
+    }
+}
+
+/// Whether two tails hold the same texts.
+fn same_tail(a: &VecDeque<Entry>, b: &VecDeque<Entry>) -> bool {
+    a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x.text() == y.text())
+}
+
 /// A plain model of one target, changed only by replayed effects.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Model {
@@ -108,7 +195,7 @@ pub struct Model {
     pub history_len: u64,
     pub history_digest: u64,
     /// The last entries, as many as the store retains.
-    pub history_tail: VecDeque<Arc<str>>,
+    pub history_tail: VecDeque<Entry>,
     /// Versions in the lineage (1 = only the initial version).
     pub versions: u64,
     pub place: Place,
@@ -152,18 +239,25 @@ impl Model {
             provenance: BORROWABLE.map(|f| store.provenance(e, f)),
             history_len: store.history_len(e),
             history_digest: store.history_digest(e),
-            history_tail: store.history_retained(e).into(),
+            history_tail: store
+                .history_retained(e)
+                .into_iter()
+                .map(Entry::Text)
+                .collect(),
             versions: store.version_count(e),
             place: Place::of(store, e),
         }
     }
 
-    fn append(&mut self, entry: String, keep: usize) {
+    fn append(&mut self, entry: Entry, keep: usize) {
         self.history_len += 1;
-        self.history_digest = history_digest_step(self.history_digest, &entry);
-        self.history_tail.push_back(Arc::from(entry));
-        while self.history_tail.len() > keep {
+        self.history_digest = history_digest_step(self.history_digest, &entry.text());
+        // Make room first, so the tail never holds more than `keep`.
+        while !self.history_tail.is_empty() && self.history_tail.len() >= keep {
             self.history_tail.pop_front();
+        }
+        if keep > 0 {
+            self.history_tail.push_back(entry);
         }
     }
 
@@ -179,7 +273,7 @@ impl Model {
             && self.provenance == other.provenance
             && self.history_len == other.history_len
             && self.history_digest == other.history_digest
-            && self.history_tail == other.history_tail
+            && same_tail(&self.history_tail, &other.history_tail)
             && self.versions == other.versions
             && self.place == other.place
     }
@@ -244,11 +338,12 @@ impl Model {
             format!("{:016x}", self.history_digest),
             format!("{:016x}", live.history_digest),
         );
-        if self.history_tail != live.history_tail {
+        if !same_tail(&self.history_tail, &live.history_tail) {
             let first = self
                 .history_tail
                 .iter()
-                .zip(live.history_tail.iter())
+                .map(Entry::text)
+                .zip(live.history_tail.iter().map(Entry::text))
                 .find(|(a, b)| a != b);
             cmp(
                 "history entries",
@@ -382,28 +477,29 @@ impl Replay {
         }
         let m = &mut self.models[self.model_of[i] as usize];
         let mut result = Ok(());
-        let suffix = |at_us: i64| format!(" {op} t={at_us}");
         match effect {
             Effect::Versioned => m.versions += 1,
             Effect::Modified { write, at_us } => {
-                let entry = match *write {
+                match *write {
                     FieldWrite::Counter(v) => {
                         m.counter = v;
                         m.provenance[0] = None;
-                        format!("modify_field counter={v}")
                     }
                     FieldWrite::DataValue(v) => {
                         m.data_value = v;
                         m.provenance[1] = None;
-                        format!("modify_field data_value={}", float_text(v))
                     }
                     FieldWrite::Text(n) => {
                         m.text_content = Arc::from(format!("text_{n}"));
                         m.provenance[2] = None;
-                        format!("modify_field text_content=text_{n}")
                     }
+                }
+                let entry = Entry::Modify {
+                    write: *write,
+                    op,
+                    at_us: *at_us,
                 };
-                m.append(entry + &suffix(*at_us), keep);
+                m.append(entry, keep);
             }
             Effect::Borrowed {
                 field,
@@ -413,10 +509,11 @@ impl Replay {
             } => {
                 self.borrows += 1;
                 let source = sources.get(from);
-                let (sf, tf, slot) = match field {
-                    BorrowField::Counter => ("source_counter", "counter", 0),
-                    BorrowField::Data => ("source_data", "data_value", 1),
-                    BorrowField::Text => ("source_text", "text_content", 2),
+                let (sf, tf) = borrow_fields(*field);
+                let slot = match field {
+                    BorrowField::Counter => 0,
+                    BorrowField::Data => 1,
+                    BorrowField::Text => 2,
                 };
                 let expected = source.map(|s| match field {
                     BorrowField::Counter => Value::Int(s.counter),
@@ -444,8 +541,13 @@ impl Replay {
                 }
                 m.provenance[slot] = Some(*from);
                 m.borrow_count += 1;
-                let entry = format!("borrow {tf} <- @{}.{sf}", from.hyphenated());
-                m.append(entry + &suffix(*at_us), keep);
+                let entry = Entry::Borrow {
+                    field: *field,
+                    from: *from,
+                    op,
+                    at_us: *at_us,
+                };
+                m.append(entry, keep);
             }
             Effect::ComplexUpdate { data_value, at_us } => {
                 m.counter += 1;
@@ -454,8 +556,12 @@ impl Replay {
                 m.timestamp_us = *at_us;
                 m.version_count += 1;
                 m.provenance = [None; 3];
-                let entry = format!("complex_update counter={}", m.counter);
-                m.append(entry + &suffix(*at_us), keep);
+                let entry = Entry::Complex {
+                    counter: m.counter,
+                    op,
+                    at_us: *at_us,
+                };
+                m.append(entry, keep);
                 m.versions += 1;
             }
             Effect::Structural {
@@ -481,8 +587,13 @@ impl Replay {
                     m.versions += 1;
                     self.tree_moves += 1;
                 }
-                let entry = format!("{}{}", kind.name(), if *changed { "" } else { " no-op" });
-                m.append(entry + &suffix(*at_us), keep);
+                let entry = Entry::Structural {
+                    kind: *kind,
+                    changed: *changed,
+                    op,
+                    at_us: *at_us,
+                };
+                m.append(entry, keep);
             }
         }
         result
@@ -646,6 +757,30 @@ mod tests {
         let r = Replay::new(&s, 3, 4);
         put_counter(&mut s, 0, 777);
         assert_eq!(diffs(&r, &s), vec![(0, "counter".to_string())]);
+    }
+
+    #[test]
+    fn a_tail_entry_is_small_and_kept_as_many_as_the_store_keeps() {
+        assert!(std::mem::size_of::<Entry>() <= 40);
+        let s = store();
+        let mut r = Replay::new(&s, 3, 2);
+        for n in 0..5 {
+            let effect = Effect::Modified {
+                write: FieldWrite::Text(n),
+                at_us: 1,
+            };
+            assert_eq!(r.apply(0, OpId(u64::from(n)), &effect), Ok(()));
+        }
+        let m = r.model(0);
+        let texts: Vec<_> = m.history_tail.iter().map(Entry::text).collect();
+        assert_eq!(
+            texts,
+            [
+                "modify_field text_content=text_3 op-00000003 t=1",
+                "modify_field text_content=text_4 op-00000004 t=1"
+            ]
+        );
+        assert_eq!(m.history_tail.capacity(), 4);
     }
 
     #[test]
