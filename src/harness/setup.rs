@@ -5,6 +5,7 @@
 //! children in a few group trees (at most 64 children per tree), so
 //! structural operations change real structure. Sources follow.
 
+use std::fmt::Write as _;
 use std::sync::Arc;
 
 use anyhow::Context;
@@ -37,12 +38,15 @@ impl World {
         let n = config.num_targets;
         let groups = n.div_ceil(CHILDREN_PER_GROUP).max(2).min(n);
         store.reserve(n as usize + groups as usize + config.num_sources as usize);
+        let mut name = String::new();
         for i in 0..n {
+            name.clear();
+            let _ = write!(name, "target_{i}");
             let id = store
                 .create(
                     Schema::TestDataEntity,
                     &[
-                        ("name", Value::Str(Arc::from(format!("target_{i}")))),
+                        ("name", Value::Str(Arc::from(name.as_str()))),
                         ("timestamp", created.clone()),
                     ],
                 )
