@@ -2,8 +2,10 @@
 //! not yet final) and one per target, kept up to date from the event
 //! stream alone.
 //!
-//! A record is dropped when its op reaches a final state, so memory is
-//! bounded by the ops in flight. The effective priorities of ops that
+//! A record is dropped when its op reaches a final state, and a target's
+//! record when the target is idle again (nothing Pending or executing, no
+//! rejection owed), so memory is bounded by the ops in flight, not by the
+//! number of targets; which targets a commit modified is one bit each. The effective priorities of ops that
 //! settled recently are kept a little longer (as many ops back as a parent
 //! link may reach), so a child submitted just after its parent settled can
 //! still be checked.
@@ -40,7 +42,7 @@ pub struct OpRecord {
     pub budget: u32,
 }
 
-/// What the table knows of a target.
+/// What the table knows of a target that is not idle.
 #[derive(Clone, Debug, Default)]
 pub struct TargetRecord {
     pub executing: Option<OpId>,
@@ -50,8 +52,13 @@ pub struct TargetRecord {
     pub last_winner: Option<OpId>,
     /// Non-winners of the latest conflict still owed a rejection.
     pub owed_rejections: u64,
-    /// A commit changed the target's fields.
-    pub modified: bool,
+}
+
+impl TargetRecord {
+    /// Nothing left to know: the record can go.
+    fn idle(&self) -> bool {
+        self.executing.is_none() && self.pending.is_empty() && self.owed_rejections == 0
+    }
 }
 
 /// Terminal outcomes counted from the stream.
@@ -66,7 +73,11 @@ pub struct Terminals {
 #[derive(Debug, Default)]
 pub struct Table {
     ops: FxHashMap<OpId, OpRecord>,
-    targets: Vec<TargetRecord>,
+    /// Targets that are not idle.
+    targets: FxHashMap<u32, TargetRecord>,
+    /// Bit `t` set: a commit changed target `t`'s fields.
+    modified: Vec<u64>,
+    modified_count: u64,
     /// Effective priorities of recently settled ops, oldest first.
     settled: VecDeque<(OpId, Priority)>,
     settled_index: FxHashMap<OpId, Priority>,
@@ -86,7 +97,7 @@ impl Table {
     /// `horizon`: how many ops back a parent link may reach.
     pub fn new(targets: usize, horizon: u64) -> Table {
         Table {
-            targets: vec![TargetRecord::default(); targets],
+            modified: vec![0; targets.div_ceil(64)],
             horizon: horizon.max(1),
             ..Table::default()
         }
@@ -96,16 +107,31 @@ impl Table {
         self.ops.get(&id)
     }
 
+    /// Target `t`'s record; `None` when it is idle.
     pub fn target(&self, t: u32) -> Option<&TargetRecord> {
-        self.targets.get(t as usize)
+        self.targets.get(&t)
     }
 
     fn target_mut(&mut self, t: u32) -> &mut TargetRecord {
-        let i = t as usize;
-        if self.targets.len() <= i {
-            self.targets.resize_with(i + 1, TargetRecord::default);
+        self.targets.entry(t).or_default()
+    }
+
+    /// Drop target `t`'s record if it is idle.
+    fn forget_if_idle(&mut self, t: u32) {
+        if self.targets.get(&t).is_some_and(TargetRecord::idle) {
+            self.targets.remove(&t);
         }
-        &mut self.targets[i]
+    }
+
+    fn mark_modified(&mut self, t: u32) {
+        let (word, bit) = (t as usize / 64, 1u64 << (t % 64));
+        if self.modified.len() <= word {
+            self.modified.resize(word + 1, 0);
+        }
+        if self.modified[word] & bit == 0 {
+            self.modified[word] |= bit;
+            self.modified_count += 1;
+        }
     }
 
     /// Ops submitted and not yet seen in a final state.
@@ -115,7 +141,7 @@ impl Table {
 
     /// Entities whose fields a commit changed.
     pub fn entities_modified(&self) -> u64 {
-        self.targets.iter().filter(|t| t.modified).count() as u64
+        self.modified_count
     }
 
     /// Some of the ops still active, lowest ids first.
@@ -201,8 +227,9 @@ impl Table {
                 let tr = self.target_mut(ev.target);
                 tr.owed_rejections = others;
                 tr.last_winner = Some(ev.op);
+                self.forget_if_idle(ev.target);
             }
-            EventKind::EntityModified { .. } => self.target_mut(ev.target).modified = true,
+            EventKind::EntityModified { .. } => self.mark_modified(ev.target),
             EventKind::EntityVersioned { .. } | EventKind::GraceProtected { .. } => {}
             kind => self.step(ev, kind),
         }
@@ -235,7 +262,7 @@ impl Table {
         match next {
             OpState::Pending => self.target_mut(t).pending.push(ev.op),
             OpState::Executing => self.target_mut(t).executing = Some(ev.op),
-            _ => {}
+            _ => self.forget_if_idle(t),
         }
         if next.is_terminal() {
             self.ops.remove(&ev.op);
@@ -275,5 +302,105 @@ impl Table {
             self.settled.pop_front();
             self.settled_index.remove(&old);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! Target records live only while their target is busy.
+
+    use super::*;
+    use crate::events::{Decision, Effect, RejectReason};
+    use crate::ops::{FieldWrite, OpClass, OpType};
+
+    fn ev(table: &mut Table, op: u64, target: u32, kind: EventKind) {
+        table.apply(&Event {
+            t_ns: op,
+            op: OpId(op),
+            target,
+            op_type: OpType::ModifyField,
+            priority: Priority::NORMAL,
+            kind,
+        });
+    }
+
+    fn submit(table: &mut Table, op: u64, target: u32) {
+        let kind = EventKind::OperationSubmitted {
+            effective: Priority::NORMAL,
+            class: OpClass::Normal,
+            parent: None,
+            budget: 1,
+            batch_size: 2,
+        };
+        ev(table, op, target, kind);
+    }
+
+    #[test]
+    fn a_target_is_forgotten_once_idle_and_its_modification_remembered() {
+        let mut table = Table::new(100, 8);
+        submit(&mut table, 1, 70);
+        submit(&mut table, 2, 70);
+        let conflict = EventKind::OperationConflict {
+            pending: Box::new([OpId(1), OpId(2)]),
+            executing: None,
+            decision: Decision::Start,
+            resolution_ns: 1,
+        };
+        ev(&mut table, 1, 70, conflict);
+        ev(
+            &mut table,
+            1,
+            70,
+            EventKind::OperationStarted { attempt: 0 },
+        );
+        let rejected = EventKind::OperationRejected {
+            from: OpState::Pending,
+            reason: RejectReason::Outranked { winner: OpId(1) },
+            retries: 0,
+        };
+        ev(&mut table, 2, 70, rejected);
+        let busy = table.target(70).map(|t| (t.executing, t.last_winner));
+        assert_eq!(busy, Some((Some(OpId(1)), Some(OpId(1)))));
+        let fields = EventKind::EntityModified {
+            fields: &["counter"],
+        };
+        ev(&mut table, 1, 70, fields.clone());
+        ev(&mut table, 1, 70, fields.clone());
+        ev(&mut table, 9, 99, fields);
+        let done = EventKind::OperationCompleted {
+            execution_ns: 1,
+            end_to_end_ns: 1,
+            effect: Effect::Modified {
+                write: FieldWrite::Counter(1),
+                at_us: 1,
+            },
+        };
+        ev(&mut table, 1, 70, done);
+        assert!(table.target(70).is_none());
+        assert_eq!(table.active(), 0);
+        assert_eq!(table.entities_modified(), 2);
+    }
+
+    #[test]
+    fn a_target_owed_a_rejection_is_not_forgotten() {
+        let mut table = Table::new(4, 8);
+        submit(&mut table, 1, 3);
+        let conflict = EventKind::OperationConflict {
+            pending: Box::new([OpId(1), OpId(2)]),
+            executing: None,
+            decision: Decision::Start,
+            resolution_ns: 1,
+        };
+        ev(&mut table, 1, 3, conflict);
+        ev(
+            &mut table,
+            1,
+            3,
+            EventKind::OperationCancelled {
+                from: OpState::Pending,
+            },
+        );
+        let owed = table.target(3).map(|t| (t.owed_rejections, t.last_winner));
+        assert_eq!(owed, Some((1, Some(OpId(1)))));
     }
 }

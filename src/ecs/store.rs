@@ -432,7 +432,8 @@ impl Store {
             })?;
         let blank = &self.blanks[blank_index(schema)];
         let now = Utc::now();
-        let mut values: Vec<Value> = blank
+        // Built in its final allocation: setup creates a million of these.
+        let mut array: Arc<[Value]> = blank
             .fields
             .iter()
             .map(|v| match v {
@@ -440,6 +441,7 @@ impl Store {
                 other => other.clone(),
             })
             .collect();
+        let values = Arc::get_mut(&mut array).expect("a new array has one owner");
         let mut given = [false; MAX_FIELDS];
         let mut initial_history: &[Value] = &[];
         for (name, value) in fields {
@@ -465,19 +467,18 @@ impl Store {
                 history.push(Arc::clone(s), self.retention.history);
             }
         }
-        let fields: Arc<[Value]> = values.into();
         let provenance = Arc::clone(&blank.provenance);
         let ecs_id = self.ids.encode(entity, 1);
         let latest = Snapshot::new(
             ecs_id,
             Uuid::nil(),
-            Arc::clone(&fields),
+            Arc::clone(&array),
             Arc::clone(&provenance),
             history.len(),
         );
         self.entities.push(Entity {
             schema,
-            fields,
+            fields: array,
             provenance,
             history,
             latest,

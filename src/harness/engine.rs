@@ -291,7 +291,8 @@ mod tests {
         )
         .unwrap_or_else(|e| panic!("{e}"));
         let world = World::build(&config, 3).unwrap_or_else(|e| panic!("{e}"));
-        let shadow = world.shadows[0].clone();
+        let shadow = crate::ops::exec::Shadow::capture(&world.store, EntityId(0))
+            .unwrap_or_else(|e| panic!("{e}"));
         let mut bus = Bus::new(64);
         let mut sub = bus.subscribe();
         let publisher = bus.publisher();

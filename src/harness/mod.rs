@@ -258,6 +258,13 @@ pub async fn run(
     }
     let seed = config.seed.unwrap_or_else(rand::random);
     let world = World::build(&config, seed)?;
+    // The checks read the store as it is before the run; at a million
+    // targets that takes a noticeable time, which is setup too.
+    let checker = crate::check::online::Checker::new(
+        crate::check::CheckConfig::of(&config),
+        &world.store,
+        config.num_targets,
+    );
     // The run's clock starts once the world exists: setup is not part of
     // the submission window.
     let clock = Clock::new(config.clock);
@@ -296,11 +303,7 @@ pub async fn run(
     let observer = tokio::spawn(
         observer::Observer {
             sub: observer_sub,
-            checker: crate::check::online::Checker::new(
-                crate::check::CheckConfig::of(&config),
-                &world.store,
-                config.num_targets,
-            ),
+            checker,
             events: options.events,
             failed: events_failed.clone(),
             verbose: options.verbose.then_some(crate::report::live::LiveStyle {

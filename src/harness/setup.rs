@@ -5,6 +5,7 @@
 //! children in a few group trees (at most 64 children per tree), so
 //! structural operations change real structure. Sources follow.
 
+use std::fmt::Write as _;
 use std::sync::Arc;
 
 use anyhow::Context;
@@ -13,7 +14,6 @@ use rand::{RngExt, SeedableRng};
 
 use crate::config::Config;
 use crate::ecs::{EntityId, Schema, Store, Value};
-use crate::ops::exec::Shadow;
 
 /// Children per group tree at most.
 const CHILDREN_PER_GROUP: u32 = 64;
@@ -21,8 +21,6 @@ const CHILDREN_PER_GROUP: u32 = 64;
 /// The store as a run starts, with what the observers need to know of it.
 pub struct World {
     pub store: Store,
-    /// Target `i`'s state before the run.
-    pub shadows: Vec<Shadow>,
     /// Store index of the first source.
     pub first_source: u32,
 }
@@ -40,12 +38,15 @@ impl World {
         let n = config.num_targets;
         let groups = n.div_ceil(CHILDREN_PER_GROUP).max(2).min(n);
         store.reserve(n as usize + groups as usize + config.num_sources as usize);
+        let mut name = String::new();
         for i in 0..n {
+            name.clear();
+            let _ = write!(name, "target_{i}");
             let id = store
                 .create(
                     Schema::TestDataEntity,
                     &[
-                        ("name", Value::Str(Arc::from(format!("target_{i}")))),
+                        ("name", Value::Str(Arc::from(name.as_str()))),
                         ("timestamp", created.clone()),
                     ],
                 )
@@ -88,13 +89,8 @@ impl World {
                 )
                 .context("creating a source")?;
         }
-        let shadows = (0..n)
-            .map(|i| Shadow::capture(&store, EntityId(i)))
-            .collect::<Result<Vec<_>, _>>()
-            .context("reading a target's initial state")?;
         Ok(World {
             store,
-            shadows,
             first_source,
         })
     }

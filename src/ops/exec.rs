@@ -18,6 +18,7 @@ use crate::ops::kind::finish_entry;
 use crate::ops::text::Line;
 use crate::ops::{FailReason, Op, OpId, OpKind};
 
+#[cfg(test)]
 pub(crate) use crate::ops::shadow::Shadow;
 
 /// A fault to inject into one execution attempt.
@@ -336,7 +337,7 @@ mod tests {
     fn committed_effects_replayed_on_a_shadow_reproduce_the_store() {
         let mut w = world();
         let target = EntityId(0);
-        let mut shadow = w.shadows[0].clone();
+        let mut shadow = Shadow::capture(&w.store, target).unwrap_or_else(|e| panic!("{e}"));
         for (i, kind) in all_kinds(w.first_source).into_iter().enumerate() {
             let done = execute(
                 &mut w.store,
@@ -376,7 +377,7 @@ mod tests {
     fn the_shadow_notices_a_write_nobody_committed() {
         let mut w = world();
         let target = EntityId(0);
-        let shadow = w.shadows[0].clone();
+        let shadow = Shadow::capture(&w.store, target).unwrap_or_else(|e| panic!("{e}"));
         let addr = format!(
             "@{}.counter",
             w.store.current_id(target).unwrap_or_default()

@@ -16,7 +16,9 @@
 //!   `kind/`, listed once in its registry (which says what adding a type
 //!   takes).
 //! * [`exec`] — one execution attempt: an op run as a store transaction.
-//! * [`exec::Shadow`] — the replay of committed effects the checks use.
+//! * `shadow` (tests only) — a plain replay of committed effects that the
+//!   executor's tests compare with the store; the run's own replay is the
+//!   `replay` check, written again in `check`.
 //! * [`text`] — the text they write, built without the formatting machinery.
 
 pub mod backoff;
@@ -24,6 +26,7 @@ pub mod exec;
 mod kind;
 pub mod lifecycle;
 pub(crate) mod priority;
+#[cfg(test)]
 mod shadow;
 pub(crate) mod text;
 

@@ -6,15 +6,16 @@
 //! [`Effect`] of every committed op is applied in commit order, without the
 //! store. If the store lost an update, leaked a partial write or versioned
 //! wrongly, the two disagree at the end ([`Shadow::diff`]).
+//!
+//! It serves the executor's tests only: a run's replay is the `replay`
+//! check (`check/rules/replay.rs`), which models the targets lazily so that
+//! a million of them cost no copy each.
 
 use std::sync::Arc;
 
 use crate::ecs::{EcsError, EntityId, Placement, Store, Value};
-#[cfg(test)]
 use crate::events::Effect;
-#[cfg(test)]
 use crate::ops::kind::{complex_text, history_entry, text_value};
-#[cfg(test)]
 use crate::ops::{BorrowField, FieldWrite, OpId, OpType};
 
 /// Where a target sits in the trees, as the replay models it.
@@ -83,7 +84,6 @@ impl Shadow {
         })
     }
 
-    #[cfg(test)]
     /// Replay one committed effect. Returns a description of a mismatch
     /// between what the effect claims and what the shadow predicts (only
     /// structural ops can disagree: whether the change was a no-op).
@@ -148,7 +148,6 @@ impl Shadow {
         result
     }
 
-    #[cfg(test)]
     /// Differences between this shadow and the store's live target.
     pub(crate) fn diff(&self, store: &Store, target: EntityId) -> Vec<String> {
         let mut out = Vec::new();

@@ -51,7 +51,7 @@ pub fn registry(config: &CheckConfig, store: &Store, targets: u32) -> Vec<Box<dy
         Box::new(retries::Retries::new(config)),
         Box::new(failures::Failures::new(config.failures_injected)),
         Box::new(replay::Replay::new(store, targets, config.history_retained)),
-        Box::new(versions::Versions::default()),
+        Box::new(versions::Versions::with_entities(store.len())),
         Box::new(trees::Trees),
         Box::new(events::Events),
     ]

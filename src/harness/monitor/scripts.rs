@@ -199,3 +199,26 @@ fn resolution_latency_counts_from_arrival() {
         .collect();
     assert_eq!(latencies, [250]);
 }
+
+/// Only busy targets hold a slot; an idle target's slot is reused by the
+/// next one that gets busy.
+#[test]
+fn slots_are_held_by_busy_targets_only() {
+    let op = |w: &str| parse_op(w).unwrap_or_else(|e| panic!("{e}"));
+    let mut st = State::new(1_000, Duration::from_millis(500), None, 1);
+    let mut out = Outputs::default();
+    assert_eq!(st.slots_held(), (0, 0));
+    st.batch([op("1:p5:t3"), op("2:p8:t3")].into_iter(), 0, 0, &mut out);
+    st.batch([op("3:p5:t900")].into_iter(), 0, 0, &mut out);
+    assert_eq!(st.slots_held(), (2, 0));
+    st.done(3, crate::ops::OpId(2), 1, 1, &mut out);
+    assert_eq!(st.slots_held(), (1, 1));
+    assert_eq!(st.describe(3), (None, vec![]));
+    st.batch([op("4:p5:t7")].into_iter(), 2, 2, &mut out);
+    assert_eq!(st.slots_held(), (2, 0));
+    st.close(3, &mut out);
+    assert_eq!(st.slots_held(), (2, 0), "both still execute");
+    st.done(900, crate::ops::OpId(3), 4, 4, &mut out);
+    st.done(7, crate::ops::OpId(4), 4, 4, &mut out);
+    assert_eq!(st.slots_held(), (0, 2));
+}

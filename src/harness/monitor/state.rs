@@ -20,6 +20,11 @@
 //! driver, grace timers to (re)arm and the counters to add. The async task
 //! in `monitor.rs` only feeds inputs and carries out outputs, so the same
 //! rules run unchanged under a test script or a virtual clock.
+//!
+//! Only a busy target (an op Pending or executing) has a [`Slot`]; an idle
+//! one costs the four bytes of its entry in the slot index, so a million
+//! targets cost 4 MB rather than a slot each. Slots of targets that became
+//! idle are reused.
 
 use std::time::Duration;
 
@@ -83,9 +88,16 @@ impl Slot {
     }
 }
 
+/// `State::slot_of` of an idle target.
+const IDLE: u32 = u32::MAX;
+
 /// The monitor's decision state; see the module docs.
 pub(crate) struct State {
+    /// Target → its slot in `slots`, or [`IDLE`].
+    slot_of: Vec<u32>,
+    /// Slots of the busy targets, and free ones (listed in `free`).
     slots: Vec<Slot>,
+    free: Vec<u32>,
     grace: Duration,
     scratch: Vec<Contender>,
     closed: bool,
@@ -103,7 +115,9 @@ impl State {
         seed: u64,
     ) -> State {
         State {
-            slots: (0..num_targets).map(|_| Slot::default()).collect(),
+            slot_of: vec![IDLE; num_targets as usize],
+            slots: Vec::new(),
+            free: Vec::new(),
             grace,
             scratch: Vec::new(),
             closed: false,
@@ -134,7 +148,7 @@ impl State {
                 self.dropped_one = true;
                 continue;
             }
-            let pending = &mut self.slots[op.target as usize].pending;
+            let pending = &mut self.slot_mut(op.target).pending;
             if target.is_none() {
                 // One allocation for the batch (and a waiting winner).
                 pending.reserve(len + 1);
@@ -156,19 +170,22 @@ impl State {
         now_ns: u64,
         out: &mut Outputs,
     ) {
-        let slot = &mut self.slots[target as usize];
+        let Some(slot) = self.slot(target) else {
+            return;
+        };
         // A preempted victim's slot was already handed to its preemptor;
         // only the current op frees the target.
         if slot.executing.is_some_and(|e| e.id == op) {
-            slot.executing = None;
+            self.slot_mut(target).executing = None;
             self.resolve(target, arrived_ns, now_ns, out);
+            self.release_if_idle(target);
         }
     }
 
     /// A failed op waited out its backoff and competes again.
     pub(crate) fn requeue(&mut self, op: Op, arrived_ns: u64, now_ns: u64, out: &mut Outputs) {
         let t = op.target;
-        self.slots[t as usize].pending.push(op);
+        self.slot_mut(t).pending.push(op);
         self.resolve(t, arrived_ns, now_ns, out);
     }
 
@@ -180,8 +197,12 @@ impl State {
     /// The drain deadline: cancel every Pending op and start nothing more.
     pub(crate) fn close(&mut self, now_ns: u64, out: &mut Outputs) {
         self.closed = true;
-        for t in 0..self.slots.len() {
-            self.cancel_pending(t as u32, now_ns, out);
+        // In target order, as the events of a virtual-clock run must not
+        // depend on which slot a target was given.
+        for t in 0..self.slot_of.len() as u32 {
+            if self.slot_of[t as usize] != IDLE {
+                self.cancel_pending(t, now_ns, out);
+            }
         }
         out.cmds.push(Cmd::Close);
     }
@@ -190,20 +211,69 @@ impl State {
     /// the Pending ones.
     #[cfg(test)]
     pub(crate) fn describe(&self, t: u32) -> (Option<(OpId, Priority, u64)>, Vec<OpId>) {
-        let slot = &self.slots[t as usize];
-        (
-            slot.executing.map(|e| (e.id, e.effective, e.started_ns)),
-            slot.pending.iter().map(|o| o.id).collect(),
-        )
+        match self.slot(t) {
+            Some(slot) => (
+                slot.executing.map(|e| (e.id, e.effective, e.started_ns)),
+                slot.pending.iter().map(|o| o.id).collect(),
+            ),
+            None => (None, Vec::new()),
+        }
     }
 
     #[cfg(test)]
     pub(crate) fn targets(&self) -> u32 {
-        self.slots.len() as u32
+        self.slot_of.len() as u32
+    }
+
+    /// Slots held: the targets busy now, and free slots for reuse.
+    #[cfg(test)]
+    pub(crate) fn slots_held(&self) -> (usize, usize) {
+        (self.slots.len() - self.free.len(), self.free.len())
+    }
+
+    /// Target `t`'s slot, if it is busy.
+    fn slot(&self, t: u32) -> Option<&Slot> {
+        match self.slot_of[t as usize] {
+            IDLE => None,
+            i => Some(&self.slots[i as usize]),
+        }
+    }
+
+    /// Target `t`'s slot, given one if it was idle.
+    fn slot_mut(&mut self, t: u32) -> &mut Slot {
+        let mut i = self.slot_of[t as usize];
+        if i == IDLE {
+            i = match self.free.pop() {
+                Some(free) => free,
+                None => {
+                    self.slots.push(Slot::default());
+                    (self.slots.len() - 1) as u32
+                }
+            };
+            self.slot_of[t as usize] = i;
+        }
+        &mut self.slots[i as usize]
+    }
+
+    /// Give target `t`'s slot back if nothing is Pending or executing.
+    fn release_if_idle(&mut self, t: u32) {
+        let i = self.slot_of[t as usize];
+        if i == IDLE {
+            return;
+        }
+        let slot = &self.slots[i as usize];
+        if slot.pending.is_empty() && slot.executing.is_none() {
+            self.slot_of[t as usize] = IDLE;
+            self.free.push(i);
+        }
     }
 
     fn cancel_pending(&mut self, t: u32, now_ns: u64, out: &mut Outputs) {
-        let mut pending = std::mem::take(&mut self.slots[t as usize].pending);
+        if self.slot(t).is_none() {
+            return;
+        }
+        let mut pending = std::mem::take(&mut self.slot_mut(t).pending);
+        self.release_if_idle(t);
         if pending.is_empty() {
             return;
         }
@@ -220,10 +290,10 @@ impl State {
             self.cancel_pending(t, now, out);
             return;
         }
-        let slot = &mut self.slots[t as usize];
-        if slot.pending.is_empty() {
+        if self.slot(t).is_none_or(|s| s.pending.is_empty()) {
             return;
         }
+        let slot = &mut self.slots[self.slot_of[t as usize] as usize];
         self.scratch.clear();
         self.scratch.extend(slot.pending.iter().map(|op| Contender {
             id: op.id,
@@ -269,7 +339,7 @@ impl State {
         // holds no allocation, so memory (and the cache footprint) does not
         // grow with the number of targets.
         drop(pending);
-        let slot = &mut self.slots[t as usize];
+        let slot = self.slot_mut(t);
         match decision.action {
             Action::Start => {
                 slot.occupy(&mut winner, now);
