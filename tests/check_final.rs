@@ -541,7 +541,7 @@ fn an_unrecorded_version_of_a_target_fails_versions_and_replay() {
 }
 
 #[test]
-fn an_unrecorded_version_of_a_group_root_fails_versions_alone() {
+fn an_unrecorded_version_of_a_group_root_fails_versions_and_replay() {
     let mut r = honest();
     // Target 1 left the group tree of root `first_group + 1` when it
     // was promoted, which versioned that root once.
@@ -553,6 +553,43 @@ fn an_unrecorded_version_of_a_group_root_fails_versions_alone() {
         "versions",
         &[&format!(
             "entity {root}: lineage has 3 versions, events show 1 + 1 created"
+        )],
+        &["replay"],
+    );
+}
+
+/// A root's versions that its leaving children do not explain, with the
+/// events to match (so `versions` holds): the replay predicts a root's
+/// versions from the moves that left it. The same comparison catches a
+/// detach that never versions the root it left.
+#[test]
+fn a_root_versioned_beyond_what_its_leaving_children_explain_fails_replay() {
+    let mut r = honest();
+    let root = r.first_group + 1;
+    assert_eq!(r.store.version_count(EntityId(root)), 2);
+    let op = r.submit(1, OpKind::VersionEntity, 5, 0);
+    r.start(&op);
+    r.commit(&op);
+    let v = r
+        .store
+        .version_entity(EntityId(root), true)
+        .unwrap()
+        .unwrap();
+    r.emit_on(
+        &op,
+        root,
+        EventKind::EntityVersioned {
+            ecs_id: v.ecs_id,
+            previous: v.previous,
+            number: v.number,
+        },
+    );
+    r.flush();
+    assert_caught(
+        &r.results(),
+        "replay",
+        &[&format!(
+            "entity {root}: replay 2 (1 + 1 children left), store 3"
         )],
         &[],
     );

@@ -396,6 +396,12 @@ pub struct Replay {
     commits: u64,
     borrows: u64,
     tree_moves: u64,
+    /// Versions of every entity that is not a target, before the run: a
+    /// tree's root, from which targets leave.
+    others_initial: Vec<u64>,
+    /// Per entity that is not a target, the children whose committed
+    /// moves left it: each versioned it once.
+    left: FxHashMap<u32, u64>,
 }
 
 impl Replay {
@@ -448,6 +454,10 @@ impl Replay {
             commits: 0,
             borrows: 0,
             tree_moves: 0,
+            others_initial: (targets..store.len() as u32)
+                .map(|e| store.version_count(EntityId(e)))
+                .collect(),
+            left: FxHashMap::default(),
         }
     }
 
@@ -477,6 +487,7 @@ impl Replay {
         }
         let m = &mut self.models[self.model_of[i] as usize];
         let mut result = Ok(());
+        let mut left_parent = None;
         match effect {
             Effect::Versioned => m.versions += 1,
             Effect::Modified { write, at_us } => {
@@ -582,11 +593,15 @@ impl Replay {
                         if moves { "changes" } else { "does not change" }
                     ));
                 }
-                m.place = next;
                 if *changed {
                     m.versions += 1;
                     self.tree_moves += 1;
+                    // The parent it left is versioned by the same commit.
+                    if let Place::Child { parent } = m.place {
+                        left_parent = Some(parent);
+                    }
                 }
+                m.place = next;
                 let entry = Entry::Structural {
                     kind: *kind,
                     changed: *changed,
@@ -596,7 +611,28 @@ impl Replay {
                 m.append(entry, keep);
             }
         }
+        if let Some(parent) = left_parent {
+            self.left_from(parent);
+        }
         result
+    }
+
+    /// A child's committed move left `parent`, which that commit versions:
+    /// a target's model counts it, any other entity's tally does.
+    fn left_from(&mut self, parent: EntityId) {
+        let p = parent.0 as usize;
+        if p < self.targets as usize {
+            if self.model_of[p] == NOT_MATERIALISED {
+                self.model_of[p] = self.models.len() as u32;
+                self.models.push(Model {
+                    place: Place::unpack(self.initial_place[p]),
+                    ..self.default.clone()
+                });
+            }
+            self.models[self.model_of[p] as usize].versions += 1;
+        } else {
+            *self.left.entry(parent.0).or_default() += 1;
+        }
     }
 }
 
@@ -628,10 +664,29 @@ impl Rule for Replay {
                 v.record(None, Some(i), &field, || diff);
             }
         }
+        // The roots the targets left: their versions are the ones they
+        // had plus one per child that left.
+        let mut roots: Vec<(&u32, &u64)> = self.left.iter().collect();
+        roots.sort_unstable();
+        for (&e, &n) in roots {
+            let initial = self
+                .others_initial
+                .get((e - self.targets) as usize)
+                .copied()
+                .unwrap_or_default();
+            let (want, got) = (initial + n, s.store.version_count(EntityId(e)));
+            if want != got {
+                v.record(None, None, "versions of a root its children left", || {
+                    format!(
+                        "entity {e}: replay {want} ({initial} + {n} children left), store {got}"
+                    )
+                });
+            }
+        }
         v.extend(&self.v);
         v.result(
             format!(
-                "{} commits replayed on models of {} targets reproduce the store exactly (values, provenance, history, versions, trees)",
+                "{} commits replayed on models of {} targets and the roots they left reproduce the store exactly (values, provenance, history, versions, trees)",
                 count(self.commits),
                 count(u64::from(self.targets))
             ),
