@@ -178,8 +178,9 @@ fn brutal_chaos_and_capacity_runs_check_clean_offline() {
         // integrity is what is compared.
         assert!(code == 0 || code == 1, "{name}: run exit {code}");
         assert!(failed(&report).is_empty(), "{name}: {:?}", failed(&report));
-        let cfg = &args[1];
-        let offline = check(d, &[&path_str(&events), "--config", cfg]);
+        // The file's header carries the config's rule parameters: no
+        // --config needed.
+        let offline = check(d, &[&path_str(&events)]);
         assert_eq!(
             offline.code, 0,
             "{name}\n{}{}",
@@ -188,6 +189,18 @@ fn brutal_chaos_and_capacity_runs_check_clean_offline() {
         assert_same_verdict(&report, &offline);
         assert!(offline.stdout.contains("not checkable from this history"));
         let json = offline.json.unwrap();
+        assert_eq!(json["parameters"]["grace_period_from"], "header", "{name}");
+        assert_eq!(json["header"]["seed"], report["seed"], "{name}");
+        // And the same parameters as the config that ran it.
+        let cfg = &args[1];
+        let with_config = check(d, &[&path_str(&events), "--config", cfg]);
+        let with_config = with_config.json.unwrap();
+        let params = |j: &Value| {
+            let mut p = j["parameters"].clone();
+            p["grace_period_from"] = Value::Null;
+            p
+        };
+        assert_eq!(params(&json), params(&with_config), "{name}");
         assert_eq!(
             json["submitted"], report["operations"]["submitted"],
             "{name}: ops read back"
@@ -217,7 +230,7 @@ fn injected(fault: &str, config: &str, seconds: &str, expect: &[&str]) {
         &events,
     );
     assert_eq!(code, 3, "{fault}: the run itself must fail");
-    let offline = check(d, &[&path_str(&events), "--config", config]);
+    let offline = check(d, &[&path_str(&events)]);
     assert_eq!(
         offline.code, 3,
         "{fault}\n{}{}",
@@ -290,7 +303,7 @@ fn a_lost_event_breaks_an_ops_life_offline() {
         &events,
     );
     assert_eq!(code, 3);
-    let offline = check(d, &[&path_str(&events), "--config", &config]);
+    let offline = check(d, &[&path_str(&events)]);
     assert_eq!(offline.code, 3, "{}{}", offline.stdout, offline.stderr);
     let f = failed(offline.json.as_ref().unwrap());
     assert!(

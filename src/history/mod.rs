@@ -25,10 +25,13 @@ use std::fmt;
 use std::fs::File;
 use std::io::{self, BufRead, BufReader, Read};
 use std::path::Path;
+use std::time::Duration;
 
 use rustc_hash::FxHashMap;
 use serde::{Deserialize, Serialize};
 
+use crate::check::CheckConfig;
+use crate::config::Config;
 use crate::events::{Event, EventKind};
 
 pub use self::parse::KINDS as EVENT_KINDS;
@@ -60,6 +63,40 @@ pub struct Header {
     /// How many ops back (by id) a parent link may reach.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parent_horizon: Option<u64>,
+    /// The seed of the run that wrote the history, in decimal digits (not
+    /// read by the checks: it says how to run it again). A string, as in
+    /// the run report: readers that hold numbers as doubles would round a
+    /// seed above 2^53.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seed: Option<String>,
+}
+
+impl Header {
+    /// The header of a `dynstress run --events` file: the rule parameters
+    /// of the run's config, so that the file is checked alone, and its
+    /// seed. Nothing in it depends on the clock, so a seed on the virtual
+    /// clock still gives the same file byte for byte.
+    pub fn of_run(config: &Config, seed: u64) -> Header {
+        let c = CheckConfig::of(config);
+        let ms = |d: Duration| d.as_nanos() as f64 / 1e6;
+        Header {
+            history: FORMAT_VERSION,
+            engine: Some(format!("dynstress {}", env!("CARGO_PKG_VERSION"))),
+            grace_period_seconds: Some(c.grace.as_nanos() as f64 / 1e9),
+            backoff_base_ms: Some(ms(c.backoff_base)),
+            backoff_max_ms: Some(ms(c.backoff_max)),
+            failures_injected: Some(c.failures_injected),
+            parent_horizon: Some(c.parent_horizon),
+            seed: Some(seed.to_string()),
+        }
+    }
+
+    /// The header as its line, newline included.
+    pub fn line(&self) -> Vec<u8> {
+        let mut line = serde_json::to_vec(self).expect("a header serializes");
+        line.push(b'\n');
+        line
+    }
 }
 
 /// Why a history cannot be read.
