@@ -608,3 +608,46 @@ fn the_json_schema_describes_the_lines() {
         assert!(refused, "{name}: the schema accepts every line");
     }
 }
+
+/// `dynstress check` of a fixed history, in the terminal's layout, with
+/// colours off: the bytes a pipe receives.
+fn check_text(fixture: &str, emoji: bool) -> (i32, String) {
+    let mut cmd = dynstress();
+    cmd.current_dir(root())
+        .arg("check")
+        .arg(format!("tests/fixtures/history/{fixture}.ndjson"))
+        .args(["--color", "never", "--width", "100"])
+        .env("NO_COLOR", "1");
+    if !emoji {
+        cmd.arg("--no-emoji");
+    }
+    let out = cmd.output().unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8(out.stdout).unwrap(),
+    )
+}
+
+#[test]
+fn the_check_report_keeps_its_text() {
+    for (fixture, code, emoji) in [
+        ("valid", 0, false),
+        ("valid", 0, true),
+        ("wrong_winner", 3, false),
+    ] {
+        let (got, text) = check_text(fixture, emoji);
+        assert_eq!(got, code, "{fixture}\n{text}");
+        assert!(!text.contains('\u{1b}'), "{fixture}: colour codes");
+        // Nothing measured while checking is printed (no time, no rate):
+        // the report is a function of the file, so nothing needs
+        // redacting. Should one be added, this says where to redact it.
+        for timing in ["events/s", "elapsed", "took"] {
+            assert!(
+                !text.contains(timing),
+                "{fixture}: a timing to redact\n{text}"
+            );
+        }
+        let name = format!("check_{fixture}{}", if emoji { "_emoji" } else { "" });
+        insta::assert_snapshot!(name, text);
+    }
+}
