@@ -151,8 +151,7 @@ const MODIFIED: usize = 11;
 
 /// The index in [`KINDS`] of the kind `name`: by its length first, so
 /// that most names are told apart without comparing them whole.
-fn kind_index(name: &str) -> Option<usize> {
-    let b = name.as_bytes();
+pub(super) fn kind_index(b: &[u8]) -> Option<usize> {
     // The byte that tells the kinds of one length apart.
     let candidates: &[usize] = match (b.len(), b.get(9)) {
         (14, _) => &[GRACE_PROTECTED, RETRY, MODIFIED],
@@ -164,7 +163,10 @@ fn kind_index(name: &str) -> Option<usize> {
         (18, Some(b'C')) => &[COMPLETED, CANCELLED],
         _ => &[],
     };
-    candidates.iter().copied().find(|&i| KINDS[i] == name)
+    candidates
+        .iter()
+        .copied()
+        .find(|&i| KINDS[i].as_bytes() == b)
 }
 
 /// Parse one line (without its newline).
@@ -187,7 +189,7 @@ pub(super) fn from_raw(raw: &mut Raw<'_>) -> Result<Event, LineError> {
         event: "all".into(),
         field: "event",
     })?;
-    let Some(kind) = kind_index(kind_name) else {
+    let Some(kind) = kind_index(kind_name.as_bytes()) else {
         return Err(LineError::UnknownKind(kind_name.to_string()));
     };
     let need = |field: &'static str| LineError::Missing {
@@ -492,7 +494,7 @@ mod tests {
     #[test]
     fn every_kind_is_found_by_its_name() {
         for (i, name) in KINDS.into_iter().enumerate() {
-            assert_eq!(kind_index(name), Some(i), "{name}");
+            assert_eq!(kind_index(name.as_bytes()), Some(i), "{name}");
         }
         for name in [
             "",
@@ -500,7 +502,7 @@ mod tests {
             "OperationSubmittex",
             "operationStarted",
         ] {
-            assert_eq!(kind_index(name), None, "{name}");
+            assert_eq!(kind_index(name.as_bytes()), None, "{name}");
         }
     }
 

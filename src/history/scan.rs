@@ -45,11 +45,11 @@ fn object<'a>(b: &'a [u8], raw: &mut Raw<'a>) -> Option<usize> {
         s.i += 1;
     } else {
         loop {
-            let key = s.bytes()?;
+            let key = s.key()?;
             s.ws();
             s.eat(b':')?;
             s.ws();
-            match field(key) {
+            match key {
                 Field::TNs => raw.t_ns = s.opt(Scanner::uint)?,
                 Field::Op => raw.op = s.opt(Scanner::uint)?,
                 Field::Target => raw.target = s.opt(Scanner::u32)?,
@@ -71,11 +71,11 @@ fn object<'a>(b: &'a [u8], raw: &mut Raw<'a>) -> Option<usize> {
                 Field::EndToEndNs => raw.end_to_end_ns = s.opt(Scanner::uint)?,
                 Field::Number => raw.number = s.opt(Scanner::uint)?,
                 Field::Injected => raw.injected = s.opt(Scanner::boolean)?,
-                Field::OpType => raw.op_type = s.opt(Scanner::cow)?,
-                Field::Event => raw.event = s.opt(Scanner::cow)?,
-                Field::Class => raw.class = s.opt(Scanner::cow)?,
-                Field::Decision => raw.decision = s.opt(Scanner::cow)?,
-                Field::From => raw.from = s.opt(Scanner::cow)?,
+                Field::OpType => raw.op_type = s.opt(|s| s.known(op_type_name))?,
+                Field::Event => raw.event = s.opt(|s| s.known(kind_name))?,
+                Field::Class => raw.class = s.opt(|s| s.known(|b| among(b, &CLASSES)))?,
+                Field::Decision => raw.decision = s.opt(|s| s.known(|b| among(b, &DECISIONS)))?,
+                Field::From => raw.from = s.opt(|s| s.known(|b| among(b, &STATES)))?,
                 Field::EcsId => raw.ecs_id = s.opt(Scanner::cow)?,
                 Field::Previous => raw.previous = s.opt(Scanner::cow)?,
                 Field::Pending => raw.pending = s.opt(Scanner::uints)?,
@@ -130,70 +130,25 @@ enum Field {
     Other,
 }
 
-/// A key's field, found by its length first (one or two comparisons
-/// instead of thirty).
-fn field(key: &[u8]) -> Field {
-    use Field::*;
-    match key.len() {
-        2 => match key {
-            b"op" => Op,
-            b"by" => By,
-            _ => Other,
-        },
-        3 if key == b"max" => Max,
-        4 => match key {
-            b"t_ns" => TNs,
-            b"from" => From,
-            _ => Other,
-        },
-        5 => match key {
-            b"event" => Event,
-            b"retry" => Retry,
-            b"class" => Class,
-            _ => Other,
-        },
-        6 => match key {
-            b"target" => Target,
-            b"parent" => Parent,
-            b"budget" => Budget,
-            b"reason" => Reason,
-            b"number" => Number,
-            b"ecs_id" => EcsId,
-            _ => Other,
-        },
-        7 => match key {
-            b"op_type" => OpType,
-            b"pending" => Pending,
-            b"retries" => Retries,
-            b"attempt" => Attempt,
-            _ => Other,
-        },
-        8 => match key {
-            b"priority" => Priority,
-            b"decision" => Decision,
-            b"injected" => Injected,
-            b"previous" => Previous,
-            _ => Other,
-        },
-        9 => match key {
-            b"effective" => Effective,
-            b"executing" => Executing,
-            _ => Other,
-        },
-        10 => match key {
-            b"batch_size" => BatchSize,
-            b"elapsed_ns" => ElapsedNs,
-            b"backoff_ns" => BackoffNs,
-            _ => Other,
-        },
-        12 if key == b"execution_ns" => ExecutionNs,
-        13 => match key {
-            b"resolution_ns" => ResolutionNs,
-            b"end_to_end_ns" => EndToEndNs,
-            _ => Other,
-        },
-        _ => Other,
-    }
+/// The value names the format knows, given back as static text: no
+/// UTF-8 check of the line's bytes is needed for them.
+const CLASSES: [&str; 3] = ["Normal", "Structural", "LowPriority"];
+const DECISIONS: [&str; 4] = ["start", "wait", "grace_save", "preempt"];
+const STATES: [&str; 3] = ["pending", "executing", "failed"];
+
+fn among(bytes: &[u8], names: &[&'static str]) -> Option<&'static str> {
+    names.iter().copied().find(|n| n.as_bytes() == bytes)
+}
+
+fn kind_name(bytes: &[u8]) -> Option<&'static str> {
+    super::parse::kind_index(bytes).map(|i| super::parse::KINDS[i])
+}
+
+fn op_type_name(bytes: &[u8]) -> Option<&'static str> {
+    crate::ops::OpType::ALL
+        .into_iter()
+        .map(crate::ops::OpType::name)
+        .find(|n| n.as_bytes() == bytes)
 }
 
 struct Scanner<'a> {
@@ -240,9 +195,78 @@ impl<'a> Scanner<'a> {
         f(self).map(Some)
     }
 
+    /// A key (its opening quote next): the known ones are matched in
+    /// place, closing quote included, without scanning them first.
+    #[inline]
+    fn key(&mut self) -> Option<Field> {
+        use Field::*;
+        self.eat(b'"')?;
+        let rest = &self.b[self.i..];
+        let candidates: &[(&[u8], Field)] = match rest.first()? {
+            b't' => &[(b"t_ns\"", TNs), (b"target\"", Target)],
+            b'o' => &[(b"op\"", Op), (b"op_type\"", OpType)],
+            b'p' => &[
+                (b"priority\"", Priority),
+                (b"parent\"", Parent),
+                (b"pending\"", Pending),
+                (b"previous\"", Previous),
+            ],
+            b'e' => &[
+                (b"event\"", Event),
+                (b"effective\"", Effective),
+                (b"executing\"", Executing),
+                (b"elapsed_ns\"", ElapsedNs),
+                (b"execution_ns\"", ExecutionNs),
+                (b"end_to_end_ns\"", EndToEndNs),
+                (b"ecs_id\"", EcsId),
+            ],
+            b'c' => &[(b"class\"", Class)],
+            b'b' => &[
+                (b"budget\"", Budget),
+                (b"batch_size\"", BatchSize),
+                (b"by\"", By),
+                (b"backoff_ns\"", BackoffNs),
+            ],
+            b'd' => &[(b"decision\"", Decision)],
+            b'r' => &[
+                (b"reason\"", Reason),
+                (b"retries\"", Retries),
+                (b"retry\"", Retry),
+                (b"resolution_ns\"", ResolutionNs),
+            ],
+            b'a' => &[(b"attempt\"", Attempt)],
+            b'm' => &[(b"max\"", Max)],
+            b'i' => &[(b"injected\"", Injected)],
+            b'f' => &[(b"from\"", From)],
+            b'n' => &[(b"number\"", Number)],
+            _ => &[],
+        };
+        for &(name, field) in candidates {
+            if rest.starts_with(name) {
+                self.i += name.len();
+                return Some(field);
+            }
+        }
+        // Another key: read as a string (the scanner's rules apply).
+        self.i -= 1;
+        self.bytes()?;
+        Some(Other)
+    }
+
+    /// A string: a name `find` knows as static text, or any other text
+    /// (checked as UTF-8).
+    #[inline]
+    fn known(&mut self, find: impl FnOnce(&[u8]) -> Option<&'static str>) -> Option<Cow<'a, str>> {
+        let bytes = self.bytes()?;
+        Some(Cow::Borrowed(match find(bytes) {
+            Some(name) => name,
+            None => std::str::from_utf8(bytes).ok()?,
+        }))
+    }
+
     /// A string without escapes or control characters, as bytes; one
     /// that is not ASCII must be valid UTF-8.
-    #[inline]
+    #[inline(always)]
     fn bytes(&mut self) -> Option<&'a [u8]> {
         self.eat(b'"')?;
         let start = self.i;
@@ -530,6 +554,12 @@ mod tests {
             r#"{"t_ns":1,"op":1,"target":0,"priority":5,"event":"OperationSubmitted","budget":0,"class":"Normal","note":"grüße ✓"}"#,
             r#"{"t_ns":1,"op":4,"target":2,"priority":5,"event":"OperationFailed","reason":{ "preempted" : { "by" : 3 } },"injected":false}"#,
             r#"{"t_ns":1,"op":1,"target":0,"priority":5,"event":"OperationStarted","x":-0.5E+3,"y":0,"z":[]}"#,
+            r#"{"t_nsx":7,"t_ns":1,"o":1,"op":1,"op_typ":"x","op_type":"nope","target":0,"priority":5,"event":"OperationRetry","retryx":9,"retry":1,"retries_":3,"max":2,"backoff_ns":5,"":0,"ü":1}"#,
+            r#"{"t_ns":1,"op":1,"target":0,"priority":5,"event":"OperationSubmitted","budget":0,"class":"Other","effective":7}"#,
+            r#"{"t_ns":1,"op":1,"target":0,"priority":5,"event":"OperationConflict","pending":[1],"decision":"grace_save","executing":2}"#,
+            r#"{"t_ns":1,"op":1,"target":0,"priority":5,"event":"OperationCancelled","from":"failed"}"#,
+            r#"{"t_ns":1,"op":1,"target":0,"priority":5,"event":"OperationCancelled","from":"gone"}"#,
+            r#"{"t_ns":1,"op":1,"target":0,"priority":5,"event":"OperationExploded"}"#,
         ] {
             assert!(scan(line.as_bytes()).is_some(), "{line}");
             same(line);
