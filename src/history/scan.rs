@@ -130,6 +130,33 @@ enum Field {
     Other,
 }
 
+/// A known key with its closing quote, as the little-endian number its
+/// bytes make, and the mask of those bytes: one comparison matches it.
+struct Key {
+    bits: u128,
+    mask: u128,
+    len: usize,
+    field: Field,
+}
+
+const fn key(name: &[u8], field: Field) -> Key {
+    assert!(name.len() < 16);
+    let mut bits = 0u128;
+    let mut i = 0;
+    while i < name.len() {
+        bits |= (name[i] as u128) << (8 * i);
+        i += 1;
+    }
+    bits |= (b'"' as u128) << (8 * i);
+    let len = name.len() + 1;
+    Key {
+        bits,
+        mask: (1u128 << (8 * len)) - 1,
+        len,
+        field,
+    }
+}
+
 /// The value names the format knows, given back as static text: no
 /// UTF-8 check of the line's bytes is needed for them.
 const CLASSES: [&str; 3] = ["Normal", "Structural", "LowPriority"];
@@ -202,49 +229,75 @@ impl<'a> Scanner<'a> {
         use Field::*;
         self.eat(b'"')?;
         let rest = &self.b[self.i..];
-        let candidates: &[(&[u8], Field)] = match rest.first()? {
-            b't' => &[(b"t_ns\"", TNs), (b"target\"", Target)],
-            b'o' => &[(b"op\"", Op), (b"op_type\"", OpType)],
-            b'p' => &[
-                (b"priority\"", Priority),
-                (b"parent\"", Parent),
-                (b"pending\"", Pending),
-                (b"previous\"", Previous),
-            ],
-            b'e' => &[
-                (b"event\"", Event),
-                (b"effective\"", Effective),
-                (b"executing\"", Executing),
-                (b"elapsed_ns\"", ElapsedNs),
-                (b"execution_ns\"", ExecutionNs),
-                (b"end_to_end_ns\"", EndToEndNs),
-                (b"ecs_id\"", EcsId),
-            ],
-            b'c' => &[(b"class\"", Class)],
-            b'b' => &[
-                (b"budget\"", Budget),
-                (b"batch_size\"", BatchSize),
-                (b"by\"", By),
-                (b"backoff_ns\"", BackoffNs),
-            ],
-            b'd' => &[(b"decision\"", Decision)],
-            b'r' => &[
-                (b"reason\"", Reason),
-                (b"retries\"", Retries),
-                (b"retry\"", Retry),
-                (b"resolution_ns\"", ResolutionNs),
-            ],
-            b'a' => &[(b"attempt\"", Attempt)],
-            b'm' => &[(b"max\"", Max)],
-            b'i' => &[(b"injected\"", Injected)],
-            b'f' => &[(b"from\"", From)],
-            b'n' => &[(b"number\"", Number)],
+        let candidates: &[Key] = match rest.first()? {
+            b't' => const { &[key(b"t_ns", TNs), key(b"target", Target)] },
+            b'o' => const { &[key(b"op", Op), key(b"op_type", OpType)] },
+            b'p' => {
+                const {
+                    &[
+                        key(b"priority", Priority),
+                        key(b"parent", Parent),
+                        key(b"pending", Pending),
+                        key(b"previous", Previous),
+                    ]
+                }
+            }
+            b'e' => {
+                const {
+                    &[
+                        key(b"event", Event),
+                        key(b"effective", Effective),
+                        key(b"executing", Executing),
+                        key(b"elapsed_ns", ElapsedNs),
+                        key(b"execution_ns", ExecutionNs),
+                        key(b"end_to_end_ns", EndToEndNs),
+                        key(b"ecs_id", EcsId),
+                    ]
+                }
+            }
+            b'c' => const { &[key(b"class", Class)] },
+            b'b' => {
+                const {
+                    &[
+                        key(b"budget", Budget),
+                        key(b"batch_size", BatchSize),
+                        key(b"by", By),
+                        key(b"backoff_ns", BackoffNs),
+                    ]
+                }
+            }
+            b'd' => const { &[key(b"decision", Decision)] },
+            b'r' => {
+                const {
+                    &[
+                        key(b"reason", Reason),
+                        key(b"retries", Retries),
+                        key(b"retry", Retry),
+                        key(b"resolution_ns", ResolutionNs),
+                    ]
+                }
+            }
+            b'a' => const { &[key(b"attempt", Attempt)] },
+            b'm' => const { &[key(b"max", Max)] },
+            b'i' => const { &[key(b"injected", Injected)] },
+            b'f' => const { &[key(b"from", From)] },
+            b'n' => const { &[key(b"number", Number)] },
             _ => &[],
         };
-        for &(name, field) in candidates {
-            if rest.starts_with(name) {
-                self.i += name.len();
-                return Some(field);
+        // The next sixteen bytes (zeros past the end: no key's quote
+        // matches them).
+        let next = match rest.first_chunk::<16>() {
+            Some(bytes) => u128::from_le_bytes(*bytes),
+            None => {
+                let mut next = [0u8; 16];
+                next[..rest.len()].copy_from_slice(rest);
+                u128::from_le_bytes(next)
+            }
+        };
+        for k in candidates {
+            if next & k.mask == k.bits {
+                self.i += k.len;
+                return Some(k.field);
             }
         }
         // Another key: read as a string (the scanner's rules apply).
