@@ -6,8 +6,14 @@
 //! rejections, the winner's start and its commit with its effect, the
 //! mix a brutal or capacity run writes. It passes every check, so the
 //! checking path is the one a clean run takes.
+//!
+//! Two groups: `history` measures wall time, as criterion does;
+//! `history_cpu` measures the CPU time of the benchmark's thread, which
+//! other work on a shared machine barely moves (it runs on one core, so
+//! its CPU time is the one-core cost).
 
 use std::hint::black_box;
+use std::time::Duration;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use dynstress::events::{Decision, Effect, Event, EventKind, RejectReason};
@@ -109,33 +115,72 @@ fn history() -> (Vec<u8>, u64) {
     (out, n)
 }
 
+/// CPU time of the calling thread.
+#[cfg(unix)]
+fn thread_cpu() -> Duration {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: clock_gettime only writes the struct it is handed.
+    let rc = unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
+    assert_eq!(rc, 0, "clock_gettime(CLOCK_THREAD_CPUTIME_ID)");
+    Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
+}
+
+/// Where thread CPU time cannot be read: wall time.
+#[cfg(not(unix))]
+fn thread_cpu() -> Duration {
+    static START: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
+    START.get_or_init(std::time::Instant::now).elapsed()
+}
+
+fn read(bytes: &[u8]) -> u64 {
+    let mut r = Reader::new(black_box(bytes));
+    let mut n = 0u64;
+    while let Some(ev) = r.next_event().unwrap() {
+        n += u64::from(ev.target);
+    }
+    n
+}
+
+fn check(bytes: &[u8]) -> u64 {
+    let report = history::check(
+        Reader::new(black_box(bytes)),
+        "bench",
+        &CheckOptions::default(),
+    )
+    .unwrap();
+    assert!(report.outcome.passed);
+    report.events
+}
+
 fn bench(c: &mut Criterion) {
     let (bytes, events) = history();
     let mut group = c.benchmark_group("history");
     group.throughput(Throughput::Elements(events));
     group.sample_size(10);
-    group.bench_function("read", |b| {
-        b.iter(|| {
-            let mut r = Reader::new(black_box(&bytes[..]));
-            let mut n = 0u64;
-            while let Some(ev) = r.next_event().unwrap() {
-                n += u64::from(ev.target);
-            }
-            n
-        })
-    });
-    group.bench_function("check", |b| {
-        b.iter(|| {
-            let report = history::check(
-                Reader::new(black_box(&bytes[..])),
-                "bench",
-                &CheckOptions::default(),
-            )
-            .unwrap();
-            assert!(report.outcome.passed);
-            report.events
-        })
-    });
+    group.bench_function("read", |b| b.iter(|| read(&bytes)));
+    group.bench_function("check", |b| b.iter(|| check(&bytes)));
+    group.finish();
+
+    let mut group = c.benchmark_group("history_cpu");
+    group.throughput(Throughput::Elements(events));
+    group.sample_size(10);
+    let cpu = |f: fn(&[u8]) -> u64| {
+        let bytes = &bytes;
+        move |b: &mut criterion::Bencher<'_>| {
+            b.iter_custom(|iters| {
+                let start = thread_cpu();
+                for _ in 0..iters {
+                    black_box(f(bytes));
+                }
+                thread_cpu() - start
+            })
+        }
+    };
+    group.bench_function("read", cpu(read));
+    group.bench_function("check", cpu(check));
     group.finish();
 }
 

@@ -344,7 +344,9 @@ pub struct RunArgs {
     pub csv: Option<PathBuf>,
 
     /// Write every event to FILE, or to stdout with "-", one JSON object
-    /// per line (zstd-compressed when FILE ends in .zst).
+    /// per line after a header line with the rule parameters, so that
+    /// `dynstress check FILE` needs no flags (zstd-compressed when FILE
+    /// ends in .zst).
     #[arg(long, value_name = "FILE|-")]
     pub events: Option<PathBuf>,
 

@@ -279,7 +279,10 @@ fn run(args: RunArgs) -> Result<ExitCode, Failure> {
             (c, false) => c.clone(),
         },
     };
-    let config = config::load(args.config.as_deref(), &overrides).map_err(Failure::usage)?;
+    let mut config = config::load(args.config.as_deref(), &overrides).map_err(Failure::usage)?;
+    // Drawn here, not in the harness, so the events file's header can
+    // name it.
+    let seed = *config.seed.get_or_insert_with(rand::random);
     let baseline = match &args.baseline {
         None => None,
         Some(path) => {
@@ -362,11 +365,17 @@ fn run(args: RunArgs) -> Result<ExitCode, Failure> {
             let sink = exports
                 .events(ExportTarget::from_arg(p), "--events")
                 .map_err(Failure::usage)?;
-            Some(EventsFile::create(p, sink).map_err(|e| {
+            let file = EventsFile::create(p, sink).map_err(|e| {
                 Failure::usage(anyhow!(
                     "--events {}: cannot start zstd compression: {e}",
                     p.display()
                 ))
+            })?;
+            // The rule parameters first, so `dynstress check FILE` needs
+            // no --config.
+            let header = history::Header::of_run(&config, seed);
+            Some(file.with_first_line(&header.line()).map_err(|e| {
+                Failure::usage(anyhow!("--events {}: cannot write: {e}", p.display()))
             })?)
         }
     };

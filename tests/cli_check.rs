@@ -178,8 +178,9 @@ fn brutal_chaos_and_capacity_runs_check_clean_offline() {
         // integrity is what is compared.
         assert!(code == 0 || code == 1, "{name}: run exit {code}");
         assert!(failed(&report).is_empty(), "{name}: {:?}", failed(&report));
-        let cfg = &args[1];
-        let offline = check(d, &[&path_str(&events), "--config", cfg]);
+        // The file's header carries the config's rule parameters: no
+        // --config needed.
+        let offline = check(d, &[&path_str(&events)]);
         assert_eq!(
             offline.code, 0,
             "{name}\n{}{}",
@@ -188,6 +189,18 @@ fn brutal_chaos_and_capacity_runs_check_clean_offline() {
         assert_same_verdict(&report, &offline);
         assert!(offline.stdout.contains("not checkable from this history"));
         let json = offline.json.unwrap();
+        assert_eq!(json["parameters"]["grace_period_from"], "header", "{name}");
+        assert_eq!(json["header"]["seed"], report["seed"], "{name}");
+        // And the same parameters as the config that ran it.
+        let cfg = &args[1];
+        let with_config = check(d, &[&path_str(&events), "--config", cfg]);
+        let with_config = with_config.json.unwrap();
+        let params = |j: &Value| {
+            let mut p = j["parameters"].clone();
+            p["grace_period_from"] = Value::Null;
+            p
+        };
+        assert_eq!(params(&json), params(&with_config), "{name}");
         assert_eq!(
             json["submitted"], report["operations"]["submitted"],
             "{name}: ops read back"
@@ -217,7 +230,7 @@ fn injected(fault: &str, config: &str, seconds: &str, expect: &[&str]) {
         &events,
     );
     assert_eq!(code, 3, "{fault}: the run itself must fail");
-    let offline = check(d, &[&path_str(&events), "--config", config]);
+    let offline = check(d, &[&path_str(&events)]);
     assert_eq!(
         offline.code, 3,
         "{fault}\n{}{}",
@@ -290,7 +303,7 @@ fn a_lost_event_breaks_an_ops_life_offline() {
         &events,
     );
     assert_eq!(code, 3);
-    let offline = check(d, &[&path_str(&events), "--config", &config]);
+    let offline = check(d, &[&path_str(&events)]);
     assert_eq!(offline.code, 3, "{}{}", offline.stdout, offline.stderr);
     let f = failed(offline.json.as_ref().unwrap());
     assert!(
@@ -593,5 +606,48 @@ fn the_json_schema_describes_the_lines() {
             .filter_map(|l| serde_json::from_str::<Value>(l).ok())
             .any(|v| !validator.is_valid(&v));
         assert!(refused, "{name}: the schema accepts every line");
+    }
+}
+
+/// `dynstress check` of a fixed history, in the terminal's layout, with
+/// colours off: the bytes a pipe receives.
+fn check_text(fixture: &str, emoji: bool) -> (i32, String) {
+    let mut cmd = dynstress();
+    cmd.current_dir(root())
+        .arg("check")
+        .arg(format!("tests/fixtures/history/{fixture}.ndjson"))
+        .args(["--color", "never", "--width", "100"])
+        .env("NO_COLOR", "1");
+    if !emoji {
+        cmd.arg("--no-emoji");
+    }
+    let out = cmd.output().unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8(out.stdout).unwrap(),
+    )
+}
+
+#[test]
+fn the_check_report_keeps_its_text() {
+    for (fixture, code, emoji) in [
+        ("valid", 0, false),
+        ("valid", 0, true),
+        ("wrong_winner", 3, false),
+    ] {
+        let (got, text) = check_text(fixture, emoji);
+        assert_eq!(got, code, "{fixture}\n{text}");
+        assert!(!text.contains('\u{1b}'), "{fixture}: colour codes");
+        // Nothing measured while checking is printed (no time, no rate):
+        // the report is a function of the file, so nothing needs
+        // redacting. Should one be added, this says where to redact it.
+        for timing in ["events/s", "elapsed", "took"] {
+            assert!(
+                !text.contains(timing),
+                "{fixture}: a timing to redact\n{text}"
+            );
+        }
+        let name = format!("check_{fixture}{}", if emoji { "_emoji" } else { "" });
+        insta::assert_snapshot!(name, text);
     }
 }

@@ -762,10 +762,17 @@ fn the_events_file_holds_every_op_from_submission_to_one_final_state() {
     let mut terminal: BTreeMap<u64, Vec<String>> = BTreeMap::new();
     let mut lines = 0;
     for (i, line) in text.lines().enumerate() {
-        lines += 1;
         let e: Value = serde_json::from_str(line)
             .unwrap_or_else(|err| panic!("line {}: not JSON ({err}): {line}", i + 1));
         assert!(e.is_object(), "line {}: not an object: {line}", i + 1);
+        if i == 0 {
+            // The header: the rule parameters and the seed, no event.
+            assert_eq!(e["history"], 1, "line 1 is the header: {line}");
+            assert_eq!(e["seed"], "42", "{line}");
+            assert!(e.get("event").is_none(), "{line}");
+            continue;
+        }
+        lines += 1;
         for field in ["op", "t_ns", "target"] {
             assert!(
                 e.get(field).is_some_and(Value::is_u64),

@@ -93,6 +93,12 @@ impl EventsFile {
         })
     }
 
+    /// Start the file with `line` (a header line, newline included).
+    pub fn with_first_line(mut self, line: &[u8]) -> io::Result<EventsFile> {
+        self.write_all(line)?;
+        Ok(self)
+    }
+
     /// Write an events stream rendered elsewhere (a replayed run's lines),
     /// then end and flush the file.
     pub fn write_whole(mut self, bytes: &[u8]) -> io::Result<()> {

@@ -25,10 +25,13 @@ use std::fmt;
 use std::fs::File;
 use std::io::{self, BufRead, BufReader, Read};
 use std::path::Path;
+use std::time::Duration;
 
 use rustc_hash::FxHashMap;
 use serde::{Deserialize, Serialize};
 
+use crate::check::CheckConfig;
+use crate::config::Config;
 use crate::events::{Event, EventKind};
 
 pub use self::parse::KINDS as EVENT_KINDS;
@@ -60,6 +63,40 @@ pub struct Header {
     /// How many ops back (by id) a parent link may reach.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parent_horizon: Option<u64>,
+    /// The seed of the run that wrote the history, in decimal digits (not
+    /// read by the checks: it says how to run it again). A string, as in
+    /// the run report: readers that hold numbers as doubles would round a
+    /// seed above 2^53.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seed: Option<String>,
+}
+
+impl Header {
+    /// The header of a `dynstress run --events` file: the rule parameters
+    /// of the run's config, so that the file is checked alone, and its
+    /// seed. Nothing in it depends on the clock, so a seed on the virtual
+    /// clock still gives the same file byte for byte.
+    pub fn of_run(config: &Config, seed: u64) -> Header {
+        let c = CheckConfig::of(config);
+        let ms = |d: Duration| d.as_nanos() as f64 / 1e6;
+        Header {
+            history: FORMAT_VERSION,
+            engine: Some(format!("dynstress {}", env!("CARGO_PKG_VERSION"))),
+            grace_period_seconds: Some(c.grace.as_nanos() as f64 / 1e9),
+            backoff_base_ms: Some(ms(c.backoff_base)),
+            backoff_max_ms: Some(ms(c.backoff_max)),
+            failures_injected: Some(c.failures_injected),
+            parent_horizon: Some(c.parent_horizon),
+            seed: Some(seed.to_string()),
+        }
+    }
+
+    /// The header as its line, newline included.
+    pub fn line(&self) -> Vec<u8> {
+        let mut line = serde_json::to_vec(self).expect("a header serializes");
+        line.push(b'\n');
+        line
+    }
 }
 
 /// Why a history cannot be read.
@@ -257,6 +294,25 @@ impl<R: BufRead> Reader<R> {
         if !self.started {
             self.start()?;
         }
+        // The common case: a plain line whole in the input's buffer, read
+        // in place (no copy, no search for its newline).
+        if self.buf.is_empty() {
+            let bytes = self
+                .input
+                .fill_buf()
+                .map_err(|error| HistoryError::Io { error })?;
+            let mut raw = parse::Raw::default();
+            if let Some(len) = scan::scan_line(bytes, &mut raw) {
+                self.line += 1;
+                let ev = parse::from_raw(&mut raw)
+                    .map_err(|e| HistoryError::line(self.line, describe(e)))?;
+                self.input.consume(len);
+                self.track(&ev)?;
+                return Ok(Some(ev));
+            }
+        }
+        // Anything else (a line across the buffer's end, a blank line, a
+        // line the scanner leaves to serde, the end) line by line.
         loop {
             // A line kept from `start` is still in `buf`.
             if self.buf.is_empty() && !self.fill()? {
@@ -360,6 +416,44 @@ mod tests {
         );
         let err = read_all("{\"history\":2}\n").unwrap_err();
         assert!(err.to_string().contains("field `history`"), "{err}");
+    }
+
+    /// Lines across the input buffer's end read as whole ones: the same
+    /// events, and the same line numbers in errors, at any buffer size.
+    #[test]
+    fn any_buffer_size_reads_the_same() {
+        let start = r#"{"t_ns":6,"op":1,"target":0,"priority":5,"event":"OperationStarted"}"#;
+        let done = r#"{"t_ns":7,"op":1,"target":0,"priority":5,"event":"OperationCompleted","effect":{"type":"x","v":[1,{"a":"b"}]}}"#;
+        let text = format!(
+            "{{\"history\":1}}\n{SUBMIT}\n\n  {start}  \r\n{done}\n{}\n",
+            r#"{"t_ns":8,"op":2,"target":0,"priority":5,"event":"OperationStarted","x":"\u0041"}"#
+        );
+        let read = |cap: usize, text: &str| {
+            let mut r = Reader::new(io::BufReader::with_capacity(cap, text.as_bytes()));
+            let mut out = Vec::new();
+            loop {
+                match r.next_event() {
+                    Ok(Some(ev)) => out.push(format!("{}: {ev:?}", r.lines())),
+                    Ok(None) => return out,
+                    Err(e) => {
+                        out.push(e.to_string());
+                        return out;
+                    }
+                }
+            }
+        };
+        let whole = read(1 << 16, &text);
+        assert_eq!(whole.len(), 4, "{whole:?}");
+        let bad = format!(
+            "{SUBMIT}\n{start}\n{}\n",
+            r#"{"t_ns":9,"op":1,"event":"Nope"}"#
+        );
+        let bad_whole = read(1 << 16, &bad);
+        assert!(bad_whole[2].starts_with("line 3: "), "{bad_whole:?}");
+        for cap in [1, 2, 7, 64, 100] {
+            assert_eq!(read(cap, &text), whole, "buffer of {cap}");
+            assert_eq!(read(cap, &bad), bad_whole, "buffer of {cap}");
+        }
     }
 
     #[test]

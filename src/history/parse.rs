@@ -135,27 +135,63 @@ pub const KINDS: [&str; 12] = [
     "EntityModified",
 ];
 
+// Indices into [`KINDS`].
+const SUBMITTED: usize = 0;
+const CONFLICT: usize = 1;
+const REJECTED: usize = 2;
+const STARTED: usize = 3;
+const GRACE_PROTECTED: usize = 4;
+const PREEMPTED: usize = 5;
+const FAILED: usize = 6;
+const RETRY: usize = 7;
+const COMPLETED: usize = 8;
+const CANCELLED: usize = 9;
+const VERSIONED: usize = 10;
+const MODIFIED: usize = 11;
+
+/// The index in [`KINDS`] of the kind `name`: by its length first, so
+/// that most names are told apart without comparing them whole.
+pub(super) fn kind_index(b: &[u8]) -> Option<usize> {
+    // The byte that tells the kinds of one length apart.
+    let candidates: &[usize] = match (b.len(), b.get(9)) {
+        (14, _) => &[GRACE_PROTECTED, RETRY, MODIFIED],
+        (15, _) => &[FAILED, VERSIONED],
+        (16, _) => &[STARTED],
+        (17, _) => &[CONFLICT, REJECTED],
+        (18, Some(b'S')) => &[SUBMITTED],
+        (18, Some(b'P')) => &[PREEMPTED],
+        (18, Some(b'C')) => &[COMPLETED, CANCELLED],
+        _ => &[],
+    };
+    candidates
+        .iter()
+        .copied()
+        .find(|&i| KINDS[i].as_bytes() == b)
+}
+
 /// Parse one line (without its newline).
 pub(crate) fn event(line: &[u8]) -> Result<Event, LineError> {
     if line.trim_ascii_start().first() != Some(&b'{') {
         return Err(LineError::Json("expected a JSON object".to_string()));
     }
-    let raw: Raw<'_> = match super::scan::scan(line) {
+    let mut raw: Raw<'_> = match super::scan::scan(line) {
         Some(raw) => raw,
         None => serde_json::from_slice(line).map_err(|e| blame(line, &e))?,
     };
-    from_raw(raw)
+    from_raw(&mut raw)
 }
 
 /// The event a parsed line describes.
-pub(super) fn from_raw(raw: Raw<'_>) -> Result<Event, LineError> {
+/// (Taken by reference, a large record is not copied: its list and its
+/// reason are moved out.)
+pub(super) fn from_raw(raw: &mut Raw<'_>) -> Result<Event, LineError> {
     let kind_name = raw.event.as_deref().ok_or(LineError::Missing {
         event: "all".into(),
         field: "event",
     })?;
-    if !KINDS.contains(&kind_name) {
+    let Some(kind) = kind_index(kind_name.as_bytes()) else {
         return Err(LineError::UnknownKind(kind_name.to_string()));
-    }
+    };
     let need = |field: &'static str| LineError::Missing {
         event: kind_name.to_string(),
         field,
@@ -173,13 +209,10 @@ pub(super) fn from_raw(raw: Raw<'_>) -> Result<Event, LineError> {
         // No stream check reads the type; an engine without ours may
         // leave it out.
         None => OpType::ALL[0],
-        Some(name) => OpType::ALL
-            .into_iter()
-            .find(|t| t.name() == name)
-            .unwrap_or(OpType::ALL[0]),
+        Some(name) => OpType::from_name(name).unwrap_or(OpType::ALL[0]),
     };
-    let kind = match kind_name {
-        "OperationSubmitted" => EventKind::OperationSubmitted {
+    let kind = match kind {
+        SUBMITTED => EventKind::OperationSubmitted {
             effective: priority_of(raw.effective, priority, "effective")?,
             class: match raw.class.as_deref() {
                 Some("Structural") => OpClass::Structural,
@@ -190,8 +223,14 @@ pub(super) fn from_raw(raw: Raw<'_>) -> Result<Event, LineError> {
             budget: req!(budget),
             batch_size: raw.batch_size.unwrap_or(1),
         },
-        "OperationConflict" => EventKind::OperationConflict {
-            pending: req!(pending).into_iter().map(OpId).collect(),
+        CONFLICT => EventKind::OperationConflict {
+            pending: raw
+                .pending
+                .take()
+                .ok_or_else(|| need("pending"))?
+                .into_iter()
+                .map(OpId)
+                .collect(),
             executing: raw.executing.map(OpId),
             decision: match raw.decision.as_deref().ok_or_else(|| need("decision"))? {
                 "start" => Decision::Start,
@@ -207,9 +246,9 @@ pub(super) fn from_raw(raw: Raw<'_>) -> Result<Event, LineError> {
             },
             resolution_ns: raw.resolution_ns.unwrap_or(0),
         },
-        "OperationRejected" => EventKind::OperationRejected {
+        REJECTED => EventKind::OperationRejected {
             from: state(raw.from.as_deref(), OpState::Pending)?,
-            reason: match raw.reason {
+            reason: match raw.reason.take() {
                 None => return Err(need("reason")),
                 Some(Reason::Name(name)) if name == "budget_spent" => RejectReason::BudgetSpent,
                 Some(reason) => match reason {
@@ -226,39 +265,39 @@ pub(super) fn from_raw(raw: Raw<'_>) -> Result<Event, LineError> {
             },
             retries: raw.retries.unwrap_or(0),
         },
-        "OperationStarted" => EventKind::OperationStarted {
+        STARTED => EventKind::OperationStarted {
             attempt: raw.attempt.unwrap_or(1),
         },
-        "GraceProtected" => EventKind::GraceProtected {
+        GRACE_PROTECTED => EventKind::GraceProtected {
             executing: OpId(req!(executing)),
             elapsed_ns: raw.elapsed_ns.unwrap_or(0),
         },
-        "OperationPreempted" => EventKind::OperationPreempted {
+        PREEMPTED => EventKind::OperationPreempted {
             by: OpId(req!(by)),
             elapsed_ns: raw.elapsed_ns.unwrap_or(0),
         },
-        "OperationFailed" => {
+        FAILED => {
             let injected = req!(injected);
             EventKind::OperationFailed {
-                reason: fail_reason(raw.reason, injected)?,
+                reason: fail_reason(raw.reason.take(), injected)?,
                 attempt: raw.attempt.unwrap_or(1),
                 injected,
             }
         }
-        "OperationRetry" => EventKind::OperationRetry {
+        RETRY => EventKind::OperationRetry {
             retry: req!(retry),
             max: req!(max),
             backoff_ns: req!(backoff_ns),
         },
-        "OperationCompleted" => EventKind::OperationCompleted {
+        COMPLETED => EventKind::OperationCompleted {
             execution_ns: raw.execution_ns.unwrap_or(0),
             end_to_end_ns: raw.end_to_end_ns.unwrap_or(0),
             effect: Effect::Versioned,
         },
-        "OperationCancelled" => EventKind::OperationCancelled {
+        CANCELLED => EventKind::OperationCancelled {
             from: state(raw.from.as_deref(), OpState::Pending)?,
         },
-        "EntityVersioned" => EventKind::EntityVersioned {
+        VERSIONED => EventKind::EntityVersioned {
             ecs_id: uuid(raw.ecs_id.as_deref(), "ecs_id", kind_name)?,
             previous: uuid(raw.previous.as_deref(), "previous", kind_name)?,
             number: req!(number),
@@ -450,6 +489,21 @@ mod tests {
         assert!(
             matches!(ev.kind, EventKind::OperationConflict { decision: Decision::GraceSave, ref pending, .. } if pending.len() == 2)
         );
+    }
+
+    #[test]
+    fn every_kind_is_found_by_its_name() {
+        for (i, name) in KINDS.into_iter().enumerate() {
+            assert_eq!(kind_index(name.as_bytes()), Some(i), "{name}");
+        }
+        for name in [
+            "",
+            "OperationExploded",
+            "OperationSubmittex",
+            "operationStarted",
+        ] {
+            assert_eq!(kind_index(name.as_bytes()), None, "{name}");
+        }
     }
 
     #[test]

@@ -76,6 +76,12 @@ pub struct HistoryReport {
     pub outcome: CheckOutcome,
 }
 
+/// `s` seconds to the nearest nanosecond: a parameter that went through
+/// a decimal number (0.3 s is 0.29999… in binary) comes back exactly.
+fn seconds(s: f64) -> Duration {
+    Duration::from_nanos((s * 1e9).round() as u64)
+}
+
 fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1000.0
 }
@@ -88,7 +94,7 @@ fn parameters(opts: &CheckOptions, header: Option<&Header>) -> Result<Parameters
     } else if let Some(c) = opts.config {
         (c.grace, Origin::Config)
     } else if let Some(s) = h.grace_period_seconds {
-        (Duration::from_secs_f64(s), Origin::Header)
+        (seconds(s), Origin::Header)
     } else {
         return Err(
             "the grace period is unknown: give --grace-period S, --config FILE, or \
@@ -127,15 +133,12 @@ fn params_of(p: &Parameters) -> Result<OfflineParams, String> {
                     "backoff_base_ms {b} and backoff_max_ms {m}: need 0 <= base <= max"
                 ));
             }
-            Some((
-                Duration::from_secs_f64(b / 1000.0),
-                Duration::from_secs_f64(m / 1000.0),
-            ))
+            Some((seconds(b / 1000.0), seconds(m / 1000.0)))
         }
         _ => None,
     };
     Ok(OfflineParams {
-        grace: Duration::from_secs_f64(p.grace_period_seconds),
+        grace: seconds(p.grace_period_seconds),
         backoff,
         failures_injected: p.failures_injected,
         parent_horizon: p.parent_horizon.max(1),
@@ -203,4 +206,33 @@ pub fn check<R: BufRead>(
             },
         },
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{Overrides, parse_str};
+
+    /// A run's header gives back exactly the parameters of its config,
+    /// decimals included (0.3 s is not exact in binary).
+    #[test]
+    fn a_run_header_gives_the_configs_parameters() {
+        let text = "grace_period_seconds = 0.3\n[retries]\nbackoff_base_ms = 7\nbackoff_max_ms = 900\n\
+                    [faults]\nfailure_probability = 0.1\n";
+        let config = parse_str(text, "test", &Overrides::default()).unwrap();
+        let header = Header::of_run(&config, u64::MAX);
+        let line = header.line();
+        let mut reader = super::super::Reader::new(&line[..]);
+        let read = reader.header().unwrap().cloned().unwrap();
+        assert_eq!(read, header);
+        assert_eq!(read.seed.as_deref(), Some("18446744073709551615"));
+        let p = parameters(&CheckOptions::default(), Some(&read)).unwrap();
+        assert_eq!(p.grace_period_from, Origin::Header);
+        let got = params_of(&p).unwrap();
+        let want = CheckConfig::of(&config);
+        assert_eq!(got.grace, want.grace);
+        assert_eq!(got.backoff, Some((want.backoff_base, want.backoff_max)));
+        assert_eq!(got.failures_injected, want.failures_injected);
+        assert_eq!(got.parent_horizon, want.parent_horizon);
+    }
 }

@@ -197,7 +197,7 @@ pub struct DrawContext {
 }
 
 impl OpType {
-    #[cfg(test)]
+    /// The type named `name` (its config / report name).
     pub(crate) fn from_name(name: &str) -> Option<OpType> {
         OpType::ALL.into_iter().find(|t| t.name() == name)
     }
