@@ -61,6 +61,64 @@ impl TargetRecord {
     }
 }
 
+/// A target with no record.
+const IDLE: u32 = u32::MAX;
+
+/// The records of the busy targets: four bytes per target (the index of
+/// its record, or [`IDLE`]) and a pool of records that idle targets give
+/// back. A record keeps its `pending` buffer when it is given back, so a
+/// target that goes busy and idle batch after batch allocates nothing,
+/// and no key is hashed.
+#[derive(Debug, Default)]
+struct Busy {
+    slot_of: Vec<u32>,
+    records: Vec<TargetRecord>,
+    free: Vec<u32>,
+}
+
+impl Busy {
+    fn get(&self, t: u32) -> Option<&TargetRecord> {
+        match self.slot_of.get(t as usize) {
+            Some(&s) if s != IDLE => Some(&self.records[s as usize]),
+            _ => None,
+        }
+    }
+
+    /// Target `t`'s record, taken from the pool if it had none (the table
+    /// of a history checked offline grows to the targets it meets).
+    fn get_mut(&mut self, t: u32) -> &mut TargetRecord {
+        let t = t as usize;
+        if self.slot_of.len() <= t {
+            self.slot_of.resize(t + 1, IDLE);
+        }
+        if self.slot_of[t] == IDLE {
+            self.slot_of[t] = match self.free.pop() {
+                Some(s) => s,
+                None => {
+                    self.records.push(TargetRecord::default());
+                    (self.records.len() - 1) as u32
+                }
+            };
+        }
+        &mut self.records[self.slot_of[t] as usize]
+    }
+
+    fn forget_if_idle(&mut self, t: u32) {
+        let Some(&s) = self.slot_of.get(t as usize) else {
+            return;
+        };
+        if s == IDLE || !self.records[s as usize].idle() {
+            return;
+        }
+        // Back to the pool as a fresh record, keeping the buffer.
+        let record = &mut self.records[s as usize];
+        record.last_winner = None;
+        record.pending.clear();
+        self.slot_of[t as usize] = IDLE;
+        self.free.push(s);
+    }
+}
+
 /// Terminal outcomes counted from the stream.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Terminals {
@@ -74,7 +132,7 @@ pub struct Terminals {
 pub struct Table {
     ops: FxHashMap<OpId, OpRecord>,
     /// Targets that are not idle.
-    targets: FxHashMap<u32, TargetRecord>,
+    targets: Busy,
     /// Bit `t` set: a commit changed target `t`'s fields.
     modified: Vec<u64>,
     modified_count: u64,
@@ -97,6 +155,10 @@ impl Table {
     /// `horizon`: how many ops back a parent link may reach.
     pub fn new(targets: usize, horizon: u64) -> Table {
         Table {
+            targets: Busy {
+                slot_of: vec![IDLE; targets],
+                ..Busy::default()
+            },
             modified: vec![0; targets.div_ceil(64)],
             horizon: horizon.max(1),
             ..Table::default()
@@ -109,18 +171,16 @@ impl Table {
 
     /// Target `t`'s record; `None` when it is idle.
     pub fn target(&self, t: u32) -> Option<&TargetRecord> {
-        self.targets.get(&t)
+        self.targets.get(t)
     }
 
     fn target_mut(&mut self, t: u32) -> &mut TargetRecord {
-        self.targets.entry(t).or_default()
+        self.targets.get_mut(t)
     }
 
     /// Drop target `t`'s record if it is idle.
     fn forget_if_idle(&mut self, t: u32) {
-        if self.targets.get(&t).is_some_and(TargetRecord::idle) {
-            self.targets.remove(&t);
-        }
+        self.targets.forget_if_idle(t);
     }
 
     fn mark_modified(&mut self, t: u32) {
