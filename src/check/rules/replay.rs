@@ -478,14 +478,13 @@ impl Replay {
     fn apply(&mut self, i: usize, op: OpId, effect: &Effect) -> Result<(), String> {
         let keep = self.keep;
         let sources = &self.sources;
-        if self.model_of[i] == NOT_MATERIALISED {
-            self.model_of[i] = self.models.len() as u32;
-            self.models.push(Model {
-                place: Place::unpack(self.initial_place[i]),
-                ..self.default.clone()
-            });
-        }
-        let m = &mut self.models[self.model_of[i] as usize];
+        let m = Replay::model_mut(
+            &mut self.models,
+            &mut self.model_of,
+            &self.default,
+            &self.initial_place,
+            i,
+        );
         let mut result = Ok(());
         let mut left_parent = None;
         match effect {
@@ -617,19 +616,38 @@ impl Replay {
         result
     }
 
+    /// Target `i`'s model, materialised from the default at its first
+    /// use (by fields, so that the caller may keep borrowing the others).
+    fn model_mut<'a>(
+        models: &'a mut Vec<Model>,
+        model_of: &mut [u32],
+        default: &Model,
+        initial_place: &[u32],
+        i: usize,
+    ) -> &'a mut Model {
+        if model_of[i] == NOT_MATERIALISED {
+            model_of[i] = models.len() as u32;
+            models.push(Model {
+                place: Place::unpack(initial_place[i]),
+                ..default.clone()
+            });
+        }
+        &mut models[model_of[i] as usize]
+    }
+
     /// A child's committed move left `parent`, which that commit versions:
     /// a target's model counts it, any other entity's tally does.
     fn left_from(&mut self, parent: EntityId) {
         let p = parent.0 as usize;
         if p < self.targets as usize {
-            if self.model_of[p] == NOT_MATERIALISED {
-                self.model_of[p] = self.models.len() as u32;
-                self.models.push(Model {
-                    place: Place::unpack(self.initial_place[p]),
-                    ..self.default.clone()
-                });
-            }
-            self.models[self.model_of[p] as usize].versions += 1;
+            Replay::model_mut(
+                &mut self.models,
+                &mut self.model_of,
+                &self.default,
+                &self.initial_place,
+                p,
+            )
+            .versions += 1;
         } else {
             *self.left.entry(parent.0).or_default() += 1;
         }
