@@ -46,7 +46,7 @@ pub struct OpRecord {
 #[derive(Clone, Debug, Default)]
 pub struct TargetRecord {
     pub executing: Option<OpId>,
-    /// The Pending ops of the target (few: a batch and a waiting winner).
+    /// The Pending ops of the target, in no particular order.
     pub pending: Vec<OpId>,
     /// Winner of the latest resolution.
     pub last_winner: Option<OpId>,
@@ -305,7 +305,11 @@ impl Table {
         let t = rec.target;
         // Leaving or entering Pending and Executing.
         if rec.state == OpState::Pending && next != OpState::Pending {
-            self.target_mut(t).pending.retain(|id| *id != ev.op);
+            // A set in no particular order: an op is Pending once at a time.
+            let pending = &mut self.target_mut(t).pending;
+            if let Some(i) = pending.iter().position(|id| *id == ev.op) {
+                pending.swap_remove(i);
+            }
         }
         if rec.state == OpState::Executing {
             let tr = self.target_mut(t);
