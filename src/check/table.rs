@@ -42,12 +42,22 @@ pub struct OpRecord {
     pub budget: u32,
 }
 
+/// A Pending op as its target's record keeps it: what deciding and
+/// grace need without a lookup of the op's record.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Waiting {
+    pub id: OpId,
+    pub effective: Priority,
+    /// When it became Pending (submitted, or back from a retry).
+    pub since: u64,
+}
+
 /// What the table knows of a target that is not idle.
 #[derive(Clone, Debug, Default)]
 pub struct TargetRecord {
     pub executing: Option<OpId>,
     /// The Pending ops of the target, in no particular order.
-    pub pending: Vec<OpId>,
+    pub pending: Vec<Waiting>,
     /// Winner of the latest resolution.
     pub last_winner: Option<OpId>,
     /// Non-winners of the latest conflict still owed a rejection.
@@ -237,9 +247,8 @@ impl Table {
         let tr = self.target(t)?;
         tr.pending
             .iter()
-            .filter_map(|id| self.ops.get(id))
-            .filter(|r| r.effective > than)
-            .map(|r| r.pending_since)
+            .filter(|w| w.effective > than)
+            .map(|w| w.since)
             .min()
     }
 
@@ -275,7 +284,11 @@ impl Table {
                     },
                 );
                 self.newest = Some(self.newest.map_or(ev.op, |n| n.max(ev.op)));
-                self.target_mut(ev.target).pending.push(ev.op);
+                self.target_mut(ev.target).pending.push(Waiting {
+                    id: ev.op,
+                    effective: *effective,
+                    since: ev.t_ns,
+                });
                 self.peak_active = self.peak_active.max(self.ops.len());
             }
             EventKind::OperationConflict { pending, .. } => {
@@ -307,7 +320,7 @@ impl Table {
         if rec.state == OpState::Pending && next != OpState::Pending {
             // A set in no particular order: an op is Pending once at a time.
             let pending = &mut self.target_mut(t).pending;
-            if let Some(i) = pending.iter().position(|id| *id == ev.op) {
+            if let Some(i) = pending.iter().position(|w| w.id == ev.op) {
                 pending.swap_remove(i);
             }
         }
@@ -324,7 +337,11 @@ impl Table {
             tr.owed_rejections = tr.owed_rejections.saturating_sub(1);
         }
         match next {
-            OpState::Pending => self.target_mut(t).pending.push(ev.op),
+            OpState::Pending => self.target_mut(t).pending.push(Waiting {
+                id: ev.op,
+                effective: rec.effective,
+                since: ev.t_ns,
+            }),
             OpState::Executing => self.target_mut(t).executing = Some(ev.op),
             _ => self.forget_if_idle(t),
         }
