@@ -128,18 +128,38 @@ pub enum Entry {
 impl Entry {
     /// The entry's text, as the store's history must hold it.
     fn text(&self) -> std::borrow::Cow<'_, str> {
-        let suffix = |op: &OpId, at_us: &i64| format!(" {op} t={at_us}");
-        let text = match self {
-            Entry::Text(text) => return std::borrow::Cow::Borrowed(text),
+        if let Entry::Text(text) = self {
+            return std::borrow::Cow::Borrowed(text);
+        }
+        let mut out = String::with_capacity(96);
+        self.write_text(&mut out);
+        std::borrow::Cow::Owned(out)
+    }
+
+    /// Write the text of an entry made of parts into `out`, in one pass
+    /// (this runs for every commit the replay sees).
+    fn write_text(&self, out: &mut String) {
+        use std::fmt::Write as _;
+        // Writing into a String cannot fail.
+        let (op, at_us) = match self {
+            Entry::Text(text) => {
+                out.push_str(text);
+                return;
+            }
             Entry::Modify { write, op, at_us } => {
-                let what = match *write {
-                    FieldWrite::Counter(v) => format!("modify_field counter={v}"),
-                    FieldWrite::DataValue(v) => {
-                        format!("modify_field data_value={}", float_text(v))
+                match *write {
+                    FieldWrite::Counter(v) => {
+                        let _ = write!(out, "modify_field counter={v}");
                     }
-                    FieldWrite::Text(n) => format!("modify_field text_content=text_{n}"),
-                };
-                what + &suffix(op, at_us)
+                    FieldWrite::DataValue(v) => {
+                        out.push_str("modify_field data_value=");
+                        out.push_str(zmij::Buffer::new().format(v));
+                    }
+                    FieldWrite::Text(n) => {
+                        let _ = write!(out, "modify_field text_content=text_{n}");
+                    }
+                }
+                (op, at_us)
             }
             Entry::Borrow {
                 field,
@@ -148,10 +168,12 @@ impl Entry {
                 at_us,
             } => {
                 let (sf, tf) = borrow_fields(*field);
-                format!("borrow {tf} <- @{}.{sf}", from.hyphenated()) + &suffix(op, at_us)
+                let _ = write!(out, "borrow {tf} <- @{}.{sf}", from.hyphenated());
+                (op, at_us)
             }
             Entry::Complex { counter, op, at_us } => {
-                format!("complex_update counter={counter}") + &suffix(op, at_us)
+                let _ = write!(out, "complex_update counter={counter}");
+                (op, at_us)
             }
             Entry::Structural {
                 kind,
@@ -159,11 +181,14 @@ impl Entry {
                 op,
                 at_us,
             } => {
-                let no_op = if *changed { "" } else { " no-op" };
-                format!("{}{no_op}", kind.name()) + &suffix(op, at_us)
+                out.push_str(kind.name());
+                if !*changed {
+                    out.push_str(" no-op");
+                }
+                (op, at_us)
             }
         };
-        std::borrow::Cow::Owned(text)
+        let _ = write!(out, " op-{:08x} t={at_us}", op.0);
     }
 }
 
@@ -363,11 +388,6 @@ impl Model {
         );
         out
     }
-}
-
-/// A float as the history writes it: shortest text that reads back exactly.
-fn float_text(v: f64) -> String {
-    zmij::Buffer::new().format(v).to_string()
 }
 
 /// A source's values, by the version id a borrow names.
