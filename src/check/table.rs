@@ -1,14 +1,15 @@
 //! The shared table the rules read: one record per *active* op (submitted,
-//! not yet final) and one per target, kept up to date from the event
+//! not yet final) and one per busy target, kept up to date from the event
 //! stream alone.
 //!
 //! A record is dropped when its op reaches a final state, and a target's
-//! record when the target is idle again (nothing Pending or executing, no
-//! rejection owed), so memory is bounded by the ops in flight, not by the
-//! number of targets; which targets a commit modified is one bit each. The effective priorities of ops that
-//! settled recently are kept a little longer (as many ops back as a parent
-//! link may reach), so a child submitted just after its parent settled can
-//! still be checked.
+//! record goes back to a pool when the target is idle again (nothing
+//! Pending or executing, no rejection owed), so the records are bounded by
+//! the ops in flight; per target the table keeps only the four-byte index
+//! of its record and one bit saying whether a commit modified it. The
+//! effective priorities of ops that settled recently are kept a little
+//! longer (as many ops back as a parent link may reach), so a child
+//! submitted just after its parent settled can still be checked.
 //!
 //! Rules see the table as it was *before* an event (in
 //! [`super::rules::Rule::observe`]) and after it (in
