@@ -65,7 +65,8 @@ impl Event {
     }
 }
 
-/// What happened. Variant names are the event names of the spec.
+/// What happened. Variant names are the `event` names of the history
+/// format (`docs/HISTORY.md`).
 #[derive(Clone, Debug, Serialize)]
 #[serde(tag = "event")]
 pub enum EventKind {
@@ -132,6 +133,64 @@ pub enum EventKind {
     },
     /// A commit changed fields of entity `target` (names, in write order).
     EntityModified { fields: &'static [&'static str] },
+}
+
+/// An [`EventKind`] without its fields.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    Submitted,
+    Conflict,
+    Rejected,
+    Started,
+    GraceProtected,
+    Preempted,
+    Failed,
+    Retry,
+    Completed,
+    Cancelled,
+    Versioned,
+    Modified,
+}
+
+impl Kind {
+    /// Number of kinds: the size of per-kind arrays.
+    pub const COUNT: usize = Kind::ALL.len();
+
+    /// Every kind, in declaration order (`ALL[k as usize] == k`).
+    pub const ALL: [Kind; 12] = [
+        Kind::Submitted,
+        Kind::Conflict,
+        Kind::Rejected,
+        Kind::Started,
+        Kind::GraceProtected,
+        Kind::Preempted,
+        Kind::Failed,
+        Kind::Retry,
+        Kind::Completed,
+        Kind::Cancelled,
+        Kind::Versioned,
+        Kind::Modified,
+    ];
+}
+
+impl EventKind {
+    /// What kind of event this is.
+    pub fn kind(&self) -> Kind {
+        match self {
+            EventKind::OperationSubmitted { .. } => Kind::Submitted,
+            EventKind::OperationConflict { .. } => Kind::Conflict,
+            EventKind::OperationRejected { .. } => Kind::Rejected,
+            EventKind::OperationStarted { .. } => Kind::Started,
+            EventKind::GraceProtected { .. } => Kind::GraceProtected,
+            EventKind::OperationPreempted { .. } => Kind::Preempted,
+            EventKind::OperationFailed { .. } => Kind::Failed,
+            EventKind::OperationRetry { .. } => Kind::Retry,
+            EventKind::OperationCompleted { .. } => Kind::Completed,
+            EventKind::OperationCancelled { .. } => Kind::Cancelled,
+            EventKind::EntityVersioned { .. } => Kind::Versioned,
+            EventKind::EntityModified { .. } => Kind::Modified,
+        }
+    }
 }
 
 /// What a resolution point decided for its winner: the kind of the

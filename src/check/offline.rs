@@ -95,6 +95,12 @@ impl OfflineChecker {
         self.checker.observe(ev);
     }
 
+    /// The checker underneath, with the stream rules.
+    #[cfg(test)]
+    pub(crate) fn into_checker(self) -> Checker {
+        self.checker
+    }
+
     /// Ops seen at once at most.
     pub fn peak_active(&self) -> usize {
         self.checker.table().peak_active

@@ -1,33 +1,51 @@
 //! The online checker, run by the lifecycle observer over the event
 //! stream: the shared [`Table`] and the registered [`Rule`]s.
 //!
-//! For each event every rule looks at the table as it was, then the table
-//! applies the event, then every rule looks again. Nothing here decides
-//! anything; the rules do.
+//! For each event every rule that reads its kind looks at the table as it
+//! was, then the table applies the event, then every rule that reads it
+//! afterwards looks again. Nothing here decides anything; the rules do.
 
 use super::CheckConfig;
 use super::coverage::Tally;
-use super::rules::{Rule, registry};
+use super::rules::{Kinds, Rule, registry};
 use super::state::FinalState;
 use super::table::Table;
 use crate::ecs::Store;
-use crate::events::Event;
+use crate::events::{Event, Kind};
 use crate::report::model::{CheckResult, Coverage};
 
 /// The online checker.
 pub struct Checker {
     table: Table,
     rules: Vec<Box<dyn Rule>>,
+    /// Per event kind, the rules whose `observe` reads it, in order.
+    observing: Dispatch,
+    /// Per event kind, the rules whose `after` reads it, in order.
+    following: Dispatch,
+}
+
+/// Indices into the rules, per event kind.
+type Dispatch = [Box<[u8]>; Kind::COUNT];
+
+/// For each event kind, the rules whose `reads` contains it.
+fn dispatch(rules: &[Box<dyn Rule>], reads: impl Fn(&dyn Rule) -> Kinds) -> Dispatch {
+    Kind::ALL.map(|kind| {
+        (0..rules.len())
+            .filter(|&i| reads(rules[i].as_ref()).contains(kind))
+            .map(|i| u8::try_from(i).expect("fewer than 256 rules"))
+            .collect()
+    })
 }
 
 impl Checker {
     /// The checks of a run over `store` as it is before the run; its first
     /// `targets` entities are the targets.
     pub fn new(config: CheckConfig, store: &Store, targets: u32) -> Checker {
-        Checker {
-            table: Table::new(targets as usize, config.parent_horizon),
-            rules: registry(&config, store, targets),
-        }
+        Checker::with_rules(
+            targets as usize,
+            config.parent_horizon,
+            registry(&config, store, targets),
+        )
     }
 
     /// A checker running only `rules`, over a table of `targets` targets
@@ -36,12 +54,28 @@ impl Checker {
     pub(crate) fn with_rules(targets: usize, horizon: u64, rules: Vec<Box<dyn Rule>>) -> Checker {
         Checker {
             table: Table::new(targets, horizon),
+            observing: dispatch(&rules, |r| r.observes()),
+            following: dispatch(&rules, |r| r.follows()),
             rules,
         }
     }
 
     /// Check one event.
     pub fn observe(&mut self, ev: &Event) {
+        let kind = ev.kind.kind() as usize;
+        for &i in &self.observing[kind] {
+            self.rules[usize::from(i)].observe(ev, &self.table);
+        }
+        self.table.apply(ev);
+        for &i in &self.following[kind] {
+            self.rules[usize::from(i)].after(ev, &self.table);
+        }
+    }
+
+    /// Check one event with every rule, whatever kinds it names: what
+    /// [`Checker::observe`] must be equivalent to.
+    #[cfg(test)]
+    pub(crate) fn observe_with_every_rule(&mut self, ev: &Event) {
         for rule in &mut self.rules {
             rule.observe(ev, &self.table);
         }
@@ -90,6 +124,9 @@ impl Checker {
         tally.report()
     }
 }
+
+#[cfg(test)]
+mod dispatch_tests;
 
 #[cfg(test)]
 mod tests {

@@ -380,7 +380,7 @@ mod tests {
     }
 
     #[test]
-    fn schemas_list_fields_in_spec_order_and_resolve_names() {
+    fn schemas_list_fields_in_declared_order_and_resolve_names() {
         let names: Vec<&str> = Schema::TestDataEntity
             .fields()
             .iter()

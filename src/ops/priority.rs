@@ -11,8 +11,8 @@
 //! Walking a chain costs one hash lookup per ancestor and is bounded by the
 //! index size, so even a corrupt index (a cycle) cannot make it loop: a
 //! chain longer than the index must revisit an op, and is refused as a
-//! cycle. A parent that is not in the index is refused too — the spec asks
-//! submission to fail rather than guess.
+//! cycle. A parent that is not in the index is refused too: submission
+//! fails rather than guess.
 
 use rustc_hash::FxHashMap;
 

@@ -7,11 +7,11 @@
 //! incremented twice, or never, cannot hide. The in-flight permits are a
 //! fourth ledger: once every op is final, every permit must be back.
 
-use super::Rule;
+use super::{Kinds, Rule};
 use crate::check::Violations;
 use crate::check::state::FinalState;
 use crate::check::table::Table;
-use crate::events::{Event, EventKind};
+use crate::events::{Event, EventKind, Kind};
 use crate::ops::FailReason;
 use crate::report::format::count;
 use crate::report::model::{CheckId, CheckResult};
@@ -33,12 +33,16 @@ struct Seen {
     versions: u64,
 }
 
-#[derive(Default)]
+#[derive(Debug, Default)]
 pub struct Accounting {
     seen: Seen,
 }
 
 impl Rule for Accounting {
+    fn observes(&self) -> Kinds {
+        Kinds::all_but(&[Kind::Modified])
+    }
+
     fn observe(&mut self, ev: &Event, _table: &Table) {
         let s = &mut self.seen;
         match ev.kind {

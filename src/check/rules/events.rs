@@ -7,6 +7,7 @@ use crate::check::state::FinalState;
 use crate::report::format::count;
 use crate::report::model::{CheckId, CheckResult};
 
+#[derive(Debug)]
 pub struct Events;
 
 impl Rule for Events {

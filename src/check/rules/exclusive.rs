@@ -2,14 +2,15 @@
 //! on a busy target is a violation, and so is an end of execution (commit,
 //! failure, preemption) by an op that was not the target's executing op.
 
-use super::Rule;
+use super::{Kinds, Rule};
 use crate::check::Violations;
 use crate::check::state::FinalState;
 use crate::check::table::Table;
-use crate::events::{Event, EventKind};
+use crate::events::{Event, EventKind, Kind};
 use crate::report::format::count;
 use crate::report::model::{CheckId, CheckResult};
 
+#[derive(Debug)]
 pub struct Exclusive {
     v: Violations,
     starts: u64,
@@ -25,6 +26,15 @@ impl Default for Exclusive {
 }
 
 impl Rule for Exclusive {
+    fn observes(&self) -> Kinds {
+        Kinds::of(&[
+            Kind::Started,
+            Kind::Completed,
+            Kind::Failed,
+            Kind::Preempted,
+        ])
+    }
+
     fn observe(&mut self, ev: &Event, table: &Table) {
         let executing = table.target(ev.target).and_then(|t| t.executing);
         match ev.kind {

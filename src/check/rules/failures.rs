@@ -7,15 +7,16 @@
 //! whatever the fault settings. Preemptions are not failures here (the
 //! grace rule checks them).
 
-use super::Rule;
+use super::{Kinds, Rule};
 use crate::check::Violations;
 use crate::check::state::FinalState;
 use crate::check::table::Table;
-use crate::events::{Event, EventKind};
+use crate::events::{Event, EventKind, Kind};
 use crate::ops::FailReason;
 use crate::report::format::count;
 use crate::report::model::{CheckId, CheckResult};
 
+#[derive(Debug)]
 pub struct Failures {
     injected_on: bool,
     v: Violations,
@@ -35,6 +36,10 @@ impl Failures {
 }
 
 impl Rule for Failures {
+    fn observes(&self) -> Kinds {
+        Kinds::of(&[Kind::Completed, Kind::Failed])
+    }
+
     fn observe(&mut self, ev: &Event, _table: &Table) {
         match ev.kind {
             EventKind::OperationCompleted { .. } => self.executions += 1,

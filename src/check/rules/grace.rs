@@ -18,13 +18,13 @@ use std::time::Duration;
 
 use rustc_hash::FxHashMap;
 
-use super::Rule;
+use super::{Kinds, Rule};
 use crate::check::Violations;
 use crate::check::coverage::Tally;
 use crate::check::oracle;
 use crate::check::state::FinalState;
 use crate::check::table::Table;
-use crate::events::{Decision, Event, EventKind};
+use crate::events::{Decision, Event, EventKind, Kind};
 use crate::metrics::Latency;
 use crate::ops::OpId;
 use crate::report::format::count;
@@ -51,6 +51,7 @@ struct Due {
     decided: bool,
 }
 
+#[derive(Debug)]
 pub struct Grace {
     grace: Duration,
     bound_ns: u64,
@@ -158,6 +159,21 @@ impl Grace {
 }
 
 impl Rule for Grace {
+    fn observes(&self) -> Kinds {
+        Kinds::of(&[
+            Kind::GraceProtected,
+            Kind::Conflict,
+            Kind::Started,
+            Kind::Preempted,
+            Kind::Completed,
+            Kind::Failed,
+        ])
+    }
+
+    fn follows(&self) -> Kinds {
+        Kinds::all_but(&[Kind::Versioned, Kind::Modified])
+    }
+
     fn observe(&mut self, ev: &Event, table: &Table) {
         match &ev.kind {
             EventKind::GraceProtected { executing, .. } => {

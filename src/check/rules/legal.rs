@@ -10,7 +10,7 @@
 //! Events about an op that was never submitted or is already final, and a
 //! second submission of one id, are illegal too.
 
-use super::Rule;
+use super::{Kinds, Rule};
 use crate::check::Violations;
 use crate::check::state::FinalState;
 use crate::check::table::Table;
@@ -79,6 +79,7 @@ fn name(kind: &EventKind) -> &'static str {
     }
 }
 
+#[derive(Debug)]
 pub struct Legal {
     v: Violations,
     events: u64,
@@ -94,6 +95,10 @@ impl Default for Legal {
 }
 
 impl Rule for Legal {
+    fn observes(&self) -> Kinds {
+        Kinds::ALL
+    }
+
     fn observe(&mut self, ev: &Event, table: &Table) {
         self.events += 1;
         if let EventKind::OperationSubmitted { .. } = ev.kind {

@@ -21,13 +21,56 @@ use super::coverage::Tally;
 use super::state::FinalState;
 use super::table::Table;
 use crate::ecs::Store;
-use crate::events::Event;
+use crate::events::{Event, Kind};
 use crate::report::model::CheckResult;
 
+/// A set of event kinds: the events a rule's `observe` or `after` reads.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Kinds(u16);
+
+impl Kinds {
+    pub const NONE: Kinds = Kinds(0);
+    pub const ALL: Kinds = Kinds((1 << Kind::COUNT) - 1);
+
+    /// The set of `kinds`.
+    pub const fn of(kinds: &[Kind]) -> Kinds {
+        let mut bits = 0;
+        let mut i = 0;
+        while i < kinds.len() {
+            bits |= 1 << kinds[i] as u16;
+            i += 1;
+        }
+        Kinds(bits)
+    }
+
+    /// Every kind but `kinds`.
+    pub const fn all_but(kinds: &[Kind]) -> Kinds {
+        Kinds(Kinds::ALL.0 & !Kinds::of(kinds).0)
+    }
+
+    pub const fn contains(self, kind: Kind) -> bool {
+        self.0 & (1 << kind as u16) != 0
+    }
+}
+
 /// One integrity check.
-pub trait Rule: Send {
+///
+/// The checker calls `observe` and `after` only for the kinds of event
+/// the rule names in `observes` and `follows`, so an event a rule has no
+/// use for costs it nothing. A rule must name every kind its methods read:
+/// a test feeds real and faulty histories through every rule both ways
+/// and requires the same findings.
+pub trait Rule: Send + std::fmt::Debug {
+    /// The kinds of event `observe` reads.
+    fn observes(&self) -> Kinds {
+        Kinds::NONE
+    }
     /// See one event, with the table as it was before the event.
     fn observe(&mut self, _ev: &Event, _table: &Table) {}
+    /// The kinds of event `after` reads.
+    fn follows(&self) -> Kinds {
+        Kinds::NONE
+    }
     /// See one event again, with the table after it.
     fn after(&mut self, _ev: &Event, _table: &Table) {}
     /// The verdict, over what was seen and the final state.

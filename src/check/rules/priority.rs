@@ -6,17 +6,18 @@
 //! and a grace save or a preemption when it does. Effective priorities are
 //! checked at submission against the parent chain.
 
-use super::Rule;
+use super::{Kinds, Rule};
 use crate::check::Violations;
 use crate::check::coverage::Tally;
 use crate::check::oracle;
 use crate::check::state::FinalState;
 use crate::check::table::Table;
-use crate::events::{Decision, Event, EventKind, RejectReason};
+use crate::events::{Decision, Event, EventKind, Kind, RejectReason};
 use crate::ops::{OpId, OpState, Priority};
 use crate::report::format::count;
 use crate::report::model::{CheckId, CheckResult};
 
+#[derive(Debug)]
 pub struct PriorityRule {
     v: Violations,
     conflicts: u64,
@@ -160,6 +161,10 @@ impl PriorityRule {
 }
 
 impl Rule for PriorityRule {
+    fn observes(&self) -> Kinds {
+        Kinds::of(&[Kind::Submitted, Kind::Conflict, Kind::Rejected])
+    }
+
     fn observe(&mut self, ev: &Event, table: &Table) {
         match &ev.kind {
             EventKind::OperationSubmitted {

@@ -33,13 +33,13 @@ use std::sync::Arc;
 use rustc_hash::FxHashMap;
 use uuid::Uuid;
 
-use super::Rule;
+use super::{Kinds, Rule};
 use crate::check::Violations;
 use crate::check::coverage::Tally;
 use crate::check::state::FinalState;
 use crate::check::table::Table;
 use crate::ecs::{EntityId, Placement, Schema, Store, Value, history_digest_step};
-use crate::events::{Effect, Event, EventKind};
+use crate::events::{Effect, Event, EventKind, Kind};
 use crate::ops::{BorrowField, FieldWrite, OpId, OpType};
 use crate::report::format::count;
 use crate::report::model::{CheckId, CheckResult};
@@ -398,6 +398,7 @@ struct SourceValues {
     text: Arc<str>,
 }
 
+#[derive(Debug)]
 pub struct Replay {
     keep: usize,
     targets: u32,
@@ -675,6 +676,10 @@ impl Replay {
 }
 
 impl Rule for Replay {
+    fn observes(&self) -> Kinds {
+        Kinds::of(&[Kind::Completed])
+    }
+
     fn observe(&mut self, ev: &Event, _table: &Table) {
         if let EventKind::OperationCompleted { effect, .. } = &ev.kind {
             self.commits += 1;

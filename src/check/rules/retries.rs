@@ -17,12 +17,12 @@
 
 use std::time::Duration;
 
-use super::Rule;
+use super::{Kinds, Rule};
 use crate::check::coverage::Tally;
 use crate::check::state::FinalState;
 use crate::check::table::Table;
 use crate::check::{CheckConfig, Violations};
-use crate::events::{Event, EventKind, RejectReason};
+use crate::events::{Event, EventKind, Kind, RejectReason};
 use crate::report::format::count;
 use crate::report::model::{CheckId, CheckResult};
 
@@ -48,6 +48,7 @@ pub fn ceiling(base: Duration, max: Duration, n: u32) -> Duration {
     d.min(max)
 }
 
+#[derive(Debug)]
 pub struct Retries {
     base: Duration,
     max: Duration,
@@ -69,6 +70,10 @@ impl Retries {
 }
 
 impl Rule for Retries {
+    fn observes(&self) -> Kinds {
+        Kinds::of(&[Kind::Retry, Kind::Rejected])
+    }
+
     fn observe(&mut self, ev: &Event, table: &Table) {
         match &ev.kind {
             EventKind::OperationRetry {

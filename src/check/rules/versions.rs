@@ -9,12 +9,12 @@
 
 use uuid::Uuid;
 
-use super::Rule;
+use super::{Kinds, Rule};
 use crate::check::Violations;
 use crate::check::state::FinalState;
 use crate::check::table::Table;
 use crate::ecs::EntityId;
-use crate::events::{Event, EventKind};
+use crate::events::{Event, EventKind, Kind};
 use crate::report::format::count;
 use crate::report::model::{CheckId, CheckResult};
 
@@ -34,6 +34,7 @@ impl Chain {
     }
 }
 
+#[derive(Debug)]
 pub struct Versions {
     v: Violations,
     /// By entity index (entities are dense; grown on demand).
@@ -62,6 +63,10 @@ impl Default for Versions {
 }
 
 impl Rule for Versions {
+    fn observes(&self) -> Kinds {
+        Kinds::of(&[Kind::Versioned])
+    }
+
     fn observe(&mut self, ev: &Event, _table: &Table) {
         let EventKind::EntityVersioned {
             ecs_id,
