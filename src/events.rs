@@ -351,9 +351,10 @@ impl Publisher {
         if self.buffer.is_empty() {
             return;
         }
-        // The next buffer starts as large as this one grew, so a steady
-        // stream of big flushes does not pay for reallocation every time.
-        let capacity = self.buffer.len().max(256);
+        // The next buffer starts as large as any buffer grew, so a stream
+        // of big flushes pays for growing (and copying) a buffer only when
+        // a flush is bigger than every one before it.
+        let capacity = self.buffer.capacity().max(256);
         let mut events = std::mem::replace(&mut self.buffer, Vec::with_capacity(capacity));
         let numbered = events.len() as u64;
         if self.drop_one && events.len() > 1 {

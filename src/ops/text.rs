@@ -22,7 +22,7 @@ pub(crate) struct Line {
 impl Line {
     pub(crate) fn new() -> Line {
         Line {
-            s: String::with_capacity(80),
+            s: String::with_capacity(128),
         }
     }
 
