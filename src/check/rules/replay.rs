@@ -137,10 +137,9 @@ impl Entry {
     }
 
     /// Write the text of an entry made of parts into `out`, in one pass
-    /// (this runs for every commit the replay sees).
+    /// and without the formatting machinery (this runs for every commit
+    /// the replay sees).
     fn write_text(&self, out: &mut String) {
-        use std::fmt::Write as _;
-        // Writing into a String cannot fail.
         let (op, at_us) = match self {
             Entry::Text(text) => {
                 out.push_str(text);
@@ -149,14 +148,16 @@ impl Entry {
             Entry::Modify { write, op, at_us } => {
                 match *write {
                     FieldWrite::Counter(v) => {
-                        let _ = write!(out, "modify_field counter={v}");
+                        out.push_str("modify_field counter=");
+                        decimal(out, v);
                     }
                     FieldWrite::DataValue(v) => {
                         out.push_str("modify_field data_value=");
                         out.push_str(zmij::Buffer::new().format(v));
                     }
                     FieldWrite::Text(n) => {
-                        let _ = write!(out, "modify_field text_content=text_{n}");
+                        out.push_str("modify_field text_content=text_");
+                        decimal(out, n);
                     }
                 }
                 (op, at_us)
@@ -168,11 +169,17 @@ impl Entry {
                 at_us,
             } => {
                 let (sf, tf) = borrow_fields(*field);
-                let _ = write!(out, "borrow {tf} <- @{}.{sf}", from.hyphenated());
+                out.push_str("borrow ");
+                out.push_str(tf);
+                out.push_str(" <- @");
+                out.push_str(from.hyphenated().encode_lower(&mut Uuid::encode_buffer()));
+                out.push('.');
+                out.push_str(sf);
                 (op, at_us)
             }
             Entry::Complex { counter, op, at_us } => {
-                let _ = write!(out, "complex_update counter={counter}");
+                out.push_str("complex_update counter=");
+                decimal(out, *counter);
                 (op, at_us)
             }
             Entry::Structural {
@@ -188,7 +195,22 @@ impl Entry {
                 (op, at_us)
             }
         };
-        let _ = write!(out, " op-{:08x} t={at_us}", op.0);
+        out.push_str(" op-");
+        hex8(out, op.0);
+        out.push_str(" t=");
+        decimal(out, *at_us);
+    }
+}
+
+fn decimal(out: &mut String, v: impl itoa::Integer) {
+    out.push_str(itoa::Buffer::new().format(v));
+}
+
+/// `v` in lowercase hex, at least eight digits: `{:08x}`.
+fn hex8(out: &mut String, v: u64) {
+    let digits = (16 - v.leading_zeros() as usize / 4).max(8);
+    for i in (0..digits).rev() {
+        out.push(char::from_digit(((v >> (i * 4)) & 0xf) as u32, 16).unwrap_or('?'));
     }
 }
 
@@ -879,6 +901,58 @@ mod tests {
             ]
         );
         assert_eq!(m.history_tail.capacity(), 4);
+    }
+
+    #[test]
+    fn entry_text_is_what_the_formatting_machinery_writes() {
+        let from = Uuid::from_u128(0x67e5_5044_10b1_426f_9247_bb68_0e5f_e0c8);
+        for (op, at_us) in [
+            (0, 0),
+            (0xabc, -5),
+            (u64::MAX, i64::MAX),
+            (1 << 32, i64::MIN),
+        ] {
+            let op = OpId(op);
+            let cases = [
+                (
+                    Entry::Modify {
+                        write: FieldWrite::Counter(-42),
+                        op,
+                        at_us,
+                    },
+                    "modify_field counter=-42".to_string(),
+                ),
+                (
+                    Entry::Modify {
+                        write: FieldWrite::Text(7),
+                        op,
+                        at_us,
+                    },
+                    "modify_field text_content=text_7".to_string(),
+                ),
+                (
+                    Entry::Borrow {
+                        field: BorrowField::Data,
+                        from,
+                        op,
+                        at_us,
+                    },
+                    format!("borrow data_value <- @{}.source_data", from.hyphenated()),
+                ),
+                (
+                    Entry::Complex {
+                        counter: 9,
+                        op,
+                        at_us,
+                    },
+                    "complex_update counter=9".to_string(),
+                ),
+            ];
+            for (entry, head) in cases {
+                let want = format!("{head} op-{:08x} t={at_us}", op.0);
+                assert_eq!(entry.text(), want);
+            }
+        }
     }
 
     #[test]
