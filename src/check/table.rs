@@ -265,25 +265,22 @@ impl Table {
                 ..
             } => {
                 self.submitted += 1;
-                if self.ops.contains_key(&ev.op) {
+                let std::collections::hash_map::Entry::Vacant(slot) = self.ops.entry(ev.op) else {
                     return;
-                }
-                self.ops.insert(
-                    ev.op,
-                    OpRecord {
-                        state: OpState::Pending,
-                        target: ev.target,
-                        own: ev.priority,
-                        effective: *effective,
-                        parent: *parent,
-                        submitted_ns: ev.t_ns,
-                        pending_since: ev.t_ns,
-                        started_ns: 0,
-                        failed_ns: 0,
-                        retries: 0,
-                        budget: *budget,
-                    },
-                );
+                };
+                slot.insert(OpRecord {
+                    state: OpState::Pending,
+                    target: ev.target,
+                    own: ev.priority,
+                    effective: *effective,
+                    parent: *parent,
+                    submitted_ns: ev.t_ns,
+                    pending_since: ev.t_ns,
+                    started_ns: 0,
+                    failed_ns: 0,
+                    retries: 0,
+                    budget: *budget,
+                });
                 self.newest = Some(self.newest.map_or(ev.op, |n| n.max(ev.op)));
                 self.target_mut(ev.target).pending.push(Waiting {
                     id: ev.op,
@@ -310,10 +307,13 @@ impl Table {
     }
 
     fn step(&mut self, ev: &Event, kind: &EventKind) {
-        let Some(rec) = self.ops.get(&ev.op).copied() else {
+        // Taken out, and put back unless the op is final: most steps end
+        // an op (every rejection), and this way they find it only once.
+        let Some(mut rec) = self.ops.remove(&ev.op) else {
             return;
         };
         let Some(next) = next_state(rec.state, kind) else {
+            self.ops.insert(ev.op, rec);
             return;
         };
         let t = rec.target;
@@ -347,7 +347,6 @@ impl Table {
             _ => self.forget_if_idle(t),
         }
         if next.is_terminal() {
-            self.ops.remove(&ev.op);
             match kind {
                 EventKind::OperationCompleted { .. } => self.terminals.succeeded += 1,
                 EventKind::OperationRejected { .. } => self.terminals.rejected += 1,
@@ -356,21 +355,19 @@ impl Table {
             self.remember_settled(ev.op, rec.effective);
             return;
         }
-        let Some(r) = self.ops.get_mut(&ev.op) else {
-            return;
-        };
-        r.state = next;
+        rec.state = next;
         match kind {
-            EventKind::OperationStarted { .. } => r.started_ns = ev.t_ns,
+            EventKind::OperationStarted { .. } => rec.started_ns = ev.t_ns,
             EventKind::OperationFailed { .. } | EventKind::OperationPreempted { .. } => {
-                r.failed_ns = ev.t_ns
+                rec.failed_ns = ev.t_ns
             }
             EventKind::OperationRetry { .. } => {
-                r.retries += 1;
-                r.pending_since = ev.t_ns;
+                rec.retries += 1;
+                rec.pending_since = ev.t_ns;
             }
             _ => {}
         }
+        self.ops.insert(ev.op, rec);
     }
 
     fn remember_settled(&mut self, id: OpId, effective: Priority) {

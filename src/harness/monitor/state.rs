@@ -100,6 +100,9 @@ pub(crate) struct State {
     free: Vec<u32>,
     grace: Duration,
     scratch: Vec<Contender>,
+    /// The last losers' buffer, emptied: the next batch on a target
+    /// without a buffer takes it instead of allocating one.
+    spare: Vec<Op>,
     closed: bool,
     rng: SmallRng,
     inject: Option<Inject>,
@@ -120,6 +123,7 @@ impl State {
             free: Vec::new(),
             grace,
             scratch: Vec::new(),
+            spare: Vec::new(),
             closed: false,
             rng: SmallRng::seed_from_u64(seed),
             inject,
@@ -148,17 +152,29 @@ impl State {
                 self.dropped_one = true;
                 continue;
             }
-            let pending = &mut self.slot_mut(op.target).pending;
             if target.is_none() {
-                // One allocation for the batch (and a waiting winner).
-                pending.reserve(len + 1);
+                // Room for the batch (and a waiting winner).
+                self.make_room(op.target, len + 1);
             }
             target = Some(op.target);
-            pending.push(op);
+            self.slot_mut(op.target).pending.push(op);
         }
         if let Some(t) = target {
             self.resolve(t, arrived_ns, now_ns, out);
         }
+    }
+
+    /// Room for `room` more Pending ops on target `t`: the spare buffer if
+    /// the target has none and the spare is large enough, else one
+    /// allocation.
+    fn make_room(&mut self, t: u32, room: usize) {
+        let mut spare = std::mem::take(&mut self.spare);
+        let pending = &mut self.slot_mut(t).pending;
+        if pending.capacity() == 0 && spare.capacity() >= room {
+            std::mem::swap(pending, &mut spare);
+        }
+        pending.reserve(room);
+        self.spare = spare;
     }
 
     /// The driver reports that `op`, executing on `target`, finished.
@@ -335,10 +351,13 @@ impl State {
                 retries: loser.retries,
             }
         });
-        // The losers' buffer is dropped rather than kept: an idle target
+        // The losers' buffer is not kept by the target: an idle target
         // holds no allocation, so memory (and the cache footprint) does not
-        // grow with the number of targets.
-        drop(pending);
+        // grow with the number of targets. It becomes the one spare.
+        pending.clear();
+        if pending.capacity() > self.spare.capacity() {
+            self.spare = pending;
+        }
         let slot = self.slot_mut(t);
         match decision.action {
             Action::Start => {
