@@ -634,6 +634,18 @@ mod tests {
         (seen, continuity)
     }
 
+    #[test]
+    fn kinds_index_per_kind_arrays_in_declaration_order() {
+        for (i, kind) in Kind::ALL.iter().enumerate() {
+            assert_eq!(*kind as usize, i, "{kind:?}");
+        }
+        let mut seen = [false; Kind::COUNT];
+        for ev in samples::every_kind() {
+            seen[ev.kind.kind() as usize] = true;
+        }
+        assert_eq!(seen, [true; Kind::COUNT], "a kind no sample event has");
+    }
+
     #[tokio::test]
     async fn every_subscriber_receives_every_event_in_order() {
         let mut bus = Bus::new(2);
