@@ -5,7 +5,7 @@ use std::hash::{Hash, Hasher as _};
 use rustc_hash::FxHasher;
 use uuid::Uuid;
 
-use crate::ecs::{EntityId, HISTORY_DIGEST_SEED, Placement, Store, combine, hash_value, mix64};
+use crate::ecs::{EntityId, HISTORY_DIGEST_SEED, Placement, Store, combine, mix64};
 
 /// The digest of everything the store holds: per entity its schema,
 /// lineage, current version, lineage length, history (length and digest),
@@ -49,7 +49,7 @@ pub(crate) fn store_digest(store: &Store) -> u64 {
                     h.write(entry.as_bytes());
                 }
             } else {
-                hash_value(&mut h, &ent.fields[index]);
+                ent.fields.hash_field(&mut h, index);
             }
             hash_id(&mut h, *provenance);
         }

@@ -2,17 +2,17 @@
 //!
 //! ```text
 //!             live state                      retained snapshots (window)
-//!   entity ┬─ fields: Arc<[Value]> ──┐     v(n-2)   v(n-1)   v(n) = latest
+//!   entity ┬─ fields: Arc<record> ───┐     v(n-2)   v(n-1)   v(n) = latest
 //!          ├─ provenance: Arc<[..]>  ├──── Arc ──── Arc ──── Arc   (shared
 //!          ├─ history: append-only log        + history length    until a
 //!          └─ tree links                      + content hash      write)
 //! ```
 //!
-//! A version is a snapshot of the live field array, the live provenance
+//! A version is a snapshot of the live field block, the live provenance
 //! array and the history *length*. Creating one clones two `Arc`s and
 //! hashes a handful of fields, whatever the number of earlier versions or
 //! the length of the history; the first write after it pays for one copy of
-//! the (small) field array through `Arc::make_mut`. Snapshots are therefore
+//! the (small) field block through `Arc::make_mut`. Snapshots are therefore
 //! immutable by construction: nothing ever writes through a shared `Arc`.
 //!
 //! Versions beyond `Retention.versions` are dropped from the front, history
@@ -22,7 +22,7 @@
 //! lookup table and an evicted id is still recognised as evicted.
 //!
 //! `version_entity` without force compares the live state with the latest
-//! snapshot (pointer-equal arrays short-circuit) and creates nothing when
+//! snapshot (pointer-equal blocks short-circuit) and creates nothing when
 //! they agree: a version is never reported for an unchanged entity.
 //!
 //! ## Bytes per entity
@@ -30,7 +30,8 @@
 //! A run may hold a million targets, so what an entity costs is a design
 //! constraint. An entity is one `Entity` record in a dense `Vec` (the
 //! latest snapshot inline, the tree links as `u32`s), plus one heap block:
-//! its field array. Everything else starts shared or empty: the all-`None`
+//! its field block (80 bytes of typed record for a `TestDataEntity`, see
+//! `fields.rs`). Everything else starts shared or empty: the all-`None`
 //! provenance array and the schema's default values (empty strings and
 //! lists, the source's list and map) are allocated once per store and
 //! cloned by reference; the lineage and current ids are computed from
@@ -51,10 +52,11 @@ use uuid::Uuid;
 
 use super::address::Address;
 use super::error::EcsError;
+use super::fields::Fields;
 use super::history::HistoryLog;
 use super::ids::IdCodec;
 use super::tree::Node;
-use super::value::{HISTORY_FIELD, MAX_FIELDS, Schema, Value, hash_value, same_value};
+use super::value::{HISTORY_FIELD, MAX_FIELDS, Schema, Value};
 
 /// Dense handle of an entity (its lineage) inside one store.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -101,7 +103,7 @@ pub enum Structural {
 pub(crate) struct Snapshot {
     pub(crate) ecs_id: Uuid,
     pub(crate) previous: Uuid,
-    pub(crate) fields: Arc<[Value]>,
+    pub(crate) fields: Fields,
     pub(crate) provenance: Arc<[Option<Uuid>]>,
     /// Length of the history when the version was made (its prefix).
     pub(crate) history_len: u64,
@@ -113,7 +115,7 @@ impl Snapshot {
     fn new(
         ecs_id: Uuid,
         previous: Uuid,
-        fields: Arc<[Value]>,
+        fields: Fields,
         provenance: Arc<[Option<Uuid>]>,
         history_len: u64,
     ) -> Snapshot {
@@ -133,10 +135,7 @@ impl Snapshot {
         let mut h = FxHasher::default();
         h.write_u128(self.ecs_id.as_u128());
         h.write_u128(self.previous.as_u128());
-        h.write_usize(self.fields.len());
-        for v in self.fields.iter() {
-            hash_value(&mut h, v);
-        }
+        self.fields.hash_all(&mut h);
         for p in self.provenance.iter() {
             match p {
                 Some(id) => {
@@ -155,7 +154,7 @@ impl Snapshot {
 #[derive(Clone, Debug)]
 pub(crate) struct Entity {
     pub(crate) schema: Schema,
-    pub(crate) fields: Arc<[Value]>,
+    pub(crate) fields: Fields,
     pub(crate) provenance: Arc<[Option<Uuid>]>,
     /// Every entity keeps a log; `TestDataEntity` exposes it as its
     /// `modification_history` field.
@@ -215,7 +214,7 @@ impl Entity {
         if Some(index) == self.schema.history_index() {
             return Value::List(self.history.retained().cloned().map(Value::Str).collect());
         }
-        self.fields[index].clone()
+        self.fields.get(index)
     }
 
     /// Value of field `index` in a retained snapshot.
@@ -229,7 +228,7 @@ impl Entity {
                     .collect(),
             );
         }
-        snapshot.fields[index].clone()
+        snapshot.fields.get(index)
     }
 
     /// The id of the latest version.
@@ -257,7 +256,8 @@ impl Entity {
 
     /// Write a checked value; `provenance` is the id it was borrowed from.
     pub(crate) fn write(&mut self, index: usize, value: Value, provenance: Option<Uuid>) {
-        Arc::make_mut(&mut self.fields)[index] = value;
+        let written = self.fields.set(index, value);
+        debug_assert!(written, "a checked write of field {index} was refused");
         if self.provenance[index] != provenance {
             Arc::make_mut(&mut self.provenance)[index] = provenance;
         }
@@ -267,12 +267,7 @@ impl Entity {
     fn unchanged(&self) -> bool {
         let latest = &self.latest;
         latest.history_len == self.history.len()
-            && (Arc::ptr_eq(&latest.fields, &self.fields)
-                || latest
-                    .fields
-                    .iter()
-                    .zip(self.fields.iter())
-                    .all(|(a, b)| same_value(a, b)))
+            && latest.fields.same(&self.fields)
             && (Arc::ptr_eq(&latest.provenance, &self.provenance)
                 || latest.provenance == self.provenance)
     }
@@ -296,7 +291,7 @@ impl Entity {
         let snapshot = Snapshot::new(
             ecs_id,
             previous,
-            Arc::clone(&self.fields),
+            self.fields.clone(),
             Arc::clone(&self.provenance),
             self.history.len(),
         );
@@ -334,13 +329,13 @@ pub struct Store {
 }
 
 /// What every new entity of one schema starts from, allocated once per
-/// store and shared: a new entity clones these `Arc`s (its own field array
+/// store and shared: a new entity clones these `Arc`s (its own field block
 /// is the one allocation it needs), and copy-on-write gives it its own
 /// provenance array only when a borrow first records one.
 struct Blank {
-    /// The schema's defaults; `Time` values are replaced by the creation
+    /// The schema's defaults; a new entity's timestamp is its creation
     /// time.
-    fields: Box<[Value]>,
+    fields: Fields,
     /// No field borrowed.
     provenance: Arc<[Option<Uuid>]>,
 }
@@ -350,7 +345,7 @@ impl Blank {
         let fields = schema.defaults(chrono::DateTime::UNIX_EPOCH);
         let provenance = vec![None; fields.len()].into();
         Blank {
-            fields: fields.into(),
+            fields: Fields::from_values(schema, fields),
             provenance,
         }
     }
@@ -433,15 +428,7 @@ impl Store {
         let blank = &self.blanks[blank_index(schema)];
         let now = Utc::now();
         // Built in its final allocation: setup creates a million of these.
-        let mut array: Arc<[Value]> = blank
-            .fields
-            .iter()
-            .map(|v| match v {
-                Value::Time(_) => Value::Time(now),
-                other => other.clone(),
-            })
-            .collect();
-        let values = Arc::get_mut(&mut array).expect("a new array has one owner");
+        let mut values = blank.fields.dated(now);
         let mut given = [false; MAX_FIELDS];
         let mut initial_history: &[Value] = &[];
         for (name, value) in fields {
@@ -456,7 +443,10 @@ impl Store {
             schema.check_type(i, value)?;
             match value {
                 Value::List(items) if Some(i) == schema.history_index() => initial_history = items,
-                _ => values[i] = value.clone(),
+                _ => {
+                    let written = values.set(i, value.clone());
+                    debug_assert!(written, "a checked value of field {i} was refused");
+                }
             }
         }
 
@@ -472,13 +462,13 @@ impl Store {
         let latest = Snapshot::new(
             ecs_id,
             Uuid::nil(),
-            Arc::clone(&array),
+            values.clone(),
             Arc::clone(&provenance),
             history.len(),
         );
         self.entities.push(Entity {
             schema,
-            fields: array,
+            fields: values,
             provenance,
             history,
             latest,

@@ -1,0 +1,343 @@
+//! An entity's field values: a typed record for `TestDataEntity`, a slice
+//! of [`Value`]s for any other schema.
+//!
+//! A million targets each hold a field array, and every version that a
+//! write follows copies one (copy on write, see `store.rs`). As eight
+//! `Value`s, a `TestDataEntity`'s array took 192 bytes plus its `Arc`
+//! header; as a record of its seven stored fields (the history field lives
+//! in the entity's log) it takes 80. Readers still see `Value`s: the
+//! record builds one on request, and hashes and compares its fields exactly
+//! as the `Value`s they stand for (the content hash of a snapshot and the
+//! store digest are the same numbers either way).
+
+use std::hash::Hasher;
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+
+use super::value::{
+    HashTag, Schema, Value, hash_float, hash_int, hash_str, hash_time, hash_value, same_value,
+};
+
+/// A `TestDataEntity`'s stored fields (every field but
+/// `modification_history`).
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) struct EntityRecord {
+    name: Arc<str>,
+    text_content: Arc<str>,
+    counter: i64,
+    data_value: f64,
+    version_count: i64,
+    borrow_count: i64,
+    timestamp: DateTime<Utc>,
+}
+
+/// Field positions of `TestDataEntity` (its order in `value.rs`).
+const NAME: usize = 0;
+const COUNTER: usize = 1;
+const DATA_VALUE: usize = 2;
+const TEXT_CONTENT: usize = 3;
+const TIMESTAMP: usize = 4;
+const VERSION_COUNT: usize = 5;
+const BORROW_COUNT: usize = 6;
+/// `modification_history`: not stored here; reads as the empty list.
+const ENTITY_FIELD_COUNT: usize = 8;
+
+/// An entity's field values, shared by reference between the live state
+/// and the snapshots until a write copies them.
+#[derive(Clone, Debug)]
+pub(crate) enum Fields {
+    Entity(Arc<EntityRecord>),
+    Values(Arc<Vec<Value>>),
+}
+
+impl Fields {
+    /// Fields from a schema's values in field order, which must type-check
+    /// (the history slot of a `TestDataEntity` is ignored).
+    pub(crate) fn from_values(schema: Schema, values: Vec<Value>) -> Fields {
+        match schema {
+            Schema::TestDataEntity => {
+                let text = |i: usize| match values.get(i) {
+                    Some(Value::Str(s)) => Arc::clone(s),
+                    _ => Arc::from(""),
+                };
+                let int = |i: usize| values.get(i).and_then(Value::as_int).unwrap_or(0);
+                Fields::Entity(Arc::new(EntityRecord {
+                    name: text(NAME),
+                    text_content: text(TEXT_CONTENT),
+                    counter: int(COUNTER),
+                    data_value: match values.get(DATA_VALUE) {
+                        Some(Value::Float(f)) => *f,
+                        _ => 0.0,
+                    },
+                    version_count: int(VERSION_COUNT),
+                    borrow_count: int(BORROW_COUNT),
+                    timestamp: match values.get(TIMESTAMP) {
+                        Some(Value::Time(t)) => *t,
+                        _ => DateTime::UNIX_EPOCH,
+                    },
+                }))
+            }
+            Schema::TestDataSource => Fields::Values(Arc::new(values)),
+        }
+    }
+
+    /// A copy in a new allocation of its own, every time field set to
+    /// `now` (a new entity's fields, from its schema's defaults).
+    pub(crate) fn dated(&self, now: DateTime<Utc>) -> Fields {
+        match self {
+            Fields::Entity(r) => Fields::Entity(Arc::new(EntityRecord {
+                timestamp: now,
+                ..(**r).clone()
+            })),
+            Fields::Values(v) => Fields::Values(Arc::new(
+                v.iter()
+                    .map(|v| match v {
+                        Value::Time(_) => Value::Time(now),
+                        other => other.clone(),
+                    })
+                    .collect(),
+            )),
+        }
+    }
+
+    /// Whether these are the fields of `schema`.
+    pub(crate) fn fits(&self, schema: Schema) -> bool {
+        match self {
+            Fields::Entity(_) => schema == Schema::TestDataEntity,
+            Fields::Values(v) => {
+                schema != Schema::TestDataEntity && v.len() == schema.fields().len()
+            }
+        }
+    }
+
+    /// Number of fields.
+    pub(crate) fn len(&self) -> usize {
+        match self {
+            Fields::Entity(_) => ENTITY_FIELD_COUNT,
+            Fields::Values(v) => v.len(),
+        }
+    }
+
+    /// The value of field `index` (a cheap clone).
+    pub(crate) fn get(&self, index: usize) -> Value {
+        match self {
+            Fields::Entity(r) => match index {
+                NAME => Value::Str(Arc::clone(&r.name)),
+                COUNTER => Value::Int(r.counter),
+                DATA_VALUE => Value::Float(r.data_value),
+                TEXT_CONTENT => Value::Str(Arc::clone(&r.text_content)),
+                TIMESTAMP => Value::Time(r.timestamp),
+                VERSION_COUNT => Value::Int(r.version_count),
+                BORROW_COUNT => Value::Int(r.borrow_count),
+                _ => Value::List(Arc::from([])),
+            },
+            Fields::Values(v) => v[index].clone(),
+        }
+    }
+
+    /// Write field `index`, copying the fields first if they are shared.
+    /// The value must have been checked against the schema; one of another
+    /// type (or for the history slot) is refused with `false`.
+    #[must_use]
+    pub(crate) fn set(&mut self, index: usize, value: Value) -> bool {
+        match self {
+            Fields::Entity(r) => {
+                let fits = matches!(
+                    (index, &value),
+                    (NAME | TEXT_CONTENT, Value::Str(_))
+                        | (COUNTER | VERSION_COUNT | BORROW_COUNT, Value::Int(_))
+                        | (DATA_VALUE, Value::Float(_))
+                        | (TIMESTAMP, Value::Time(_))
+                );
+                if !fits {
+                    return false;
+                }
+                let r = Arc::make_mut(r);
+                match value {
+                    Value::Str(s) if index == NAME => r.name = s,
+                    Value::Str(s) => r.text_content = s,
+                    Value::Int(i) if index == COUNTER => r.counter = i,
+                    Value::Int(i) if index == VERSION_COUNT => r.version_count = i,
+                    Value::Int(i) => r.borrow_count = i,
+                    Value::Float(f) => r.data_value = f,
+                    Value::Time(t) => r.timestamp = t,
+                    Value::List(_) | Value::Map(_) => return false,
+                }
+                true
+            }
+            Fields::Values(v) => match v.get(index) {
+                Some(_) => {
+                    Arc::make_mut(v)[index] = value;
+                    true
+                }
+                None => false,
+            },
+        }
+    }
+
+    /// Whether both hold the same values (floats by their bits); shared
+    /// fields are equal without a look.
+    pub(crate) fn same(&self, other: &Fields) -> bool {
+        match (self, other) {
+            (Fields::Entity(a), Fields::Entity(b)) => {
+                Arc::ptr_eq(a, b)
+                    || (a.name == b.name
+                        && a.text_content == b.text_content
+                        && a.counter == b.counter
+                        && a.data_value.to_bits() == b.data_value.to_bits()
+                        && a.version_count == b.version_count
+                        && a.borrow_count == b.borrow_count
+                        && a.timestamp == b.timestamp)
+            }
+            (Fields::Values(a), Fields::Values(b)) => {
+                Arc::ptr_eq(a, b)
+                    || (a.len() == b.len() && a.iter().zip(b.iter()).all(|(x, y)| same_value(x, y)))
+            }
+            _ => false,
+        }
+    }
+
+    /// Feed field `index` into a hasher, as [`hash_value`] feeds its value.
+    pub(crate) fn hash_field<H: Hasher>(&self, h: &mut H, index: usize) {
+        match self {
+            Fields::Entity(r) => match index {
+                NAME => hash_str(h, &r.name),
+                COUNTER => hash_int(h, r.counter),
+                DATA_VALUE => hash_float(h, r.data_value),
+                TEXT_CONTENT => hash_str(h, &r.text_content),
+                TIMESTAMP => hash_time(h, &r.timestamp),
+                VERSION_COUNT => hash_int(h, r.version_count),
+                BORROW_COUNT => hash_int(h, r.borrow_count),
+                _ => {
+                    // The empty list the history slot reads as.
+                    h.write_u8(HashTag::LIST);
+                    h.write_usize(0);
+                }
+            },
+            Fields::Values(v) => hash_value(h, &v[index]),
+        }
+    }
+
+    /// Feed every field into a hasher: the count, then each field.
+    pub(crate) fn hash_all<H: Hasher>(&self, h: &mut H) {
+        h.write_usize(self.len());
+        for index in 0..self.len() {
+            self.hash_field(h, index);
+        }
+    }
+
+    /// The values of a schema without a record (the audit checks their
+    /// types; a record's are typed already).
+    pub(crate) fn values(&self) -> Option<&[Value]> {
+        match self {
+            Fields::Entity(_) => None,
+            Fields::Values(v) => Some(v),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use rustc_hash::FxHasher;
+
+    use super::*;
+
+    fn hashed(f: impl FnOnce(&mut FxHasher)) -> u64 {
+        let mut h = FxHasher::default();
+        f(&mut h);
+        h.finish()
+    }
+
+    fn record(f: &Fields) -> Arc<EntityRecord> {
+        match f {
+            Fields::Entity(r) => Arc::clone(r),
+            Fields::Values(_) => panic!("not a record"),
+        }
+    }
+
+    fn timestamp(f: &Fields) -> DateTime<Utc> {
+        record(f).timestamp
+    }
+
+    fn entity_values() -> Vec<Value> {
+        let mut values = Schema::TestDataEntity.defaults(Utc::now());
+        values[NAME] = Value::str("target_7");
+        values[COUNTER] = Value::Int(-3);
+        values[DATA_VALUE] = Value::Float(f64::NAN);
+        values[TEXT_CONTENT] = Value::str("text_9");
+        values[VERSION_COUNT] = Value::Int(4);
+        values[BORROW_COUNT] = Value::Int(5);
+        values
+    }
+
+    #[test]
+    fn a_record_reads_hashes_and_compares_as_its_values() {
+        let values = entity_values();
+        let fields = Fields::from_values(Schema::TestDataEntity, values.clone());
+        assert!(fields.fits(Schema::TestDataEntity));
+        assert!(!fields.fits(Schema::TestDataSource));
+        assert_eq!(fields.len(), values.len());
+        for (i, v) in values.iter().enumerate() {
+            assert!(same_value(&fields.get(i), v), "field {i}");
+            assert_eq!(
+                hashed(|h| fields.hash_field(h, i)),
+                hashed(|h| hash_value(h, v)),
+                "field {i}"
+            );
+        }
+        let whole = hashed(|h| {
+            h.write_usize(values.len());
+            values.iter().for_each(|v| hash_value(h, v));
+        });
+        assert_eq!(hashed(|h| fields.hash_all(h)), whole);
+        let copy = fields.dated(DateTime::UNIX_EPOCH);
+        assert!(!Arc::ptr_eq(&record(&fields), &record(&copy)));
+        assert_eq!(copy.get(TIMESTAMP), Value::Time(DateTime::UNIX_EPOCH));
+        assert!(
+            fields.dated(timestamp(&fields)).same(&fields),
+            "NaN equals itself"
+        );
+    }
+
+    #[test]
+    fn a_write_copies_shared_fields_and_refuses_a_wrong_type() {
+        let fields = Fields::from_values(Schema::TestDataEntity, entity_values());
+        let mut copy = fields.clone();
+        assert!(copy.same(&fields));
+        for (i, v) in [
+            (NAME, Value::str("n")),
+            (COUNTER, Value::Int(1)),
+            (DATA_VALUE, Value::Float(0.5)),
+            (TEXT_CONTENT, Value::str("t")),
+            (TIMESTAMP, Value::Time(DateTime::UNIX_EPOCH)),
+            (VERSION_COUNT, Value::Int(2)),
+            (BORROW_COUNT, Value::Int(3)),
+        ] {
+            assert!(copy.set(i, v.clone()), "field {i}");
+            assert_eq!(copy.get(i), v, "field {i}");
+            assert!(!copy.same(&fields), "field {i}");
+            copy = fields.clone();
+        }
+        assert!(!copy.set(COUNTER, Value::Float(1.0)));
+        assert!(!copy.set(7, Value::str_list(&["x"])));
+        assert!(copy.same(&fields));
+
+        let mut source = Fields::from_values(
+            Schema::TestDataSource,
+            Schema::TestDataSource.defaults(Utc::now()),
+        );
+        assert!(source.fits(Schema::TestDataSource));
+        let shared = source.clone();
+        assert!(source.set(1, Value::Int(7)));
+        assert_eq!(source.get(1), Value::Int(7));
+        assert_eq!(shared.get(1), Value::Int(100));
+        assert!(!source.set(9, Value::Int(7)));
+    }
+
+    #[test]
+    fn a_record_is_smaller_than_its_values() {
+        assert!(std::mem::size_of::<EntityRecord>() <= 80);
+        assert_eq!(std::mem::size_of::<Fields>(), 16);
+    }
+}
