@@ -28,12 +28,13 @@
 //!   record and a field block each (see `store.rs`).
 //!
 //! Submodules: `value` (values, types, schemas), `fields`, `address`, `ids`,
-//! `digest` and `history` (the log and its digest), `store` (entities and
+//! `digest`, `entry` and `history` (the log, its entries and its digest), `store` (entities and
 //! versions), `tree`, `txn`, `audit` (integrity checks), `error`.
 
 mod address;
 mod audit;
 mod digest;
+mod entry;
 mod error;
 mod fields;
 mod history;
@@ -46,6 +47,7 @@ mod value;
 pub use address::{Address, address};
 pub use digest::{HISTORY_DIGEST_SEED, history_digest_step};
 pub(crate) use digest::{combine, mix64};
+pub use entry::{Arg, Entry, Phrase, What};
 pub use error::EcsError;
 pub use store::{EntityId, Retention, Store, Structural, VersionCreated};
 pub use tree::{Placement, TreeStats};

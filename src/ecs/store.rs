@@ -51,6 +51,7 @@ use rustc_hash::FxHasher;
 use uuid::Uuid;
 
 use super::address::Address;
+use super::entry::Entry;
 use super::error::EcsError;
 use super::fields::Fields;
 use super::history::HistoryLog;
@@ -212,7 +213,7 @@ impl Entity {
     /// log).
     pub(crate) fn live_value(&self, index: usize) -> Value {
         if Some(index) == self.schema.history_index() {
-            return Value::List(self.history.retained().cloned().map(Value::Str).collect());
+            return Value::List(self.history.retained_arcs().map(Value::Str).collect());
         }
         self.fields.get(index)
     }
@@ -223,7 +224,6 @@ impl Entity {
             return Value::List(
                 self.history
                     .retained_prefix(snapshot.history_len)
-                    .cloned()
                     .map(Value::Str)
                     .collect(),
             );
@@ -454,7 +454,7 @@ impl Store {
         let mut history = HistoryLog::new();
         for item in initial_history {
             if let Value::Str(s) = item {
-                history.push(Arc::clone(s), self.retention.history);
+                history.push(Entry::Text(Arc::clone(s)), self.retention.history);
             }
         }
         let provenance = Arc::clone(&blank.provenance);
@@ -580,7 +580,7 @@ impl Store {
     /// The retained history entries, oldest first.
     pub fn history_retained(&self, e: EntityId) -> Vec<Arc<str>> {
         self.entity(e)
-            .map(|ent| ent.history.retained().cloned().collect())
+            .map(|ent| ent.history.retained_arcs().collect())
             .unwrap_or_default()
     }
 
@@ -628,7 +628,9 @@ impl Store {
     /// a `TestDataEntity` shows it as its `modification_history` field.
     pub fn append_history(&mut self, e: EntityId, entry: &str) -> Result<(), EcsError> {
         let keep = self.retention.history;
-        self.entity_mut(e)?.history.push(Arc::from(entry), keep);
+        self.entity_mut(e)?
+            .history
+            .push(Entry::Text(Arc::from(entry)), keep);
         Ok(())
     }
 
