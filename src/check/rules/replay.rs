@@ -282,6 +282,13 @@ impl Model {
             self.history_tail.pop_front();
         }
         if keep > 0 {
+            // Room doubles up to the window: most targets of a large run
+            // see one or two commits.
+            let len = self.history_tail.len();
+            if len == self.history_tail.capacity() {
+                let room = (len * 2).clamp(1, keep);
+                self.history_tail.reserve_exact(room - len);
+            }
             self.history_tail.push_back(entry);
         }
     }
@@ -873,7 +880,18 @@ mod tests {
                 "modify_field text_content=text_4 op-00000004 t=1"
             ]
         );
-        assert_eq!(m.history_tail.capacity(), 4);
+        assert_eq!(m.history_tail.capacity(), 2, "exactly the window");
+        let mut r = Replay::new(&s, 3, 4);
+        let mut rooms = Vec::new();
+        for n in 0..6 {
+            let effect = Effect::Modified {
+                write: FieldWrite::Text(n),
+                at_us: 1,
+            };
+            assert_eq!(r.apply(1, OpId(u64::from(n)), &effect), Ok(()));
+            rooms.push(r.model(1).history_tail.capacity());
+        }
+        assert_eq!(rooms, [1, 2, 4, 4, 4, 4], "doubling up to the window");
     }
 
     #[test]
