@@ -41,7 +41,7 @@ pub(crate) fn store_digest(store: &Store) -> u64 {
             Placement::Orphan => h.write_u8(2),
         }
         let history = ent.schema.history_index();
-        for (index, provenance) in ent.provenance.iter().enumerate() {
+        for (index, provenance) in ent.provenance.all(ent.fields.len()).enumerate() {
             if Some(index) == history {
                 // The history field reads the retained entries.
                 for entry in ent.history.retained() {
@@ -51,7 +51,7 @@ pub(crate) fn store_digest(store: &Store) -> u64 {
             } else {
                 ent.fields.hash_field(&mut h, index);
             }
-            hash_id(&mut h, *provenance);
+            hash_id(&mut h, provenance);
         }
         acc = combine(acc, mix64(h.finish()));
     }

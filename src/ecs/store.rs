@@ -3,13 +3,13 @@
 //! ```text
 //!             live state                      retained snapshots (window)
 //!   entity ┬─ fields: Arc<record> ───┐     v(n-2)   v(n-1)   v(n) = latest
-//!          ├─ provenance: Arc<[..]>  ├──── Arc ──── Arc ──── Arc   (shared
+//!          ├─ provenance: borrowed   ├──── Arc ──── Arc ──── Arc   (shared
 //!          ├─ history: append-only log        + history length    until a
 //!          └─ tree links                      + content hash      write)
 //! ```
 //!
 //! A version is a snapshot of the live field block, the live provenance
-//! array and the history *length*. Creating one clones two `Arc`s and
+//! and the history *length*. Creating one clones two `Arc`s and
 //! hashes a handful of fields, whatever the number of earlier versions or
 //! the length of the history; the first write after it pays for one copy of
 //! the (small) field block through `Arc::make_mut`. Snapshots are therefore
@@ -31,10 +31,11 @@
 //! constraint. An entity is one `Entity` record in a dense `Vec` (the
 //! latest snapshot inline, the tree links as `u32`s), plus one heap block:
 //! its field block (80 bytes of typed record for a `TestDataEntity`, see
-//! `fields.rs`). Everything else starts shared or empty: the all-`None`
-//! provenance array and the schema's default values (empty strings and
-//! lists, the source's list and map) are allocated once per store and
-//! cloned by reference; the lineage and current ids are computed from
+//! `fields.rs`). Everything else starts shared or empty: the schema's
+//! default values (empty strings and lists, the source's list and map) are
+//! allocated once per store and cloned by reference; provenance takes a
+//! block only once a field is borrowed, and then one slot per borrowed
+//! field; the lineage and current ids are computed from
 //! `(entity, number)` (see `ids.rs`), so no id map exists; older versions
 //! and history entries allocate only when there are some, and exactly to
 //! the retention window.
@@ -53,7 +54,7 @@ use uuid::Uuid;
 use super::address::Address;
 use super::entry::Entry;
 use super::error::EcsError;
-use super::fields::Fields;
+use super::fields::{Fields, Provenance};
 use super::history::HistoryLog;
 use super::ids::IdCodec;
 use super::tree::Node;
@@ -105,7 +106,7 @@ pub(crate) struct Snapshot {
     pub(crate) ecs_id: Uuid,
     pub(crate) previous: Uuid,
     pub(crate) fields: Fields,
-    pub(crate) provenance: Arc<[Option<Uuid>]>,
+    pub(crate) provenance: Provenance,
     /// Length of the history when the version was made (its prefix).
     pub(crate) history_len: u64,
     /// Content hash taken at creation; audits recompute and compare it.
@@ -117,7 +118,7 @@ impl Snapshot {
         ecs_id: Uuid,
         previous: Uuid,
         fields: Fields,
-        provenance: Arc<[Option<Uuid>]>,
+        provenance: Provenance,
         history_len: u64,
     ) -> Snapshot {
         let mut s = Snapshot {
@@ -137,7 +138,7 @@ impl Snapshot {
         h.write_u128(self.ecs_id.as_u128());
         h.write_u128(self.previous.as_u128());
         self.fields.hash_all(&mut h);
-        for p in self.provenance.iter() {
+        for p in self.provenance.all(self.fields.len()) {
             match p {
                 Some(id) => {
                     h.write_u8(1);
@@ -156,7 +157,7 @@ impl Snapshot {
 pub(crate) struct Entity {
     pub(crate) schema: Schema,
     pub(crate) fields: Fields,
-    pub(crate) provenance: Arc<[Option<Uuid>]>,
+    pub(crate) provenance: Provenance,
     /// Every entity keeps a log; `TestDataEntity` exposes it as its
     /// `modification_history` field.
     pub(crate) history: HistoryLog,
@@ -258,9 +259,7 @@ impl Entity {
     pub(crate) fn write(&mut self, index: usize, value: Value, provenance: Option<Uuid>) {
         let written = self.fields.set(index, value);
         debug_assert!(written, "a checked write of field {index} was refused");
-        if self.provenance[index] != provenance {
-            Arc::make_mut(&mut self.provenance)[index] = provenance;
-        }
+        self.provenance.set(index, provenance);
     }
 
     /// Whether the live state equals the latest snapshot.
@@ -268,8 +267,7 @@ impl Entity {
         let latest = &self.latest;
         latest.history_len == self.history.len()
             && latest.fields.same(&self.fields)
-            && (Arc::ptr_eq(&latest.provenance, &self.provenance)
-                || latest.provenance == self.provenance)
+            && (latest.provenance.ptr_eq(&self.provenance) || latest.provenance == self.provenance)
     }
 
     /// Snapshot the live state as the next version, dropping the oldest
@@ -292,7 +290,7 @@ impl Entity {
             ecs_id,
             previous,
             self.fields.clone(),
-            Arc::clone(&self.provenance),
+            self.provenance.clone(),
             self.history.len(),
         );
         let before = std::mem::replace(&mut self.latest, snapshot);
@@ -329,24 +327,20 @@ pub struct Store {
 }
 
 /// What every new entity of one schema starts from, allocated once per
-/// store and shared: a new entity clones these `Arc`s (its own field block
-/// is the one allocation it needs), and copy-on-write gives it its own
-/// provenance array only when a borrow first records one.
+/// store: its defaults, whose strings, lists and maps a new entity's own
+/// field block (the one allocation it needs) shares by reference. A new
+/// entity has no provenance block until a borrow records one.
 struct Blank {
     /// The schema's defaults; a new entity's timestamp is its creation
     /// time.
     fields: Fields,
-    /// No field borrowed.
-    provenance: Arc<[Option<Uuid>]>,
 }
 
 impl Blank {
     fn new(schema: Schema) -> Blank {
         let fields = schema.defaults(chrono::DateTime::UNIX_EPOCH);
-        let provenance = vec![None; fields.len()].into();
         Blank {
             fields: Fields::from_values(schema, fields),
-            provenance,
         }
     }
 }
@@ -457,13 +451,13 @@ impl Store {
                 history.push(Entry::Text(Arc::clone(s)), self.retention.history);
             }
         }
-        let provenance = Arc::clone(&blank.provenance);
+        let provenance = Provenance::default();
         let ecs_id = self.ids.encode(entity, 1);
         let latest = Snapshot::new(
             ecs_id,
             Uuid::nil(),
             values.clone(),
-            Arc::clone(&provenance),
+            provenance.clone(),
             history.len(),
         );
         self.entities.push(Entity {
@@ -561,7 +555,7 @@ impl Store {
     pub fn provenance(&self, e: EntityId, field: &str) -> Option<Uuid> {
         let ent = self.entity(e).ok()?;
         let index = ent.schema.field_index(field)?;
-        ent.provenance[index]
+        ent.provenance.get(index)
     }
 
     /// History entries ever appended (0 for an unknown entity).
