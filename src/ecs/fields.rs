@@ -45,11 +45,15 @@ const BORROW_COUNT: usize = 6;
 const ENTITY_FIELD_COUNT: usize = 8;
 
 /// An entity's field values, shared by reference between the live state
-/// and the snapshots until a write copies them.
+/// and the snapshots until a write copies them. One thin pointer: the
+/// live state and the latest snapshot of every entity hold one.
 #[derive(Clone, Debug)]
-pub(crate) enum Fields {
-    Entity(Arc<EntityRecord>),
-    Values(Arc<Vec<Value>>),
+pub(crate) struct Fields(Arc<Block>);
+
+#[derive(Clone, Debug)]
+enum Block {
+    Entity(EntityRecord),
+    Values(Vec<Value>),
 }
 
 impl Fields {
@@ -63,7 +67,7 @@ impl Fields {
                     _ => Arc::from(""),
                 };
                 let int = |i: usize| values.get(i).and_then(Value::as_int).unwrap_or(0);
-                Fields::Entity(Arc::new(EntityRecord {
+                Fields(Arc::new(Block::Entity(EntityRecord {
                     name: text(NAME),
                     text_content: text(TEXT_CONTENT),
                     counter: int(COUNTER),
@@ -77,36 +81,36 @@ impl Fields {
                         Some(Value::Time(t)) => *t,
                         _ => DateTime::UNIX_EPOCH,
                     },
-                }))
+                })))
             }
-            Schema::TestDataSource => Fields::Values(Arc::new(values)),
+            Schema::TestDataSource => Fields(Arc::new(Block::Values(values))),
         }
     }
 
     /// A copy in a new allocation of its own, every time field set to
     /// `now` (a new entity's fields, from its schema's defaults).
     pub(crate) fn dated(&self, now: DateTime<Utc>) -> Fields {
-        match self {
-            Fields::Entity(r) => Fields::Entity(Arc::new(EntityRecord {
+        Fields(Arc::new(match &*self.0 {
+            Block::Entity(r) => Block::Entity(EntityRecord {
                 timestamp: now,
-                ..(**r).clone()
-            })),
-            Fields::Values(v) => Fields::Values(Arc::new(
+                ..r.clone()
+            }),
+            Block::Values(v) => Block::Values(
                 v.iter()
                     .map(|v| match v {
                         Value::Time(_) => Value::Time(now),
                         other => other.clone(),
                     })
                     .collect(),
-            )),
-        }
+            ),
+        }))
     }
 
     /// Whether these are the fields of `schema`.
     pub(crate) fn fits(&self, schema: Schema) -> bool {
-        match self {
-            Fields::Entity(_) => schema == Schema::TestDataEntity,
-            Fields::Values(v) => {
+        match &*self.0 {
+            Block::Entity(_) => schema == Schema::TestDataEntity,
+            Block::Values(v) => {
                 schema != Schema::TestDataEntity && v.len() == schema.fields().len()
             }
         }
@@ -114,16 +118,16 @@ impl Fields {
 
     /// Number of fields.
     pub(crate) fn len(&self) -> usize {
-        match self {
-            Fields::Entity(_) => ENTITY_FIELD_COUNT,
-            Fields::Values(v) => v.len(),
+        match &*self.0 {
+            Block::Entity(_) => ENTITY_FIELD_COUNT,
+            Block::Values(v) => v.len(),
         }
     }
 
     /// The value of field `index` (a cheap clone).
     pub(crate) fn get(&self, index: usize) -> Value {
-        match self {
-            Fields::Entity(r) => match index {
+        match &*self.0 {
+            Block::Entity(r) => match index {
                 NAME => Value::Str(Arc::clone(&r.name)),
                 COUNTER => Value::Int(r.counter),
                 DATA_VALUE => Value::Float(r.data_value),
@@ -133,7 +137,7 @@ impl Fields {
                 BORROW_COUNT => Value::Int(r.borrow_count),
                 _ => Value::List(Arc::from([])),
             },
-            Fields::Values(v) => v[index].clone(),
+            Block::Values(v) => v[index].clone(),
         }
     }
 
@@ -142,58 +146,53 @@ impl Fields {
     /// type (or for the history slot) is refused with `false`.
     #[must_use]
     pub(crate) fn set(&mut self, index: usize, value: Value) -> bool {
-        match self {
-            Fields::Entity(r) => {
-                let fits = matches!(
-                    (index, &value),
-                    (NAME | TEXT_CONTENT, Value::Str(_))
-                        | (COUNTER | VERSION_COUNT | BORROW_COUNT, Value::Int(_))
-                        | (DATA_VALUE, Value::Float(_))
-                        | (TIMESTAMP, Value::Time(_))
-                );
-                if !fits {
-                    return false;
-                }
-                let r = Arc::make_mut(r);
-                match value {
-                    Value::Str(s) if index == NAME => r.name = s,
-                    Value::Str(s) => r.text_content = s,
-                    Value::Int(i) if index == COUNTER => r.counter = i,
-                    Value::Int(i) if index == VERSION_COUNT => r.version_count = i,
-                    Value::Int(i) => r.borrow_count = i,
-                    Value::Float(f) => r.data_value = f,
-                    Value::Time(t) => r.timestamp = t,
-                    Value::List(_) | Value::Map(_) => return false,
-                }
-                true
-            }
-            Fields::Values(v) => match v.get(index) {
-                Some(_) => {
-                    Arc::make_mut(v)[index] = value;
-                    true
-                }
-                None => false,
-            },
+        let fits = match &*self.0 {
+            Block::Entity(_) => matches!(
+                (index, &value),
+                (NAME | TEXT_CONTENT, Value::Str(_))
+                    | (COUNTER | VERSION_COUNT | BORROW_COUNT, Value::Int(_))
+                    | (DATA_VALUE, Value::Float(_))
+                    | (TIMESTAMP, Value::Time(_))
+            ),
+            Block::Values(v) => index < v.len(),
+        };
+        if !fits {
+            return false;
         }
+        match Arc::make_mut(&mut self.0) {
+            Block::Entity(r) => match value {
+                Value::Str(s) if index == NAME => r.name = s,
+                Value::Str(s) => r.text_content = s,
+                Value::Int(i) if index == COUNTER => r.counter = i,
+                Value::Int(i) if index == VERSION_COUNT => r.version_count = i,
+                Value::Int(i) => r.borrow_count = i,
+                Value::Float(f) => r.data_value = f,
+                Value::Time(t) => r.timestamp = t,
+                Value::List(_) | Value::Map(_) => return false,
+            },
+            Block::Values(v) => v[index] = value,
+        }
+        true
     }
 
     /// Whether both hold the same values (floats by their bits); shared
     /// fields are equal without a look.
     pub(crate) fn same(&self, other: &Fields) -> bool {
-        match (self, other) {
-            (Fields::Entity(a), Fields::Entity(b)) => {
-                Arc::ptr_eq(a, b)
-                    || (a.name == b.name
-                        && a.text_content == b.text_content
-                        && a.counter == b.counter
-                        && a.data_value.to_bits() == b.data_value.to_bits()
-                        && a.version_count == b.version_count
-                        && a.borrow_count == b.borrow_count
-                        && a.timestamp == b.timestamp)
+        if Arc::ptr_eq(&self.0, &other.0) {
+            return true;
+        }
+        match (&*self.0, &*other.0) {
+            (Block::Entity(a), Block::Entity(b)) => {
+                a.name == b.name
+                    && a.text_content == b.text_content
+                    && a.counter == b.counter
+                    && a.data_value.to_bits() == b.data_value.to_bits()
+                    && a.version_count == b.version_count
+                    && a.borrow_count == b.borrow_count
+                    && a.timestamp == b.timestamp
             }
-            (Fields::Values(a), Fields::Values(b)) => {
-                Arc::ptr_eq(a, b)
-                    || (a.len() == b.len() && a.iter().zip(b.iter()).all(|(x, y)| same_value(x, y)))
+            (Block::Values(a), Block::Values(b)) => {
+                a.len() == b.len() && a.iter().zip(b.iter()).all(|(x, y)| same_value(x, y))
             }
             _ => false,
         }
@@ -201,8 +200,8 @@ impl Fields {
 
     /// Feed field `index` into a hasher, as [`hash_value`] feeds its value.
     pub(crate) fn hash_field<H: Hasher>(&self, h: &mut H, index: usize) {
-        match self {
-            Fields::Entity(r) => match index {
+        match &*self.0 {
+            Block::Entity(r) => match index {
                 NAME => hash_str(h, &r.name),
                 COUNTER => hash_int(h, r.counter),
                 DATA_VALUE => hash_float(h, r.data_value),
@@ -216,7 +215,7 @@ impl Fields {
                     h.write_usize(0);
                 }
             },
-            Fields::Values(v) => hash_value(h, &v[index]),
+            Block::Values(v) => hash_value(h, &v[index]),
         }
     }
 
@@ -231,9 +230,9 @@ impl Fields {
     /// The values of a schema without a record (the audit checks their
     /// types; a record's are typed already).
     pub(crate) fn values(&self) -> Option<&[Value]> {
-        match self {
-            Fields::Entity(_) => None,
-            Fields::Values(v) => Some(v),
+        match &*self.0 {
+            Block::Entity(_) => None,
+            Block::Values(v) => Some(v),
         }
     }
 }
@@ -303,10 +302,10 @@ mod tests {
         h.finish()
     }
 
-    fn record(f: &Fields) -> Arc<EntityRecord> {
-        match f {
-            Fields::Entity(r) => Arc::clone(r),
-            Fields::Values(_) => panic!("not a record"),
+    fn record(f: &Fields) -> &EntityRecord {
+        match &*f.0 {
+            Block::Entity(r) => r,
+            Block::Values(_) => panic!("not a record"),
         }
     }
 
@@ -346,7 +345,7 @@ mod tests {
         });
         assert_eq!(hashed(|h| fields.hash_all(h)), whole);
         let copy = fields.dated(DateTime::UNIX_EPOCH);
-        assert!(!Arc::ptr_eq(&record(&fields), &record(&copy)));
+        assert!(!Arc::ptr_eq(&fields.0, &copy.0));
         assert_eq!(copy.get(TIMESTAMP), Value::Time(DateTime::UNIX_EPOCH));
         assert!(
             fields.dated(timestamp(&fields)).same(&fields),
@@ -421,6 +420,7 @@ mod tests {
     #[test]
     fn a_record_is_smaller_than_its_values() {
         assert!(std::mem::size_of::<EntityRecord>() <= 80);
-        assert_eq!(std::mem::size_of::<Fields>(), 16);
+        assert!(std::mem::size_of::<Block>() <= 80, "the tag fits a niche");
+        assert_eq!(std::mem::size_of::<Fields>(), 8);
     }
 }
