@@ -5,7 +5,7 @@ use std::hash::{Hash, Hasher as _};
 use rustc_hash::FxHasher;
 use uuid::Uuid;
 
-use crate::ecs::{EntityId, HISTORY_DIGEST_SEED, Placement, Store, combine, hash_value, mix64};
+use crate::ecs::{EntityId, HISTORY_DIGEST_SEED, Placement, Store, combine, mix64};
 
 /// The digest of everything the store holds: per entity its schema,
 /// lineage, current version, lineage length, history (length and digest),
@@ -41,7 +41,7 @@ pub(crate) fn store_digest(store: &Store) -> u64 {
             Placement::Orphan => h.write_u8(2),
         }
         let history = ent.schema.history_index();
-        for (index, provenance) in ent.provenance.iter().enumerate() {
+        for (index, provenance) in ent.provenance.all(ent.fields.len()).enumerate() {
             if Some(index) == history {
                 // The history field reads the retained entries.
                 for entry in ent.history.retained() {
@@ -49,9 +49,9 @@ pub(crate) fn store_digest(store: &Store) -> u64 {
                     h.write(entry.as_bytes());
                 }
             } else {
-                hash_value(&mut h, &ent.fields[index]);
+                ent.fields.hash_field(&mut h, index);
             }
-            hash_id(&mut h, *provenance);
+            hash_id(&mut h, provenance);
         }
         acc = combine(acc, mix64(h.finish()));
     }

@@ -73,7 +73,13 @@ impl Store {
                     ent.history.len()
                 ));
             }
-            for (index, value) in snap.fields.iter().enumerate() {
+            if !snap.fields.fits(ent.schema) {
+                problems.push(format!(
+                    "lineage {lineage}: version {number} holds fields of another schema than {}",
+                    ent.schema
+                ));
+            }
+            for (index, value) in snap.fields.values().unwrap_or_default().iter().enumerate() {
                 if Some(index) != ent.schema.history_index()
                     && let Err(err) = ent.schema.check_type(index, value)
                 {
@@ -108,10 +114,10 @@ impl Store {
             return;
         };
         let oldest = ent.oldest_retained();
-        if let Some(snap) = ent.snapshot_mut(oldest)
-            && let Some(field) = Arc::make_mut(&mut snap.fields).first_mut()
-        {
-            *field = perturb(field);
+        if let Some(snap) = ent.snapshot_mut(oldest) {
+            let first = perturb(&snap.fields.get(0));
+            // A value of the field's own type is always taken.
+            let _ = snap.fields.set(0, first);
         }
     }
 

@@ -12,16 +12,22 @@
 //! appended, so both the total length and the digest stay exact. A version
 //! snapshot records only the length it saw; its history is the prefix of
 //! this log, of which the part still retained can be read back.
+//!
+//! Entries are kept as their parts (see `entry.rs`) and written out as text
+//! when read. The window's room grows by doubling up to the window: most
+//! entities of a large run have one or two entries.
 
+use std::borrow::Cow;
 use std::collections::VecDeque;
 use std::sync::Arc;
 
-use super::digest::{HISTORY_DIGEST_SEED, combine, entry_hash};
+use super::digest::{HISTORY_DIGEST_SEED, combine};
+use super::entry::Entry;
 
 #[derive(Clone, Debug)]
 pub(crate) struct HistoryLog {
     /// Retained suffix, oldest first, each entry with its own hash.
-    entries: VecDeque<(Arc<str>, u64)>,
+    entries: VecDeque<(Entry, u64)>,
     /// Entries dropped from the front.
     dropped: u64,
     /// Fold of the dropped entries.
@@ -51,13 +57,13 @@ impl HistoryLog {
     }
 
     /// Append one entry, then drop from the front down to `keep` entries.
-    pub(crate) fn push(&mut self, entry: Arc<str>, keep: usize) {
-        let hash = entry_hash(&entry);
+    pub(crate) fn push(&mut self, entry: Entry, keep: usize) {
+        let hash = entry.hash();
         self.push_hashed(entry, hash, keep);
     }
 
     /// Append an entry whose hash was computed earlier (a staged entry).
-    pub(crate) fn push_hashed(&mut self, entry: Arc<str>, hash: u64, keep: usize) {
+    pub(crate) fn push_hashed(&mut self, entry: Entry, hash: u64, keep: usize) {
         self.digest = combine(self.digest, hash);
         if keep == 0 {
             self.drop_one(hash);
@@ -70,10 +76,12 @@ impl HistoryLog {
             };
             self.drop_one(old);
         }
-        if self.entries.capacity() == 0 {
-            // Exactly the window, not the next power of two: there is one
-            // log per entity.
-            self.entries.reserve_exact(keep.min(4096));
+        let len = self.entries.len();
+        if len == self.entries.capacity() {
+            // Doubling, never past the window (and not to the next power of
+            // two of it): there is one log per entity. `len < keep` here.
+            let room = (len * 2).clamp(1, keep);
+            self.entries.reserve_exact(room - len);
         }
         self.entries.push_back((entry, hash));
     }
@@ -85,14 +93,25 @@ impl HistoryLog {
     }
 
     /// The retained entries, oldest first.
-    pub(crate) fn retained(&self) -> impl Iterator<Item = &Arc<str>> {
+    pub(crate) fn entries(&self) -> impl Iterator<Item = &Entry> {
         self.entries.iter().map(|(e, _)| e)
     }
 
-    /// The retained part of the first `len` entries, oldest first.
-    pub(crate) fn retained_prefix(&self, len: u64) -> impl Iterator<Item = &Arc<str>> {
+    /// The texts of the retained entries, oldest first.
+    pub(crate) fn retained(&self) -> impl Iterator<Item = Cow<'_, str>> {
+        self.entries().map(Entry::text)
+    }
+
+    /// The texts of the retained entries in shared strings, oldest first.
+    pub(crate) fn retained_arcs(&self) -> impl Iterator<Item = Arc<str>> {
+        self.entries().map(Entry::to_arc)
+    }
+
+    /// The retained part of the first `len` entries, in shared strings,
+    /// oldest first.
+    pub(crate) fn retained_prefix(&self, len: u64) -> impl Iterator<Item = Arc<str>> {
         let take = len.saturating_sub(self.dropped);
-        self.retained()
+        self.retained_arcs()
             .take(usize::try_from(take).unwrap_or(usize::MAX))
     }
 
@@ -102,7 +121,7 @@ impl HistoryLog {
     pub(crate) fn audit(&self, keep: usize) -> Result<(), String> {
         let mut acc = self.dropped_digest;
         for (i, (entry, hash)) in self.entries.iter().enumerate() {
-            if entry_hash(entry) != *hash {
+            if entry.hash() != *hash {
                 return Err(format!(
                     "history entry {} was altered after it was appended",
                     self.dropped + i as u64
@@ -138,7 +157,7 @@ impl HistoryLog {
     pub(crate) fn corrupt(&mut self) -> bool {
         match self.entries.back_mut() {
             Some((entry, _)) => {
-                *entry = Arc::from(format!("{entry}~"));
+                *entry = Entry::Text(Arc::from(format!("{}~", entry.text())));
                 true
             }
             None => false,
@@ -158,24 +177,36 @@ mod tests {
         for i in 0..100 {
             let e = format!("entry {i}");
             expected = history_digest_step(expected, &e);
-            log.push(Arc::from(e), 4);
+            log.push(Entry::Text(Arc::from(e)), 4);
         }
         assert_eq!(log.len(), 100);
         assert_eq!(log.digest(), expected);
-        let kept: Vec<&str> = log.retained().map(|e| &**e).collect();
+        let kept: Vec<Cow<'_, str>> = log.retained().collect();
         assert_eq!(kept, ["entry 96", "entry 97", "entry 98", "entry 99"]);
-        let prefix: Vec<&str> = log.retained_prefix(98).map(|e| &**e).collect();
-        assert_eq!(prefix, ["entry 96", "entry 97"]);
+        let prefix: Vec<Arc<str>> = log.retained_prefix(98).collect();
+        assert_eq!(prefix, [Arc::from("entry 96"), Arc::from("entry 97")]);
         assert_eq!(log.retained_prefix(50).count(), 0);
         assert_eq!(log.audit(4), Ok(()));
         assert_eq!(log.entries.capacity(), 4, "exactly the window");
     }
 
     #[test]
+    fn room_doubles_up_to_the_window() {
+        let mut log = HistoryLog::new();
+        let mut rooms = Vec::new();
+        for i in 0..8 {
+            log.push(Entry::Text(Arc::from(format!("{i}"))), 6);
+            rooms.push(log.entries.capacity());
+        }
+        assert_eq!(rooms, [1, 2, 4, 4, 6, 6, 6, 6]);
+        assert_eq!(log.audit(6), Ok(()));
+    }
+
+    #[test]
     fn zero_window_keeps_nothing_but_counts_everything() {
         let mut log = HistoryLog::new();
-        log.push(Arc::from("a"), 0);
-        log.push(Arc::from("b"), 0);
+        log.push(Entry::Text(Arc::from("a")), 0);
+        log.push(Entry::Text(Arc::from("b")), 0);
         assert_eq!(log.len(), 2);
         assert_eq!(log.retained().count(), 0);
         assert_eq!(log.entries.capacity(), 0, "nothing allocated");
@@ -187,7 +218,7 @@ mod tests {
     #[test]
     fn audit_catches_an_altered_entry() {
         let mut log = HistoryLog::new();
-        log.push(Arc::from("a"), 8);
+        log.push(Entry::Text(Arc::from("a")), 8);
         assert!(log.corrupt());
         let err = log.audit(8).unwrap_err();
         assert!(err.contains("entry 0"), "{err}");

@@ -10,7 +10,8 @@
 //! million operations a second through one store:
 //!
 //! - entities are dense (`EntityId(u32)` indexes a `Vec`);
-//! - live fields are an `Arc<[Value]>`, copied on write, so a version
+//! - live fields are one shared block (a typed record for
+//!   `TestDataEntity`, see `fields.rs`), copied on write, so a version
 //!   snapshot is an `Arc` clone and costs the same after ten versions or ten
 //!   million, with a history of ten entries or a million;
 //! - history is an append-only log per entity; a version records only the
@@ -24,16 +25,18 @@
 //!   version number 0;
 //! - what every new entity shares (defaults, the empty provenance) is
 //!   allocated once per store, so a million untouched entities cost a
-//!   record and a field array each (see `store.rs`).
+//!   record and a field block each (see `store.rs`).
 //!
-//! Submodules: `value` (values, types, schemas), `address`, `ids`,
-//! `digest` and `history` (the log and its digest), `store` (entities and
+//! Submodules: `value` (values, types, schemas), `fields`, `address`, `ids`,
+//! `digest`, `entry` and `history` (the log, its entries and its digest), `store` (entities and
 //! versions), `tree`, `txn`, `audit` (integrity checks), `error`.
 
 mod address;
 mod audit;
 mod digest;
+mod entry;
 mod error;
+mod fields;
 mod history;
 mod ids;
 mod store;
@@ -44,9 +47,9 @@ mod value;
 pub use address::{Address, address};
 pub use digest::{HISTORY_DIGEST_SEED, history_digest_step};
 pub(crate) use digest::{combine, mix64};
+pub use entry::{Arg, Entry, Phrase, What};
 pub use error::EcsError;
 pub use store::{EntityId, Retention, Store, Structural, VersionCreated};
 pub use tree::{Placement, TreeStats};
 pub(crate) use txn::Txn;
-pub(crate) use value::hash_value;
 pub use value::{HISTORY_FIELD, MAX_FIELDS, Schema, Value, ValueType};

@@ -2,17 +2,17 @@
 //!
 //! ```text
 //!             live state                      retained snapshots (window)
-//!   entity ┬─ fields: Arc<[Value]> ──┐     v(n-2)   v(n-1)   v(n) = latest
-//!          ├─ provenance: Arc<[..]>  ├──── Arc ──── Arc ──── Arc   (shared
+//!   entity ┬─ fields: Arc<record> ───┐     v(n-2)   v(n-1)   v(n) = latest
+//!          ├─ provenance: borrowed   ├──── Arc ──── Arc ──── Arc   (shared
 //!          ├─ history: append-only log        + history length    until a
 //!          └─ tree links                      + content hash      write)
 //! ```
 //!
-//! A version is a snapshot of the live field array, the live provenance
-//! array and the history *length*. Creating one clones two `Arc`s and
+//! A version is a snapshot of the live field block, the live provenance
+//! and the history *length*. Creating one clones two `Arc`s and
 //! hashes a handful of fields, whatever the number of earlier versions or
 //! the length of the history; the first write after it pays for one copy of
-//! the (small) field array through `Arc::make_mut`. Snapshots are therefore
+//! the (small) field block through `Arc::make_mut`. Snapshots are therefore
 //! immutable by construction: nothing ever writes through a shared `Arc`.
 //!
 //! Versions beyond `Retention.versions` are dropped from the front, history
@@ -22,7 +22,7 @@
 //! lookup table and an evicted id is still recognised as evicted.
 //!
 //! `version_entity` without force compares the live state with the latest
-//! snapshot (pointer-equal arrays short-circuit) and creates nothing when
+//! snapshot (pointer-equal blocks short-circuit) and creates nothing when
 //! they agree: a version is never reported for an unchanged entity.
 //!
 //! ## Bytes per entity
@@ -30,10 +30,12 @@
 //! A run may hold a million targets, so what an entity costs is a design
 //! constraint. An entity is one `Entity` record in a dense `Vec` (the
 //! latest snapshot inline, the tree links as `u32`s), plus one heap block:
-//! its field array. Everything else starts shared or empty: the all-`None`
-//! provenance array and the schema's default values (empty strings and
-//! lists, the source's list and map) are allocated once per store and
-//! cloned by reference; the lineage and current ids are computed from
+//! its field block (80 bytes of typed record for a `TestDataEntity`, see
+//! `fields.rs`). Everything else starts shared or empty: the schema's
+//! default values (empty strings and lists, the source's list and map) are
+//! allocated once per store and cloned by reference; provenance takes a
+//! block only once a field is borrowed, and then one slot per borrowed
+//! field; the lineage and current ids are computed from
 //! `(entity, number)` (see `ids.rs`), so no id map exists; older versions
 //! and history entries allocate only when there are some, and exactly to
 //! the retention window.
@@ -50,11 +52,13 @@ use rustc_hash::FxHasher;
 use uuid::Uuid;
 
 use super::address::Address;
+use super::entry::Entry;
 use super::error::EcsError;
+use super::fields::{Fields, Provenance};
 use super::history::HistoryLog;
 use super::ids::IdCodec;
 use super::tree::Node;
-use super::value::{HISTORY_FIELD, MAX_FIELDS, Schema, Value, hash_value, same_value};
+use super::value::{HISTORY_FIELD, MAX_FIELDS, Schema, Value};
 
 /// Dense handle of an entity (its lineage) inside one store.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -101,8 +105,8 @@ pub enum Structural {
 pub(crate) struct Snapshot {
     pub(crate) ecs_id: Uuid,
     pub(crate) previous: Uuid,
-    pub(crate) fields: Arc<[Value]>,
-    pub(crate) provenance: Arc<[Option<Uuid>]>,
+    pub(crate) fields: Fields,
+    pub(crate) provenance: Provenance,
     /// Length of the history when the version was made (its prefix).
     pub(crate) history_len: u64,
     /// Content hash taken at creation; audits recompute and compare it.
@@ -113,8 +117,8 @@ impl Snapshot {
     fn new(
         ecs_id: Uuid,
         previous: Uuid,
-        fields: Arc<[Value]>,
-        provenance: Arc<[Option<Uuid>]>,
+        fields: Fields,
+        provenance: Provenance,
         history_len: u64,
     ) -> Snapshot {
         let mut s = Snapshot {
@@ -133,11 +137,8 @@ impl Snapshot {
         let mut h = FxHasher::default();
         h.write_u128(self.ecs_id.as_u128());
         h.write_u128(self.previous.as_u128());
-        h.write_usize(self.fields.len());
-        for v in self.fields.iter() {
-            hash_value(&mut h, v);
-        }
-        for p in self.provenance.iter() {
+        self.fields.hash_all(&mut h);
+        for p in self.provenance.all(self.fields.len()) {
             match p {
                 Some(id) => {
                     h.write_u8(1);
@@ -155,8 +156,8 @@ impl Snapshot {
 #[derive(Clone, Debug)]
 pub(crate) struct Entity {
     pub(crate) schema: Schema,
-    pub(crate) fields: Arc<[Value]>,
-    pub(crate) provenance: Arc<[Option<Uuid>]>,
+    pub(crate) fields: Fields,
+    pub(crate) provenance: Provenance,
     /// Every entity keeps a log; `TestDataEntity` exposes it as its
     /// `modification_history` field.
     pub(crate) history: HistoryLog,
@@ -213,9 +214,9 @@ impl Entity {
     /// log).
     pub(crate) fn live_value(&self, index: usize) -> Value {
         if Some(index) == self.schema.history_index() {
-            return Value::List(self.history.retained().cloned().map(Value::Str).collect());
+            return Value::List(self.history.retained_arcs().map(Value::Str).collect());
         }
-        self.fields[index].clone()
+        self.fields.get(index)
     }
 
     /// Value of field `index` in a retained snapshot.
@@ -224,12 +225,11 @@ impl Entity {
             return Value::List(
                 self.history
                     .retained_prefix(snapshot.history_len)
-                    .cloned()
                     .map(Value::Str)
                     .collect(),
             );
         }
-        snapshot.fields[index].clone()
+        snapshot.fields.get(index)
     }
 
     /// The id of the latest version.
@@ -257,24 +257,17 @@ impl Entity {
 
     /// Write a checked value; `provenance` is the id it was borrowed from.
     pub(crate) fn write(&mut self, index: usize, value: Value, provenance: Option<Uuid>) {
-        Arc::make_mut(&mut self.fields)[index] = value;
-        if self.provenance[index] != provenance {
-            Arc::make_mut(&mut self.provenance)[index] = provenance;
-        }
+        let written = self.fields.set(index, value);
+        debug_assert!(written, "a checked write of field {index} was refused");
+        self.provenance.set(index, provenance);
     }
 
     /// Whether the live state equals the latest snapshot.
     fn unchanged(&self) -> bool {
         let latest = &self.latest;
         latest.history_len == self.history.len()
-            && (Arc::ptr_eq(&latest.fields, &self.fields)
-                || latest
-                    .fields
-                    .iter()
-                    .zip(self.fields.iter())
-                    .all(|(a, b)| same_value(a, b)))
-            && (Arc::ptr_eq(&latest.provenance, &self.provenance)
-                || latest.provenance == self.provenance)
+            && latest.fields.same(&self.fields)
+            && (latest.provenance.ptr_eq(&self.provenance) || latest.provenance == self.provenance)
     }
 
     /// Snapshot the live state as the next version, dropping the oldest
@@ -296,8 +289,8 @@ impl Entity {
         let snapshot = Snapshot::new(
             ecs_id,
             previous,
-            Arc::clone(&self.fields),
-            Arc::clone(&self.provenance),
+            self.fields.clone(),
+            self.provenance.clone(),
             self.history.len(),
         );
         let before = std::mem::replace(&mut self.latest, snapshot);
@@ -334,24 +327,20 @@ pub struct Store {
 }
 
 /// What every new entity of one schema starts from, allocated once per
-/// store and shared: a new entity clones these `Arc`s (its own field array
-/// is the one allocation it needs), and copy-on-write gives it its own
-/// provenance array only when a borrow first records one.
+/// store: its defaults, whose strings, lists and maps a new entity's own
+/// field block (the one allocation it needs) shares by reference. A new
+/// entity has no provenance block until a borrow records one.
 struct Blank {
-    /// The schema's defaults; `Time` values are replaced by the creation
+    /// The schema's defaults; a new entity's timestamp is its creation
     /// time.
-    fields: Box<[Value]>,
-    /// No field borrowed.
-    provenance: Arc<[Option<Uuid>]>,
+    fields: Fields,
 }
 
 impl Blank {
     fn new(schema: Schema) -> Blank {
         let fields = schema.defaults(chrono::DateTime::UNIX_EPOCH);
-        let provenance = vec![None; fields.len()].into();
         Blank {
-            fields: fields.into(),
-            provenance,
+            fields: Fields::from_values(schema, fields),
         }
     }
 }
@@ -433,15 +422,7 @@ impl Store {
         let blank = &self.blanks[blank_index(schema)];
         let now = Utc::now();
         // Built in its final allocation: setup creates a million of these.
-        let mut array: Arc<[Value]> = blank
-            .fields
-            .iter()
-            .map(|v| match v {
-                Value::Time(_) => Value::Time(now),
-                other => other.clone(),
-            })
-            .collect();
-        let values = Arc::get_mut(&mut array).expect("a new array has one owner");
+        let mut values = blank.fields.dated(now);
         let mut given = [false; MAX_FIELDS];
         let mut initial_history: &[Value] = &[];
         for (name, value) in fields {
@@ -456,7 +437,10 @@ impl Store {
             schema.check_type(i, value)?;
             match value {
                 Value::List(items) if Some(i) == schema.history_index() => initial_history = items,
-                _ => values[i] = value.clone(),
+                _ => {
+                    let written = values.set(i, value.clone());
+                    debug_assert!(written, "a checked value of field {i} was refused");
+                }
             }
         }
 
@@ -464,21 +448,21 @@ impl Store {
         let mut history = HistoryLog::new();
         for item in initial_history {
             if let Value::Str(s) = item {
-                history.push(Arc::clone(s), self.retention.history);
+                history.push(Entry::Text(Arc::clone(s)), self.retention.history);
             }
         }
-        let provenance = Arc::clone(&blank.provenance);
+        let provenance = Provenance::default();
         let ecs_id = self.ids.encode(entity, 1);
         let latest = Snapshot::new(
             ecs_id,
             Uuid::nil(),
-            Arc::clone(&array),
-            Arc::clone(&provenance),
+            values.clone(),
+            provenance.clone(),
             history.len(),
         );
         self.entities.push(Entity {
             schema,
-            fields: array,
+            fields: values,
             provenance,
             history,
             latest,
@@ -571,7 +555,7 @@ impl Store {
     pub fn provenance(&self, e: EntityId, field: &str) -> Option<Uuid> {
         let ent = self.entity(e).ok()?;
         let index = ent.schema.field_index(field)?;
-        ent.provenance[index]
+        ent.provenance.get(index)
     }
 
     /// History entries ever appended (0 for an unknown entity).
@@ -590,7 +574,7 @@ impl Store {
     /// The retained history entries, oldest first.
     pub fn history_retained(&self, e: EntityId) -> Vec<Arc<str>> {
         self.entity(e)
-            .map(|ent| ent.history.retained().cloned().collect())
+            .map(|ent| ent.history.retained_arcs().collect())
             .unwrap_or_default()
     }
 
@@ -638,7 +622,9 @@ impl Store {
     /// a `TestDataEntity` shows it as its `modification_history` field.
     pub fn append_history(&mut self, e: EntityId, entry: &str) -> Result<(), EcsError> {
         let keep = self.retention.history;
-        self.entity_mut(e)?.history.push(Arc::from(entry), keep);
+        self.entity_mut(e)?
+            .history
+            .push(Entry::Text(Arc::from(entry)), keep);
         Ok(())
     }
 

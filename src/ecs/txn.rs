@@ -9,7 +9,8 @@
 //! the caller — is the rollback: nothing was written yet.
 //!
 //! Staged field writes live in a fixed array indexed by field position (no
-//! allocation); history entries are hashed as they are staged. At commit
+//! allocation); history entries are hashed as they are staged (an op's
+//! entry as its parts, without writing out its text). At commit
 //! the effects land in a fixed order:
 //!
 //! ```text
@@ -23,6 +24,7 @@ use uuid::Uuid;
 
 use super::address::Address;
 use super::digest::entry_hash;
+use super::entry::Entry;
 use super::error::EcsError;
 use super::store::{EntityId, Store, VersionCreated};
 use super::tree::Move;
@@ -44,7 +46,7 @@ pub struct Txn<'s> {
     target: EntityId,
     current: Uuid,
     writes: [Option<Staged>; MAX_FIELDS],
-    history: Vec<(Arc<str>, u64)>,
+    history: Vec<(Entry, u64)>,
     structural: Option<Move>,
     force: bool,
 }
@@ -93,9 +95,11 @@ impl<'s> Txn<'s> {
         if Some(index) == ent.schema.history_index() {
             let entries = ent
                 .history
-                .retained()
+                .entries()
                 .chain(self.history.iter().map(|(e, _)| e));
-            return Ok(Value::List(entries.cloned().map(Value::Str).collect()));
+            return Ok(Value::List(
+                entries.map(|e| Value::Str(e.to_arc())).collect(),
+            ));
         }
         match &self.writes[index] {
             Some(staged) => Ok(staged.value.clone()),
@@ -157,9 +161,16 @@ impl<'s> Txn<'s> {
         Ok(value)
     }
 
-    /// Stage a history entry.
+    /// Stage a history entry given as text.
     pub fn append_history(&mut self, entry: &str) {
-        self.history.push((Arc::from(entry), entry_hash(entry)));
+        self.history
+            .push((Entry::Text(Arc::from(entry)), entry_hash(entry)));
+    }
+
+    /// Stage a history entry given as its parts.
+    pub fn append_entry(&mut self, entry: Entry) {
+        let hash = entry.hash();
+        self.history.push((entry, hash));
     }
 
     /// Create a version at commit, after everything else.

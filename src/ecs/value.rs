@@ -1,11 +1,10 @@
 //! Typed values and the two schemas the workload uses.
 //!
-//! A schema is a fixed, ordered list of `(name, type)` pairs, so an entity's
-//! live state is a plain slice of values indexed by field position; a field
-//! name is resolved to its index once per call and everything after that is
-//! array indexing. Values are cheap to clone: strings, lists and maps are
-//! behind `Arc`, so copying a whole field array into a version snapshot costs
-//! reference-count increments, never a deep copy.
+//! A schema is a fixed, ordered list of `(name, type)` pairs, so a field is
+//! known by its position; a field name is resolved to its index once per
+//! call and everything after that is indexing (how an entity stores its
+//! values is `fields.rs`). Values are cheap to clone: strings, lists and
+//! maps are behind `Arc`, so reading a field never copies its contents.
 //!
 //! Type checking lives here too, because it is a property of a schema and a
 //! value alone: a write of the wrong type is refused, never coerced (an int
@@ -316,36 +315,34 @@ pub(crate) fn same_value(a: &Value, b: &Value) -> bool {
     }
 }
 
+/// The tag [`hash_value`] writes first, one per variant.
+pub(crate) struct HashTag;
+
+impl HashTag {
+    const INT: u8 = 0;
+    const FLOAT: u8 = 1;
+    const STR: u8 = 2;
+    const TIME: u8 = 3;
+    pub(crate) const LIST: u8 = 4;
+    const MAP: u8 = 5;
+}
+
 /// Feed a value into a hasher, unambiguously (tag, lengths, float bits).
 pub(crate) fn hash_value<H: Hasher>(h: &mut H, value: &Value) {
     match value {
-        Value::Int(i) => {
-            h.write_u8(0);
-            h.write_i64(*i);
-        }
-        Value::Float(f) => {
-            h.write_u8(1);
-            h.write_u64(f.to_bits());
-        }
-        Value::Str(s) => {
-            h.write_u8(2);
-            h.write_usize(s.len());
-            h.write(s.as_bytes());
-        }
-        Value::Time(t) => {
-            h.write_u8(3);
-            h.write_i64(t.timestamp());
-            h.write_u32(t.timestamp_subsec_nanos());
-        }
+        Value::Int(i) => hash_int(h, *i),
+        Value::Float(f) => hash_float(h, *f),
+        Value::Str(s) => hash_str(h, s),
+        Value::Time(t) => hash_time(h, t),
         Value::List(items) => {
-            h.write_u8(4);
+            h.write_u8(HashTag::LIST);
             h.write_usize(items.len());
             for item in items.iter() {
                 hash_value(h, item);
             }
         }
         Value::Map(map) => {
-            h.write_u8(5);
+            h.write_u8(HashTag::MAP);
             h.write_usize(map.len());
             for (k, v) in map.iter() {
                 h.write_usize(k.len());
@@ -355,6 +352,32 @@ pub(crate) fn hash_value<H: Hasher>(h: &mut H, value: &Value) {
             }
         }
     }
+}
+
+/// [`hash_value`] of `Value::Int(i)`.
+pub(crate) fn hash_int<H: Hasher>(h: &mut H, i: i64) {
+    h.write_u8(HashTag::INT);
+    h.write_i64(i);
+}
+
+/// [`hash_value`] of `Value::Float(f)`.
+pub(crate) fn hash_float<H: Hasher>(h: &mut H, f: f64) {
+    h.write_u8(HashTag::FLOAT);
+    h.write_u64(f.to_bits());
+}
+
+/// [`hash_value`] of a `Value::Str` holding `s`.
+pub(crate) fn hash_str<H: Hasher>(h: &mut H, s: &str) {
+    h.write_u8(HashTag::STR);
+    h.write_usize(s.len());
+    h.write(s.as_bytes());
+}
+
+/// [`hash_value`] of `Value::Time(t)`.
+pub(crate) fn hash_time<H: Hasher>(h: &mut H, t: &DateTime<Utc>) {
+    h.write_u8(HashTag::TIME);
+    h.write_i64(t.timestamp());
+    h.write_u32(t.timestamp_subsec_nanos());
 }
 
 #[cfg(test)]

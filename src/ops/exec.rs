@@ -12,10 +12,8 @@
 //! The replay that proves the store right lives in [`Shadow`], re-exported
 //! here with the text helpers it shares with the executor.
 
-use crate::ecs::{EcsError, EntityId, Store, Txn, Value, VersionCreated};
+use crate::ecs::{EcsError, EntityId, Entry, Store, Txn, Value, VersionCreated, What};
 use crate::events::Effect;
-use crate::ops::kind::finish_entry;
-use crate::ops::text::Line;
 use crate::ops::{FailReason, Op, OpId, OpKind};
 
 #[cfg(test)]
@@ -135,16 +133,10 @@ impl Attempt {
         self.staged()
     }
 
-    /// Stage the op's history entry, one step: what `describe` writes,
-    /// then the op and the commit time.
-    pub(crate) fn history(
-        &mut self,
-        txn: &mut Txn<'_>,
-        describe: impl FnOnce(&mut Line),
-    ) -> Result<(), FailReason> {
-        let mut line = Line::new();
-        describe(&mut line);
-        txn.append_history(&finish_entry(&mut line, self.op, self.at_us));
+    /// Stage the op's history entry, one step: `what` the op did, then the
+    /// op and the commit time.
+    pub(crate) fn history(&mut self, txn: &mut Txn<'_>, what: What) -> Result<(), FailReason> {
+        txn.append_entry(Entry::op(what, self.op.0, self.at_us));
         self.staged()
     }
 

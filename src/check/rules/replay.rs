@@ -25,392 +25,32 @@
 //! target's initial place packed in a `u32`, and a full model for each
 //! target that started unlike the default. A target's first commit
 //! materialises its model from those; the verdict compares every target,
-//! committed to or not, with the store.
+//! committed to or not, with the store. What a model holds, and how it is
+//! kept small, is `replay/model.rs`.
 
-use std::collections::VecDeque;
+mod model;
+
 use std::sync::Arc;
 
 use rustc_hash::FxHashMap;
 use uuid::Uuid;
+
+pub use model::{Entry, Model, Origin, Origins, Place};
+use model::{PACKED_ORPHAN, borrow_fields, float, int, text};
 
 use super::{Kinds, Rule};
 use crate::check::Violations;
 use crate::check::coverage::Tally;
 use crate::check::state::FinalState;
 use crate::check::table::Table;
-use crate::ecs::{EntityId, Placement, Schema, Store, Value, history_digest_step};
+use crate::ecs::{EntityId, Schema, Store, Value};
 use crate::events::{Effect, Event, EventKind, Kind};
 use crate::ops::{BorrowField, FieldWrite, OpId, OpType};
 use crate::report::format::count;
 use crate::report::model::{CheckId, CheckResult};
 
-/// The fields a target's model follows that can carry a provenance.
-const BORROWABLE: [&str; 3] = ["counter", "data_value", "text_content"];
-
-/// Where a target sits in the trees.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Place {
-    Root,
-    Child { parent: EntityId },
-    Orphan,
-}
-
 /// `Replay::model_of` of a target still at its initial state.
 const NOT_MATERIALISED: u32 = u32::MAX;
-
-/// [`Place::pack`] of a root and of an orphan; any other value is a
-/// child's parent index.
-const PACKED_ROOT: u32 = u32::MAX;
-const PACKED_ORPHAN: u32 = u32::MAX - 1;
-
-impl Place {
-    fn of(store: &Store, e: EntityId) -> Place {
-        match store.placement(e) {
-            Placement::Root { .. } => Place::Root,
-            Placement::Child { parent, .. } => Place::Child { parent },
-            Placement::Orphan => Place::Orphan,
-        }
-    }
-
-    /// The place in four bytes; `None` for a parent index that collides
-    /// with the two markers.
-    fn pack(self) -> Option<u32> {
-        match self {
-            Place::Root => Some(PACKED_ROOT),
-            Place::Orphan => Some(PACKED_ORPHAN),
-            Place::Child { parent } if parent.0 < PACKED_ORPHAN => Some(parent.0),
-            Place::Child { .. } => None,
-        }
-    }
-
-    fn unpack(packed: u32) -> Place {
-        match packed {
-            PACKED_ROOT => Place::Root,
-            PACKED_ORPHAN => Place::Orphan,
-            parent => Place::Child {
-                parent: EntityId(parent),
-            },
-        }
-    }
-}
-
-/// A history entry the replay expects, kept as what it is made of and
-/// written out only to be digested or compared: as text, the last entries
-/// of a million targets would cost a string allocation each.
-#[derive(Clone, Debug, PartialEq)]
-pub enum Entry {
-    /// An entry as the store held it before the run.
-    Text(Arc<str>),
-    Modify {
-        write: FieldWrite,
-        op: OpId,
-        at_us: i64,
-    },
-    Borrow {
-        field: BorrowField,
-        from: Uuid,
-        op: OpId,
-        at_us: i64,
-    },
-    Complex {
-        counter: i64,
-        op: OpId,
-        at_us: i64,
-    },
-    Structural {
-        kind: OpType,
-        changed: bool,
-        op: OpId,
-        at_us: i64,
-    },
-}
-
-impl Entry {
-    /// The entry's text, as the store's history must hold it.
-    fn text(&self) -> std::borrow::Cow<'_, str> {
-        if let Entry::Text(text) = self {
-            return std::borrow::Cow::Borrowed(text);
-        }
-        let mut out = String::with_capacity(96);
-        self.write_text(&mut out);
-        std::borrow::Cow::Owned(out)
-    }
-
-    /// Write the text of an entry made of parts into `out`, in one pass
-    /// and without the formatting machinery (this runs for every commit
-    /// the replay sees).
-    fn write_text(&self, out: &mut String) {
-        let (op, at_us) = match self {
-            Entry::Text(text) => {
-                out.push_str(text);
-                return;
-            }
-            Entry::Modify { write, op, at_us } => {
-                match *write {
-                    FieldWrite::Counter(v) => {
-                        out.push_str("modify_field counter=");
-                        decimal(out, v);
-                    }
-                    FieldWrite::DataValue(v) => {
-                        out.push_str("modify_field data_value=");
-                        out.push_str(zmij::Buffer::new().format(v));
-                    }
-                    FieldWrite::Text(n) => {
-                        out.push_str("modify_field text_content=text_");
-                        decimal(out, n);
-                    }
-                }
-                (op, at_us)
-            }
-            Entry::Borrow {
-                field,
-                from,
-                op,
-                at_us,
-            } => {
-                let (sf, tf) = borrow_fields(*field);
-                out.push_str("borrow ");
-                out.push_str(tf);
-                out.push_str(" <- @");
-                out.push_str(from.hyphenated().encode_lower(&mut Uuid::encode_buffer()));
-                out.push('.');
-                out.push_str(sf);
-                (op, at_us)
-            }
-            Entry::Complex { counter, op, at_us } => {
-                out.push_str("complex_update counter=");
-                decimal(out, *counter);
-                (op, at_us)
-            }
-            Entry::Structural {
-                kind,
-                changed,
-                op,
-                at_us,
-            } => {
-                out.push_str(kind.name());
-                if !*changed {
-                    out.push_str(" no-op");
-                }
-                (op, at_us)
-            }
-        };
-        out.push_str(" op-");
-        hex8(out, op.0);
-        out.push_str(" t=");
-        decimal(out, *at_us);
-    }
-}
-
-fn decimal(out: &mut String, v: impl itoa::Integer) {
-    out.push_str(itoa::Buffer::new().format(v));
-}
-
-/// `v` in lowercase hex, at least eight digits: `{:08x}`.
-fn hex8(out: &mut String, v: u64) {
-    let digits = (16 - v.leading_zeros() as usize / 4).max(8);
-    for i in (0..digits).rev() {
-        out.push(char::from_digit(((v >> (i * 4)) & 0xf) as u32, 16).unwrap_or('?'));
-    }
-}
-
-/// The source field a borrow reads and the target field it writes.
-fn borrow_fields(field: BorrowField) -> (&'static str, &'static str) {
-    match field {
-        BorrowField::Counter => ("source_counter", "counter"),
-        BorrowField::Data => ("source_data", "data_value"),
-        BorrowField::Text => ("source_text", "text_content"),
-    }
-}
-
-/// Whether two tails hold the same texts.
-fn same_tail(a: &VecDeque<Entry>, b: &VecDeque<Entry>) -> bool {
-    a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x.text() == y.text())
-}
-
-/// A plain model of one target, changed only by replayed effects.
-#[derive(Clone, Debug, PartialEq)]
-pub struct Model {
-    pub counter: i64,
-    pub data_value: f64,
-    pub text_content: Arc<str>,
-    pub timestamp_us: i64,
-    pub version_count: i64,
-    pub borrow_count: i64,
-    /// Provenance of `counter`, `data_value`, `text_content`.
-    pub provenance: [Option<Uuid>; 3],
-    pub history_len: u64,
-    pub history_digest: u64,
-    /// The last entries, as many as the store retains.
-    pub history_tail: VecDeque<Entry>,
-    /// Versions in the lineage (1 = only the initial version).
-    pub versions: u64,
-    pub place: Place,
-}
-
-fn int(store: &Store, e: EntityId, f: &str) -> i64 {
-    match store.field(e, f) {
-        Ok(Value::Int(i)) => i,
-        _ => 0,
-    }
-}
-
-fn float(store: &Store, e: EntityId, f: &str) -> f64 {
-    match store.field(e, f) {
-        Ok(Value::Float(v)) => v,
-        _ => 0.0,
-    }
-}
-
-fn text(store: &Store, e: EntityId, f: &str) -> Arc<str> {
-    match store.field(e, f) {
-        Ok(Value::Str(s)) => s,
-        _ => Arc::from(""),
-    }
-}
-
-impl Model {
-    /// The model of target `e` as the store holds it now.
-    pub fn capture(store: &Store, e: EntityId) -> Model {
-        let timestamp_us = match store.field(e, "timestamp") {
-            Ok(Value::Time(t)) => t.timestamp_micros(),
-            _ => 0,
-        };
-        Model {
-            counter: int(store, e, "counter"),
-            data_value: float(store, e, "data_value"),
-            text_content: text(store, e, "text_content"),
-            timestamp_us,
-            version_count: int(store, e, "version_count"),
-            borrow_count: int(store, e, "borrow_count"),
-            provenance: BORROWABLE.map(|f| store.provenance(e, f)),
-            history_len: store.history_len(e),
-            history_digest: store.history_digest(e),
-            history_tail: store
-                .history_retained(e)
-                .into_iter()
-                .map(Entry::Text)
-                .collect(),
-            versions: store.version_count(e),
-            place: Place::of(store, e),
-        }
-    }
-
-    fn append(&mut self, entry: Entry, keep: usize) {
-        self.history_len += 1;
-        self.history_digest = history_digest_step(self.history_digest, &entry.text());
-        // Make room first, so the tail never holds more than `keep`.
-        while !self.history_tail.is_empty() && self.history_tail.len() >= keep {
-            self.history_tail.pop_front();
-        }
-        if keep > 0 {
-            self.history_tail.push_back(entry);
-        }
-    }
-
-    /// Whether every field is the same, floats bit for bit: then every
-    /// comparison of [`Model::diff`] agrees too.
-    fn same(&self, other: &Model) -> bool {
-        self.counter == other.counter
-            && self.data_value.to_bits() == other.data_value.to_bits()
-            && self.text_content == other.text_content
-            && self.timestamp_us == other.timestamp_us
-            && self.version_count == other.version_count
-            && self.borrow_count == other.borrow_count
-            && self.provenance == other.provenance
-            && self.history_len == other.history_len
-            && self.history_digest == other.history_digest
-            && same_tail(&self.history_tail, &other.history_tail)
-            && self.versions == other.versions
-            && self.place == other.place
-    }
-
-    /// Differences between this model and the store's target `e`, as
-    /// (field, "replay X, store Y").
-    pub fn diff(&self, store: &Store, e: EntityId) -> Vec<(String, String)> {
-        let live = Model::capture(store, e);
-        let mut out = Vec::new();
-        if self.same(&live) {
-            return out;
-        }
-        let mut cmp = |name: &str, want: String, got: String| {
-            if want != got {
-                out.push((name.to_string(), format!("replay {want}, store {got}")));
-            }
-        };
-        cmp(
-            "counter",
-            self.counter.to_string(),
-            live.counter.to_string(),
-        );
-        cmp(
-            "data_value",
-            self.data_value.to_string(),
-            live.data_value.to_string(),
-        );
-        cmp(
-            "text_content",
-            self.text_content.to_string(),
-            live.text_content.to_string(),
-        );
-        cmp(
-            "timestamp",
-            self.timestamp_us.to_string(),
-            live.timestamp_us.to_string(),
-        );
-        cmp(
-            "version_count",
-            self.version_count.to_string(),
-            live.version_count.to_string(),
-        );
-        cmp(
-            "borrow_count",
-            self.borrow_count.to_string(),
-            live.borrow_count.to_string(),
-        );
-        for (i, f) in BORROWABLE.iter().enumerate() {
-            cmp(
-                &format!("provenance of {f}"),
-                format!("{:?}", self.provenance[i]),
-                format!("{:?}", live.provenance[i]),
-            );
-        }
-        cmp(
-            "history length",
-            self.history_len.to_string(),
-            live.history_len.to_string(),
-        );
-        cmp(
-            "history digest",
-            format!("{:016x}", self.history_digest),
-            format!("{:016x}", live.history_digest),
-        );
-        if !same_tail(&self.history_tail, &live.history_tail) {
-            let first = self
-                .history_tail
-                .iter()
-                .map(Entry::text)
-                .zip(live.history_tail.iter().map(Entry::text))
-                .find(|(a, b)| a != b);
-            cmp(
-                "history entries",
-                format!("{first:?}"),
-                format!("{} retained entries differ", live.history_tail.len()),
-            );
-        }
-        cmp(
-            "versions",
-            self.versions.to_string(),
-            live.versions.to_string(),
-        );
-        cmp(
-            "placement",
-            format!("{:?}", self.place),
-            format!("{:?}", live.place),
-        );
-        out
-    }
-}
 
 /// A source's values, by the version id a borrow names.
 #[derive(Clone, Debug)]
@@ -435,6 +75,8 @@ pub struct Replay {
     /// map: it grows without a second copy of itself.
     models: Vec<Model>,
     sources: FxHashMap<Uuid, SourceValues>,
+    /// The ids the models' provenances name.
+    origins: Origins,
     v: Violations,
     commits: u64,
     borrows: u64,
@@ -452,11 +94,12 @@ impl Replay {
     /// the values of every source.
     pub fn new(store: &Store, targets: u32, keep: usize) -> Replay {
         let mut default = None;
+        let mut origins = Origins::default();
         let mut initial_place = Vec::with_capacity(targets as usize);
         let mut model_of = vec![NOT_MATERIALISED; targets as usize];
         let mut models = Vec::new();
         for i in 0..targets {
-            let mut m = Model::capture(store, EntityId(i));
+            let mut m = Model::capture(store, EntityId(i), |id| origins.intern(id));
             let place = m.place;
             let packed = place.pack();
             initial_place.push(packed.unwrap_or(PACKED_ORPHAN));
@@ -468,7 +111,8 @@ impl Replay {
                 models.push(m);
             }
         }
-        let default = default.unwrap_or_else(|| Model::capture(store, EntityId(0)));
+        let default =
+            default.unwrap_or_else(|| Model::capture(store, EntityId(0), |id| origins.intern(id)));
         let mut sources = FxHashMap::default();
         for i in 0..store.len() {
             let e = EntityId(i as u32);
@@ -493,6 +137,7 @@ impl Replay {
             model_of,
             models,
             sources,
+            origins,
             v: Violations::new(CheckId::Replay),
             commits: 0,
             borrows: 0,
@@ -536,15 +181,15 @@ impl Replay {
                 match *write {
                     FieldWrite::Counter(v) => {
                         m.counter = v;
-                        m.provenance[0] = None;
+                        m.provenance[0] = Origin::NONE;
                     }
                     FieldWrite::DataValue(v) => {
                         m.data_value = v;
-                        m.provenance[1] = None;
+                        m.provenance[1] = Origin::NONE;
                     }
                     FieldWrite::Text(n) => {
                         m.text_content = Arc::from(format!("text_{n}"));
-                        m.provenance[2] = None;
+                        m.provenance[2] = Origin::NONE;
                     }
                 }
                 let entry = Entry::Modify {
@@ -592,7 +237,7 @@ impl Replay {
                         ))
                     }
                 }
-                m.provenance[slot] = Some(*from);
+                m.provenance[slot] = self.origins.intern(Some(*from));
                 m.borrow_count += 1;
                 let entry = Entry::Borrow {
                     field: *field,
@@ -608,7 +253,7 @@ impl Replay {
                 m.text_content = Arc::from(format!("Updated_{}_{at_us}", m.counter));
                 m.timestamp_us = *at_us;
                 m.version_count += 1;
-                m.provenance = [None; 3];
+                m.provenance = [Origin::NONE; 3];
                 let entry = Entry::Complex {
                     counter: m.counter,
                     op,
@@ -725,7 +370,7 @@ impl Rule for Replay {
     fn verdict(&self, s: &FinalState<'_>) -> CheckResult {
         let mut v = Violations::new(CheckId::Replay);
         for i in 0..self.targets {
-            for (field, diff) in self.model(i).diff(s.store, EntityId(i)) {
+            for (field, diff) in self.model(i).diff(s.store, EntityId(i), &self.origins) {
                 v.record(None, Some(i), &field, || diff);
             }
         }
@@ -816,7 +461,7 @@ mod tests {
         (0..r.targets)
             .flat_map(|i| {
                 r.model(i)
-                    .diff(s, EntityId(i))
+                    .diff(s, EntityId(i), &r.origins)
                     .into_iter()
                     .map(move |(f, _)| (i, f))
             })
@@ -900,80 +545,51 @@ mod tests {
                 "modify_field text_content=text_4 op-00000004 t=1"
             ]
         );
-        assert_eq!(m.history_tail.capacity(), 4);
-    }
-
-    #[test]
-    fn entry_text_is_what_the_formatting_machinery_writes() {
-        let from = Uuid::from_u128(0x67e5_5044_10b1_426f_9247_bb68_0e5f_e0c8);
-        for (op, at_us) in [
-            (0, 0),
-            (0xabc, -5),
-            (u64::MAX, i64::MAX),
-            (1 << 32, i64::MIN),
-        ] {
-            let op = OpId(op);
-            let cases = [
-                (
-                    Entry::Modify {
-                        write: FieldWrite::Counter(-42),
-                        op,
-                        at_us,
-                    },
-                    "modify_field counter=-42".to_string(),
-                ),
-                (
-                    Entry::Modify {
-                        write: FieldWrite::Text(7),
-                        op,
-                        at_us,
-                    },
-                    "modify_field text_content=text_7".to_string(),
-                ),
-                (
-                    Entry::Borrow {
-                        field: BorrowField::Data,
-                        from,
-                        op,
-                        at_us,
-                    },
-                    format!("borrow data_value <- @{}.source_data", from.hyphenated()),
-                ),
-                (
-                    Entry::Complex {
-                        counter: 9,
-                        op,
-                        at_us,
-                    },
-                    "complex_update counter=9".to_string(),
-                ),
-            ];
-            for (entry, head) in cases {
-                let want = format!("{head} op-{:08x} t={at_us}", op.0);
-                assert_eq!(entry.text(), want);
-            }
-        }
-    }
-
-    #[test]
-    fn places_pack_into_four_bytes_and_back() {
-        for place in [
-            Place::Root,
-            Place::Orphan,
-            Place::Child {
-                parent: EntityId(0),
-            },
-            Place::Child {
-                parent: EntityId(PACKED_ORPHAN - 1),
-            },
-        ] {
-            assert_eq!(place.pack().map(Place::unpack), Some(place));
-        }
-        for parent in [PACKED_ORPHAN, PACKED_ROOT] {
-            let place = Place::Child {
-                parent: EntityId(parent),
+        assert_eq!(m.history_tail.capacity(), 2, "exactly the window");
+        let mut r = Replay::new(&s, 3, 4);
+        let mut rooms = Vec::new();
+        for n in 0..6 {
+            let effect = Effect::Modified {
+                write: FieldWrite::Text(n),
+                at_us: 1,
             };
-            assert_eq!(place.pack(), None);
+            assert_eq!(r.apply(1, OpId(u64::from(n)), &effect), Ok(()));
+            rooms.push(r.model(1).history_tail.capacity());
         }
+        assert_eq!(rooms, [1, 2, 4, 4, 4, 4], "doubling up to the window");
+    }
+
+    #[test]
+    fn a_model_is_small_and_names_each_provenance_in_its_diff() {
+        assert!(std::mem::size_of::<Model>() <= 136);
+        let mut s = store();
+        let source = s
+            .create(Schema::TestDataSource, &[])
+            .unwrap_or_else(|e| panic!("{e}"));
+        let from = s.current_id(source).unwrap_or_default();
+        let mut r = Replay::new(&s, 3, 4);
+        let effect = Effect::Borrowed {
+            field: BorrowField::Counter,
+            value: Value::Int(100),
+            from,
+            at_us: 1,
+        };
+        assert_eq!(r.apply(0, OpId(1), &effect), Ok(()));
+        // The store took the same borrow, but from another entity.
+        let other = EntityId(3);
+        s.borrow_attribute_from(EntityId(0), other, "counter", "counter")
+            .unwrap_or_else(|e| panic!("{e}"));
+        let diff = r.model(0).diff(&s, EntityId(0), &r.origins);
+        let provenance: Vec<&String> = diff
+            .iter()
+            .filter(|(f, _)| f == "provenance of counter")
+            .map(|(_, d)| d)
+            .collect();
+        let other_id = s.current_id(other).unwrap_or_default();
+        assert_eq!(
+            provenance,
+            [&format!("replay Some({from:?}), store Some({other_id:?})")],
+            "{diff:?}"
+        );
     }
 }

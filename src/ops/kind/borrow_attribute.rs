@@ -14,11 +14,10 @@ use serde::Serialize;
 use uuid::Uuid;
 
 use super::{DrawContext, OpKind};
-use crate::ecs::{EntityId, Store, Value};
+use crate::ecs::{Arg, EntityId, Phrase, Store, Value, What};
 use crate::events::Effect;
 use crate::ops::FailReason;
 use crate::ops::exec::{Attempt, Executed, int_field, store_err};
-use crate::ops::text::Line;
 
 /// Which source field a `borrow_attribute` op copies into which target field.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -73,7 +72,7 @@ pub(super) fn execute(
     attempt.staged()?;
     let borrows = int_field(&txn, "borrow_count")?;
     attempt.set(&mut txn, "borrow_count", Value::Int(borrows + 1))?;
-    attempt.history(&mut txn, |line| describe(line, field, from))?;
+    attempt.history(&mut txn, describe(field, from))?;
     let effect = Effect::Borrowed {
         field,
         value,
@@ -94,12 +93,23 @@ fn changed_fields(field: BorrowField) -> &'static [&'static str] {
 
 /// The history entry's description of the borrow, from the source's
 /// version `from`.
-pub(super) fn describe(line: &mut Line, field: BorrowField, from: Uuid) {
-    let (source_field, target_field) = field.fields();
-    line.str("borrow ")
-        .str(target_field)
-        .str(" <- @")
-        .uuid(from)
-        .str(".")
-        .str(source_field);
+pub(super) fn describe(field: BorrowField, from: Uuid) -> What {
+    let phrase = match field {
+        BorrowField::Counter => &Phrase {
+            head: "borrow counter <- @",
+            tail: ".source_counter",
+        },
+        BorrowField::Data => &Phrase {
+            head: "borrow data_value <- @",
+            tail: ".source_data",
+        },
+        BorrowField::Text => &Phrase {
+            head: "borrow text_content <- @",
+            tail: ".source_text",
+        },
+    };
+    What {
+        phrase,
+        arg: Arg::Uuid(from),
+    }
 }

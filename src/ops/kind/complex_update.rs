@@ -16,7 +16,7 @@ use rand::RngExt;
 use rand::rngs::SmallRng;
 
 use super::{DrawContext, OpKind};
-use crate::ecs::{Store, Value};
+use crate::ecs::{Arg, Phrase, Store, Value, What};
 use crate::events::Effect;
 use crate::ops::FailReason;
 use crate::ops::exec::{Attempt, Executed, int_field};
@@ -56,7 +56,7 @@ pub(super) fn execute(
     attempt.set(&mut txn, "timestamp", Value::Time(time_from_us(at_us)))?;
     let versions = int_field(&txn, "version_count")?;
     attempt.set(&mut txn, "version_count", Value::Int(versions + 1))?;
-    attempt.history(&mut txn, |line| describe(line, counter))?;
+    attempt.history(&mut txn, describe(counter))?;
     txn.force_version();
     attempt.staged()?;
     let effect = Effect::ComplexUpdate { data_value, at_us };
@@ -65,8 +65,14 @@ pub(super) fn execute(
 
 /// The history entry's description of the update, with the counter it
 /// left.
-pub(super) fn describe(line: &mut Line, counter_after: i64) {
-    line.str("complex_update counter=").int(counter_after);
+pub(super) fn describe(counter_after: i64) -> What {
+    What {
+        phrase: &Phrase {
+            head: "complex_update counter=",
+            tail: "",
+        },
+        arg: Arg::Int(counter_after),
+    }
 }
 
 /// The text a `complex_update` writes into `text_content`.

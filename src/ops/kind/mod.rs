@@ -64,11 +64,12 @@ pub use modify_field::FieldWrite;
 #[cfg(test)]
 pub(crate) use modify_field::text_value;
 
-use crate::ecs::{Store, Txn};
+use crate::ecs::{Arg, Phrase, Store, Txn, What};
 use crate::events::Effect;
+use crate::ops::FailReason;
+#[cfg(test)]
+use crate::ops::OpId;
 use crate::ops::exec::{Attempt, Executed};
-use crate::ops::text::Line;
-use crate::ops::{FailReason, OpId};
 
 registry! {
     /// A new version of the target, no field changed.
@@ -117,7 +118,7 @@ macro_rules! registry {
             pub const ALL: [OpType; OpType::COUNT] = [$( OpType::$Type ),*];
 
             /// The config / report name, e.g. `"version_entity"`.
-            pub fn name(self) -> &'static str {
+            pub const fn name(self) -> &'static str {
                 match self {
                     $( OpType::$Type => stringify!($module), )*
                 }
@@ -220,38 +221,21 @@ impl fmt::Display for OpType {
 /// same `describe` functions, so the replay reads them back identically.
 /// `counter_after` is the target's counter after the commit.
 pub(crate) fn history_entry(op: OpId, effect: &Effect, counter_after: i64) -> Option<String> {
-    let mut line = Line::new();
-    let at_us = match *effect {
+    let (what, at_us) = match *effect {
         Effect::Versioned => return None,
-        Effect::Modified { write, at_us } => {
-            modify_field::describe(&mut line, write);
-            at_us
-        }
+        Effect::Modified { write, at_us } => (modify_field::describe(write), at_us),
         Effect::Borrowed {
             field, from, at_us, ..
-        } => {
-            borrow_attribute::describe(&mut line, field, from);
-            at_us
-        }
-        Effect::ComplexUpdate { at_us, .. } => {
-            complex_update::describe(&mut line, counter_after);
-            at_us
-        }
+        } => (borrow_attribute::describe(field, from), at_us),
+        Effect::ComplexUpdate { at_us, .. } => (complex_update::describe(counter_after), at_us),
         Effect::Structural {
             op: op_type,
             changed,
             at_us,
-        } => {
-            describe_structural(&mut line, op_type, changed);
-            at_us
-        }
+        } => (describe_structural(op_type, changed), at_us),
     };
-    Some(finish_entry(&mut line, op, at_us))
-}
-
-/// The tail every history entry shares: who committed it, and when.
-pub(crate) fn finish_entry(line: &mut Line, op: OpId, at_us: i64) -> String {
-    line.str(" ").op(op).str(" t=").int(at_us).finish()
+    let entry = crate::ecs::Entry::op(what, op.0, at_us);
+    Some(entry.text().into_owned())
 }
 
 /// The end of a structural op's transaction, shared by `promote_to_root`
@@ -263,7 +247,7 @@ fn commit_structural(
     op_type: OpType,
     changed: bool,
 ) -> Result<Executed, FailReason> {
-    attempt.history(&mut txn, |line| describe_structural(line, op_type, changed))?;
+    attempt.history(&mut txn, describe_structural(op_type, changed))?;
     let effect = Effect::Structural {
         op: op_type,
         changed,
@@ -272,10 +256,34 @@ fn commit_structural(
     Ok(attempt.commit(txn, effect, &["modification_history"]))
 }
 
-fn describe_structural(line: &mut Line, op_type: OpType, changed: bool) {
-    line.str(op_type.name())
-        .str(if changed { "" } else { " no-op" });
+/// A structural op's entry: its name, and `no-op` if the target already
+/// was where the op would put it.
+fn describe_structural(op_type: OpType, changed: bool) -> What {
+    What {
+        phrase: &STRUCTURAL_PHRASES[op_type.index()][usize::from(!changed)],
+        arg: Arg::None,
+    }
 }
+
+/// Per type, the entry phrases of a structural commit that moved the target
+/// and of one that did not.
+static STRUCTURAL_PHRASES: [[Phrase; 2]; OpType::COUNT] = {
+    let mut out =
+        [const { [Phrase { head: "", tail: "" }, Phrase { head: "", tail: "" }] }; OpType::COUNT];
+    let mut i = 0;
+    while i < OpType::COUNT {
+        let head = OpType::ALL[i].name();
+        out[i] = [
+            Phrase { head, tail: "" },
+            Phrase {
+                head,
+                tail: " no-op",
+            },
+        ];
+        i += 1;
+    }
+    out
+};
 
 #[cfg(test)]
 mod tests {
@@ -351,6 +359,123 @@ mod tests {
                     assert!((4..6).contains(&source), "{kind:?}");
                 }
             }
+        }
+    }
+
+    #[test]
+    fn each_commit_reads_in_the_history_as_it_always_has() {
+        let from = uuid::Uuid::from_u128(0x67e5_5044_10b1_426f_9247_bb68_0e5f_e0c8);
+        let cases = [
+            (
+                Effect::Modified {
+                    write: FieldWrite::Counter(42),
+                    at_us: 5,
+                },
+                "modify_field counter=42 op-0000000a t=5",
+            ),
+            (
+                Effect::Modified {
+                    write: FieldWrite::DataValue(125.3524420627421),
+                    at_us: -1,
+                },
+                "modify_field data_value=125.3524420627421 op-0000000a t=-1",
+            ),
+            (
+                Effect::Modified {
+                    write: FieldWrite::Text(u32::MAX),
+                    at_us: 1_732_000_000_000_000,
+                },
+                "modify_field text_content=text_4294967295 op-0000000a t=1732000000000000",
+            ),
+            (
+                Effect::Borrowed {
+                    field: BorrowField::Counter,
+                    value: crate::ecs::Value::Int(1),
+                    from,
+                    at_us: 3,
+                },
+                "borrow counter <- @67e55044-10b1-426f-9247-bb680e5fe0c8.source_counter op-0000000a t=3",
+            ),
+            (
+                Effect::Borrowed {
+                    field: BorrowField::Data,
+                    value: crate::ecs::Value::Float(1.0),
+                    from,
+                    at_us: 3,
+                },
+                "borrow data_value <- @67e55044-10b1-426f-9247-bb680e5fe0c8.source_data op-0000000a t=3",
+            ),
+            (
+                Effect::Borrowed {
+                    field: BorrowField::Text,
+                    value: crate::ecs::Value::str("x"),
+                    from,
+                    at_us: 3,
+                },
+                "borrow text_content <- @67e55044-10b1-426f-9247-bb680e5fe0c8.source_text op-0000000a t=3",
+            ),
+            (
+                Effect::ComplexUpdate {
+                    data_value: 1.0,
+                    at_us: 9,
+                },
+                "complex_update counter=-7 op-0000000a t=9",
+            ),
+            (
+                Effect::Structural {
+                    op: OpType::PromoteToRoot,
+                    changed: true,
+                    at_us: 2,
+                },
+                "promote_to_root op-0000000a t=2",
+            ),
+            (
+                Effect::Structural {
+                    op: OpType::DetachEntity,
+                    changed: false,
+                    at_us: 2,
+                },
+                "detach_entity no-op op-0000000a t=2",
+            ),
+        ];
+        for (effect, text) in cases {
+            assert_eq!(
+                history_entry(OpId(10), &effect, -7).as_deref(),
+                Some(text),
+                "{effect:?}"
+            );
+        }
+        assert_eq!(history_entry(OpId(10), &Effect::Versioned, 0), None);
+        let structural = Effect::Structural {
+            op: OpType::PromoteToRoot,
+            changed: false,
+            at_us: 1,
+        };
+        for id in [0, 1, 0xabc, 0xffff_ffff, 0x1_0000_0000, u64::MAX] {
+            let text = history_entry(OpId(id), &structural, 0).unwrap_or_default();
+            assert_eq!(text, format!("promote_to_root no-op {} t=1", OpId(id)));
+        }
+        for v in [
+            0.0,
+            1.5,
+            999.999_999_999,
+            1e-7,
+            123_456_789.123,
+            f64::MIN_POSITIVE,
+        ] {
+            let effect = Effect::Modified {
+                write: FieldWrite::DataValue(v),
+                at_us: 0,
+            };
+            let text = history_entry(OpId(1), &effect, 0).unwrap_or_default();
+            let written = text
+                .strip_prefix("modify_field data_value=")
+                .and_then(|t| t.split(' ').next());
+            assert_eq!(
+                written.and_then(|t| t.parse::<f64>().ok()),
+                Some(v),
+                "{text}"
+            );
         }
     }
 

@@ -14,7 +14,7 @@ use rand::rngs::SmallRng;
 use serde::Serialize;
 
 use super::{DrawContext, OpKind};
-use crate::ecs::{Store, Value};
+use crate::ecs::{Arg, Phrase, Store, Value, What};
 use crate::events::Effect;
 use crate::ops::FailReason;
 use crate::ops::exec::{Attempt, Executed, store_err};
@@ -57,7 +57,7 @@ pub(super) fn execute(
     let address = crate::ecs::address(txn.current_id(), field);
     txn.put(&address, value).map_err(store_err)?;
     attempt.staged()?;
-    attempt.history(&mut txn, |line| describe(line, write))?;
+    attempt.history(&mut txn, describe(write))?;
     let effect = Effect::Modified {
         write,
         at_us: attempt.at_us(),
@@ -75,13 +75,30 @@ fn changed_fields(write: FieldWrite) -> &'static [&'static str] {
 }
 
 /// The history entry's description of the write.
-pub(super) fn describe(line: &mut Line, write: FieldWrite) {
-    line.str("modify_field ");
+pub(super) fn describe(write: FieldWrite) -> What {
     match write {
-        FieldWrite::Counter(v) => line.str("counter=").int(v),
-        FieldWrite::DataValue(v) => line.str("data_value=").float(v),
-        FieldWrite::Text(n) => line.str("text_content=text_").uint(u64::from(n)),
-    };
+        FieldWrite::Counter(v) => What {
+            phrase: &Phrase {
+                head: "modify_field counter=",
+                tail: "",
+            },
+            arg: Arg::Int(v),
+        },
+        FieldWrite::DataValue(v) => What {
+            phrase: &Phrase {
+                head: "modify_field data_value=",
+                tail: "",
+            },
+            arg: Arg::Float(v),
+        },
+        FieldWrite::Text(n) => What {
+            phrase: &Phrase {
+                head: "modify_field text_content=text_",
+                tail: "",
+            },
+            arg: Arg::Uint(u64::from(n)),
+        },
+    }
 }
 
 /// The text a `modify_field` op writes into `text_content`.
