@@ -171,6 +171,25 @@ impl Kind {
         Kind::Versioned,
         Kind::Modified,
     ];
+
+    /// The name of the event, as the history format and the events file
+    /// write it.
+    pub const fn name(self) -> &'static str {
+        match self {
+            Kind::Submitted => "OperationSubmitted",
+            Kind::Conflict => "OperationConflict",
+            Kind::Rejected => "OperationRejected",
+            Kind::Started => "OperationStarted",
+            Kind::GraceProtected => "GraceProtected",
+            Kind::Preempted => "OperationPreempted",
+            Kind::Failed => "OperationFailed",
+            Kind::Retry => "OperationRetry",
+            Kind::Completed => "OperationCompleted",
+            Kind::Cancelled => "OperationCancelled",
+            Kind::Versioned => "EntityVersioned",
+            Kind::Modified => "EntityModified",
+        }
+    }
 }
 
 impl EventKind {
@@ -438,13 +457,15 @@ mod tests {
     }
 
     #[test]
-    fn kinds_index_per_kind_arrays_in_declaration_order() {
+    fn kinds_index_per_kind_arrays_in_declaration_order_and_name_events() {
         for (i, kind) in Kind::ALL.iter().enumerate() {
             assert_eq!(*kind as usize, i, "{kind:?}");
         }
         let mut seen = [false; Kind::COUNT];
         for ev in samples::every_kind() {
             seen[ev.kind.kind() as usize] = true;
+            let json = serde_json::to_value(&ev).unwrap_or_default();
+            assert_eq!(json["event"], ev.kind.kind().name(), "{ev:?}");
         }
         assert_eq!(seen, [true; Kind::COUNT], "a kind no sample event has");
     }

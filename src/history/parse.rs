@@ -14,7 +14,7 @@ use std::borrow::Cow;
 use serde::Deserialize;
 use uuid::Uuid;
 
-use crate::events::{Decision, Effect, Event, EventKind, RejectReason};
+use crate::events::{Decision, Effect, Event, EventKind, Kind, RejectReason};
 use crate::ops::{FailReason, OpClass, OpId, OpState, OpType, Priority};
 
 /// What is wrong with one line.
@@ -119,21 +119,16 @@ pub(super) enum ReasonObject {
 }
 
 /// The event kinds of the format, in the order `docs/HISTORY.md` lists
-/// them.
-pub const KINDS: [&str; 12] = [
-    "OperationSubmitted",
-    "OperationConflict",
-    "OperationRejected",
-    "OperationStarted",
-    "GraceProtected",
-    "OperationPreempted",
-    "OperationFailed",
-    "OperationRetry",
-    "OperationCompleted",
-    "OperationCancelled",
-    "EntityVersioned",
-    "EntityModified",
-];
+/// them (the order of [`Kind`]).
+pub const KINDS: [&str; Kind::COUNT] = {
+    let mut names = [""; Kind::COUNT];
+    let mut i = 0;
+    while i < Kind::COUNT {
+        names[i] = Kind::ALL[i].name();
+        i += 1;
+    }
+    names
+};
 
 // Indices into [`KINDS`].
 const SUBMITTED: usize = 0;

@@ -62,23 +62,6 @@ fn moves_op(kind: &EventKind) -> bool {
     )
 }
 
-fn name(kind: &EventKind) -> &'static str {
-    match kind {
-        EventKind::OperationSubmitted { .. } => "OperationSubmitted",
-        EventKind::OperationConflict { .. } => "OperationConflict",
-        EventKind::OperationRejected { .. } => "OperationRejected",
-        EventKind::OperationStarted { .. } => "OperationStarted",
-        EventKind::GraceProtected { .. } => "GraceProtected",
-        EventKind::OperationPreempted { .. } => "OperationPreempted",
-        EventKind::OperationFailed { .. } => "OperationFailed",
-        EventKind::OperationRetry { .. } => "OperationRetry",
-        EventKind::OperationCompleted { .. } => "OperationCompleted",
-        EventKind::OperationCancelled { .. } => "OperationCancelled",
-        EventKind::EntityVersioned { .. } => "EntityVersioned",
-        EventKind::EntityModified { .. } => "EntityModified",
-    }
-}
-
 #[derive(Debug)]
 pub struct Legal {
     v: Violations,
@@ -116,7 +99,7 @@ impl Rule for Legal {
             self.v.at(ev, "op not active", || {
                 format!(
                     "{} for an op that is not active (never submitted, or already final)",
-                    name(&ev.kind)
+                    ev.kind.kind().name()
                 )
             });
             return;
@@ -124,7 +107,7 @@ impl Rule for Legal {
         let from = rec.state;
         if next_state(from, &ev.kind).is_none() {
             self.v.at(ev, "illegal transition", || {
-                format!("{} from {from:?}", name(&ev.kind))
+                format!("{} from {from:?}", ev.kind.kind().name())
             });
         }
         let said = match ev.kind {
