@@ -31,6 +31,14 @@ use dynstress::report::text::{self, TextStyle};
 
 use crate::cli::{CheckArgs, Cli, ColorChoice, Command, CompareArgs, RunArgs};
 
+/// mimalloc instead of the system allocator: in capacity mode event
+/// batches, op records and history entries are allocated and freed
+/// millions of times a second, and mimalloc's per-thread free lists do
+/// that in fewer instructions and with better locality
+/// (docs/PERFORMANCE.md has the measurements).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// An error on its way out, with the exit code it stands for.
 struct Failure {
     code: ExitCode,

@@ -243,6 +243,30 @@ pub enum DriverMsg {
     Requeue(Op),
 }
 
+/// [`Inject::MemorySpike`]: touch `bytes` of fresh memory and give them
+/// back to the kernel at once, so that only the kernel's high-water mark
+/// can see them. Mapped directly: the global allocator would keep freed
+/// pages for reuse, and the sampler would see them too.
+fn memory_spike(bytes: usize) {
+    // SAFETY: an anonymous private mapping that nothing else refers to,
+    // written within its length and unmapped once.
+    unsafe {
+        let p = libc::mmap(
+            std::ptr::null_mut(),
+            bytes,
+            libc::PROT_READ | libc::PROT_WRITE,
+            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
+            -1,
+            0,
+        );
+        if p == libc::MAP_FAILED {
+            return;
+        }
+        std::ptr::write_bytes(p.cast::<u8>(), 1, bytes);
+        libc::munmap(p, bytes);
+    }
+}
+
 /// Run the workload described by `config` and return the report.
 /// `interrupt` resolving means the first signal: stop submitting, drain,
 /// check and report (marked interrupted). A failure writing the events file
@@ -254,7 +278,7 @@ pub async fn run(
 ) -> anyhow::Result<RunReport> {
     quiet_injected_panics();
     if options.inject == Some(Inject::MemorySpike) {
-        drop(std::hint::black_box(vec![1u8; 96 << 20]));
+        memory_spike(96 << 20);
     }
     let seed = config.seed.unwrap_or_else(rand::random);
     let world = World::build(&config, seed)?;
