@@ -147,9 +147,8 @@ pub struct Table {
     /// Bit `t` set: a commit changed target `t`'s fields.
     modified: Vec<u64>,
     modified_count: u64,
-    /// Effective priorities of recently settled ops, oldest first.
-    settled: VecDeque<(OpId, Priority)>,
-    settled_index: FxHashMap<OpId, Priority>,
+    /// Effective priorities of recently settled ops.
+    settled: Settled,
     horizon: u64,
     newest: Option<OpId>,
     pub submitted: u64,
@@ -232,7 +231,7 @@ impl Table {
         self.ops
             .get(&id)
             .map(|r| r.effective)
-            .or_else(|| self.settled_index.get(&id).copied())
+            .or_else(|| self.settled.get(id))
     }
 
     /// Whether `id` lies within a parent link's reach of the newest op.
@@ -371,15 +370,82 @@ impl Table {
     }
 
     fn remember_settled(&mut self, id: OpId, effective: Priority) {
-        self.settled.push_back((id, effective));
-        self.settled_index.insert(id, effective);
+        self.settled.push(id, effective);
         // Forget what no parent link can reach any more.
-        while let Some(&(old, _)) = self.settled.front() {
+        while let Some(old) = self.settled.oldest() {
             if self.within_reach(old) {
                 break;
             }
-            self.settled.pop_front();
-            self.settled_index.remove(&old);
+            self.settled.pop_oldest();
+        }
+    }
+}
+
+/// Above this many recently settled ops a lookup uses an index; at or
+/// below it, a scan.
+const SCAN: usize = 32;
+
+/// The effective priorities of recently settled ops, in the order they
+/// settled. They are usually a handful (in capacity mode the newest op
+/// runs far ahead and puts most of them out of reach at once), and a
+/// lookup scans them from the newest, which costs less than keeping a map
+/// up to date at every settlement. While there are more than [`SCAN`]
+/// (long parent reaches, slow rates) a map indexes them, with a count of
+/// the copies of an id, so that an op settled twice (a history that
+/// reuses an id) is found at its latest priority either way.
+#[derive(Debug, Default)]
+struct Settled {
+    order: VecDeque<(OpId, Priority)>,
+    index: Option<FxHashMap<OpId, (Priority, u32)>>,
+}
+
+impl Settled {
+    fn push(&mut self, id: OpId, effective: Priority) {
+        self.order.push_back((id, effective));
+        if let Some(index) = &mut self.index {
+            let e = index.entry(id).or_insert((effective, 0));
+            *e = (effective, e.1 + 1);
+        } else if self.order.len() > SCAN {
+            let mut index = FxHashMap::default();
+            for &(id, p) in &self.order {
+                let e = index.entry(id).or_insert((p, 0));
+                *e = (p, e.1 + 1);
+            }
+            self.index = Some(index);
+        }
+    }
+
+    fn oldest(&self) -> Option<OpId> {
+        self.order.front().map(|&(id, _)| id)
+    }
+
+    fn pop_oldest(&mut self) {
+        let Some((old, _)) = self.order.pop_front() else {
+            return;
+        };
+        if self.order.len() <= SCAN / 2 {
+            // Small again: back to scanning.
+            self.index = None;
+        } else if let Some(index) = &mut self.index
+            && let std::collections::hash_map::Entry::Occupied(mut e) = index.entry(old)
+        {
+            if e.get().1 <= 1 {
+                e.remove();
+            } else {
+                e.get_mut().1 -= 1;
+            }
+        }
+    }
+
+    fn get(&self, id: OpId) -> Option<Priority> {
+        match &self.index {
+            Some(index) => index.get(&id).map(|&(p, _)| p),
+            None => self
+                .order
+                .iter()
+                .rev()
+                .find(|&&(s, _)| s == id)
+                .map(|&(_, p)| p),
         }
     }
 }
@@ -458,6 +524,36 @@ mod tests {
         assert!(table.target(70).is_none());
         assert_eq!(table.active(), 0);
         assert_eq!(table.entities_modified(), 2);
+    }
+
+    proptest::proptest! {
+        /// Scanned or indexed, small or large, the recently settled ops
+        /// answer as a plain list searched from the newest would.
+        #[test]
+        fn settled_ops_are_found_as_a_list_would_find_them(
+            steps in proptest::collection::vec((0u8..4, 0u64..48, 1u8..4), 0..400),
+        ) {
+            let mut settled = Settled::default();
+            let mut model: VecDeque<(OpId, Priority)> = VecDeque::new();
+            for (what, id, p) in steps {
+                let (id, p) = (OpId(id), Priority::new(p).unwrap());
+                match what {
+                    // Pushes outnumber pops, so the list crosses SCAN both ways.
+                    0 | 1 => {
+                        settled.push(id, p);
+                        model.push_back((id, p));
+                    }
+                    2 => {
+                        settled.pop_oldest();
+                        model.pop_front();
+                    }
+                    _ => {}
+                }
+                let want = model.iter().rev().find(|&&(s, _)| s == id).map(|&(_, p)| p);
+                proptest::prop_assert_eq!(settled.get(id), want);
+                proptest::prop_assert_eq!(settled.oldest(), model.front().map(|&(s, _)| s));
+            }
+        }
     }
 
     #[test]
