@@ -282,6 +282,47 @@ pub struct EventBatch {
     pub events: Vec<Event>,
 }
 
+/// Emptied event buffers waiting to be filled again: a batch that every
+/// subscriber has dropped gives its buffer back here, and a publisher's
+/// next flush takes one, so a flush neither allocates nor touches memory
+/// no cache has seen. Shared by every publisher in the process; a few
+/// buffers are enough, since the bus holds few batches at a time.
+static SPARE_BUFFERS: std::sync::Mutex<Vec<Vec<Event>>> = std::sync::Mutex::new(Vec::new());
+
+/// Spare buffers kept at most; any more are freed.
+const SPARE_KEPT: usize = 16;
+
+/// Buffers larger than this many events are freed rather than kept.
+const SPARE_LARGEST: usize = 1 << 16;
+
+impl Drop for EventBatch {
+    fn drop(&mut self) {
+        if self.events.capacity() == 0 || self.events.capacity() > SPARE_LARGEST {
+            return;
+        }
+        let mut events = std::mem::take(&mut self.events);
+        events.clear();
+        if let Ok(mut spare) = SPARE_BUFFERS.lock()
+            && spare.len() < SPARE_KEPT
+        {
+            spare.push(events);
+        }
+    }
+}
+
+/// An empty buffer with room for at least `capacity` events: a spare one
+/// if there is one, else a new one.
+fn event_buffer(capacity: usize) -> Vec<Event> {
+    let spare = SPARE_BUFFERS.lock().ok().and_then(|mut s| s.pop());
+    match spare {
+        Some(mut events) => {
+            events.reserve(capacity);
+            events
+        }
+        None => Vec::with_capacity(capacity),
+    }
+}
+
 /// The receiving end a subscriber reads.
 pub(crate) type Subscription = mpsc::Receiver<Arc<EventBatch>>;
 
@@ -370,11 +411,11 @@ impl Publisher {
         if self.buffer.is_empty() {
             return;
         }
-        // The next buffer starts as large as any buffer grew, so a stream
-        // of big flushes pays for growing (and copying) a buffer only when
-        // a flush is bigger than every one before it.
-        let capacity = self.buffer.capacity().max(256);
-        let mut events = std::mem::replace(&mut self.buffer, Vec::with_capacity(capacity));
+        // The next buffer has room for as many events as this one, so a
+        // stream of big flushes pays for growing (and copying) a buffer
+        // only when a flush is bigger than those before it.
+        let next = event_buffer(self.buffer.len());
+        let mut events = std::mem::replace(&mut self.buffer, next);
         let numbered = events.len() as u64;
         if self.drop_one && events.len() > 1 {
             self.drop_one = false;
