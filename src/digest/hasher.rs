@@ -8,6 +8,12 @@ use crate::events::{Event, EventKind};
 /// FxHash's multiplier.
 const K: u64 = 0x517c_c1b7_2722_0a95;
 
+/// What a value's kind adds to its word: the kind's number spread over
+/// the word's bits, so that equal values of different kinds differ.
+const fn tag_constant(tag: u8) -> u64 {
+    (tag as u64 + 1).wrapping_mul(0x9e37_79b9_7f4a_7c15)
+}
+
 /// A serde serializer that hashes what it is given: every name and value,
 /// tagged by kind, in order; the value of a [`masked`] field is skipped.
 pub(super) struct Hasher {
@@ -34,12 +40,13 @@ impl serde::ser::Error for NoError {
 }
 
 impl Hasher {
-    /// One multiply per word (FxHash's step), the kind tag folded in
-    /// first; the event's digest is finished with a full mix in
+    /// One multiply per word (FxHash's step), with a constant of the
+    /// value's kind folded into the same step: the event digest is a
+    /// chain of dependent multiplies, and its length is the digest
+    /// thread's cost. The event's digest is finished with a full mix in
     /// [`EventDigest::fold`].
     fn word(&mut self, tag: u8, x: u64) {
-        self.h = (self.h.rotate_left(5) ^ u64::from(tag)).wrapping_mul(K);
-        self.h = (self.h.rotate_left(5) ^ x).wrapping_mul(K);
+        self.h = (self.h.rotate_left(5) ^ x ^ tag_constant(tag)).wrapping_mul(K);
     }
 
     fn text(&mut self, tag: u8, s: &str) {
