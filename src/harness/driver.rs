@@ -82,19 +82,21 @@ impl Executor {
     /// back before anything else happens.
     pub fn run<C: Chance>(&mut self, st: &mut State<C>, out: &mut Outputs) {
         while let Some(x) = out.execute.take() {
+            // The transaction's wall time: a measurement for the report,
+            // never an input to a decision. The two readings of the real
+            // clock also date the commit and the outcome.
+            let began = Instant::now();
             let at_us = if self.wall_clock {
                 chrono::Utc::now().timestamp_micros()
             } else {
-                self.clock.date_us()
+                self.clock.date_us_at(began)
             };
-            // The transaction's wall time: a measurement for the report,
-            // never an input to a decision.
-            let began = Instant::now();
             let store = &mut self.store;
             let result = std::panic::catch_unwind(AssertUnwindSafe(|| {
                 exec::execute(store, &x.op, at_us, x.fault, x.leak)
             }));
-            let execution_ns = began.elapsed().as_nanos() as u64;
+            let ended = Instant::now();
+            let execution_ns = ended.saturating_duration_since(began).as_nanos() as u64;
             let outcome = match result {
                 Ok(Ok(executed)) => Outcome::Committed(executed),
                 Ok(Err(reason)) => Outcome::Failed {
@@ -106,7 +108,7 @@ impl Executor {
                     injected: payload.downcast_ref::<exec::InjectedPanic>().is_some(),
                 },
             };
-            st.executed(x.op, outcome, execution_ns, self.clock.now_ns(), out);
+            st.executed(x.op, outcome, execution_ns, self.clock.ns_at(ended), out);
         }
     }
 }

@@ -156,6 +156,8 @@ pub struct RunOptions {
 pub struct Clock {
     start: tokio::time::Instant,
     epoch_us: i64,
+    /// Virtual: time moves only while every task waits.
+    paused: bool,
 }
 
 /// The date a virtual-clock run starts at: 2001-01-01T00:00:00Z.
@@ -167,7 +169,26 @@ impl Clock {
         Clock {
             start: tokio::time::Instant::now(),
             epoch_us: epoch_us(mode),
+            paused: mode == ClockMode::Virtual,
         }
+    }
+
+    /// [`Clock::now_ns`] from a reading of the real clock taken just now,
+    /// saving a second reading: on the real clock the time of `at`; on
+    /// the virtual clock, which stands still while code runs, the time
+    /// now.
+    pub fn ns_at(&self, at: std::time::Instant) -> u64 {
+        if self.paused {
+            return self.now_ns();
+        }
+        at.saturating_duration_since(self.start.into_std())
+            .as_nanos() as u64
+    }
+
+    /// [`Clock::date_us`] from a reading taken just now, as
+    /// [`Clock::ns_at`].
+    pub fn date_us_at(&self, at: std::time::Instant) -> i64 {
+        self.epoch_us + (self.ns_at(at) / 1_000) as i64
     }
 
     /// Nanoseconds since the start of the run.
