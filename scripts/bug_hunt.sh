@@ -21,6 +21,11 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 seeds=${SEEDS:-"1 2"}
 export CARGO_TARGET_DIR=$PWD/target/hunt
+# Every patch is a new build: without fat LTO and with parallel codegen it
+# takes about a minute instead of several. The planted bugs are logic
+# errors; they do not depend on how the build is optimised.
+export CARGO_PROFILE_RELEASE_LTO=${CARGO_PROFILE_RELEASE_LTO:-false}
+export CARGO_PROFILE_RELEASE_CODEGEN_UNITS=${CARGO_PROFILE_RELEASE_CODEGEN_UNITS:-16}
 bin=$CARGO_TARGET_DIR/release/dynstress
 tmp=$PWD/target/tmp/hunt
 mkdir -p "$tmp"
