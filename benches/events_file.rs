@@ -1,14 +1,18 @@
-//! Cost of rendering the events file, per event.
+//! Cost per event of what every event goes through besides the checks.
 //!
 //! In capacity mode every settled operation produces a few events, and
 //! `--events` renders each as one NDJSON line on the events-file thread.
 //! `ndjson_line` is the hand-written renderer on a representative mix of
 //! events; `serde_json_line` renders the same mix through the derived
-//! `Serialize` it replaced, for comparison.
+//! `Serialize` it replaced, for comparison. Every event of a run is also
+//! folded into the event digest (on a thread of its own on the real
+//! clock): `event_digest` folds the same mix, with times left out as on
+//! the real clock.
 
 use std::hint::black_box;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use dynstress::digest::EventDigest;
 use dynstress::events::{Decision, Effect, Event, EventKind, RejectReason};
 use dynstress::harness::ndjson;
 use dynstress::ops::{FieldWrite, OpClass, OpId, OpState, OpType, Priority};
@@ -117,5 +121,21 @@ fn render(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, render);
+fn digest(c: &mut Criterion) {
+    let events = mix();
+    let mut group = c.benchmark_group("event_digest");
+    group.throughput(Throughput::Elements(events.len() as u64));
+    group.bench_function("fold", |b| {
+        let mut digest = EventDigest::new(false);
+        b.iter(|| {
+            for ev in &events {
+                digest.fold(black_box(ev));
+            }
+            black_box(digest.value())
+        })
+    });
+    group.finish();
+}
+
+criterion_group!(benches, render, digest);
 criterion_main!(benches);

@@ -4,7 +4,7 @@
 pub mod breakpoint;
 pub mod check;
 pub mod config;
-mod digest;
+pub mod digest;
 pub mod ecs;
 pub mod events;
 pub mod explore;

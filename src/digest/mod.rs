@@ -31,14 +31,16 @@ use crate::events::{Effect, Event, EventKind};
 
 /// A running digest of an event stream.
 #[derive(Clone, Debug)]
-pub(crate) struct EventDigest {
+pub struct EventDigest {
     acc: u64,
     /// Whether times are part of the digest (the virtual clock).
     timing: bool,
 }
 
 impl EventDigest {
-    pub(crate) fn new(timing: bool) -> EventDigest {
+    /// A digest of no events yet; `timing`: times are part of it (the
+    /// virtual clock).
+    pub fn new(timing: bool) -> EventDigest {
         EventDigest {
             acc: HISTORY_DIGEST_SEED,
             timing,
@@ -46,7 +48,7 @@ impl EventDigest {
     }
 
     /// Fold `ev` in.
-    pub(crate) fn fold(&mut self, ev: &Event) {
+    pub fn fold(&mut self, ev: &Event) {
         let mut h = Hasher {
             h: HISTORY_DIGEST_SEED,
             timing: self.timing,
@@ -55,7 +57,7 @@ impl EventDigest {
         self.acc = mix64(self.acc.rotate_left(23) ^ mix64(h.h));
     }
 
-    pub(crate) fn value(&self) -> u64 {
+    pub fn value(&self) -> u64 {
         self.acc
     }
 }
