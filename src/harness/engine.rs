@@ -318,7 +318,7 @@ mod tests {
                     inject: None,
                     seed: 11,
                 },
-                clock: Clock::new(crate::config::ClockMode::Real),
+                clock: Clock::new(crate::config::ClockMode::Virtual),
                 publisher,
                 counters: Arc::clone(&counters),
                 permits: Arc::new(Semaphore::new(0)),

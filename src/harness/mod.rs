@@ -164,7 +164,9 @@ pub struct Clock {
 const VIRTUAL_EPOCH_US: i64 = 978_307_200_000_000;
 
 impl Clock {
-    /// A clock starting now, dated as `mode` says.
+    /// A clock starting now, dated as `mode` says. The mode must match
+    /// the runtime: virtual on one started paused ([`runtime`]), real on
+    /// any other ([`Clock::ns_at`] relies on it).
     pub fn new(mode: ClockMode) -> Clock {
         Clock {
             start: tokio::time::Instant::now(),
