@@ -12,6 +12,7 @@ pub mod harness;
 pub mod history;
 pub mod metrics;
 pub mod ops;
+pub mod prefetch;
 pub mod report;
 pub mod resolve;
 pub(crate) mod workload;

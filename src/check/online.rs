@@ -12,6 +12,7 @@ use super::state::FinalState;
 use super::table::Table;
 use crate::ecs::Store;
 use crate::events::{Event, Kind};
+use crate::prefetch::Stage;
 use crate::report::model::{CheckResult, Coverage};
 
 /// The online checker.
@@ -22,6 +23,10 @@ pub struct Checker {
     observing: Dispatch,
     /// Per event kind, the rules whose `after` reads it, in order.
     following: Dispatch,
+    /// Per event kind, the rules that prefetch for it.
+    prefetching: Dispatch,
+    /// Whether there are targets enough for prefetching to pay.
+    prefetch: bool,
 }
 
 /// Indices into the rules, per event kind.
@@ -56,7 +61,37 @@ impl Checker {
             table: Table::new(targets, horizon),
             observing: dispatch(&rules, |r| r.observes()),
             following: dispatch(&rules, |r| r.follows()),
+            prefetching: dispatch(&rules, |r| r.prefetches()),
+            prefetch: crate::prefetch::pays(targets),
             rules,
+        }
+    }
+
+    /// Check a batch of events in order: [`Checker::observe`] for each,
+    /// with what the events a few places ahead will read asked for in
+    /// the meantime.
+    pub fn observe_all(&mut self, events: &[Event]) {
+        if !self.prefetch {
+            for ev in events {
+                self.observe(ev);
+            }
+            return;
+        }
+        crate::prefetch::ahead(
+            self,
+            events,
+            |c, ev| c.prefetch(ev, Stage::Far),
+            |c, ev| c.prefetch(ev, Stage::Near),
+            Checker::observe,
+        );
+    }
+
+    /// Ask for what checking `ev` will read: its target's records in the
+    /// table and in the rules that keep per-target state.
+    fn prefetch(&self, ev: &Event, stage: Stage) {
+        self.table.prefetch(ev.target, stage);
+        for &i in &self.prefetching[ev.kind.kind() as usize] {
+            self.rules[usize::from(i)].prefetch(ev, stage);
         }
     }
 

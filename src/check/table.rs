@@ -15,6 +15,7 @@
 //! [`super::rules::Rule::observe`]) and after it (in
 //! [`super::rules::Rule::after`]); only [`Table::apply`] changes it.
 
+use crate::prefetch::Stage;
 use std::collections::VecDeque;
 
 use rustc_hash::FxHashMap;
@@ -182,6 +183,21 @@ impl Table {
     /// Target `t`'s record; `None` when it is idle.
     pub fn target(&self, t: u32) -> Option<&TargetRecord> {
         self.targets.get(t)
+    }
+
+    /// Ask for target `t`'s record (see [`crate::prefetch`]).
+    pub(crate) fn prefetch(&self, t: u32, stage: Stage) {
+        let Some(slot) = self.targets.slot_of.get(t as usize) else {
+            return;
+        };
+        match stage {
+            Stage::Far => crate::prefetch::read(slot),
+            Stage::Near => {
+                if let Some(record) = self.targets.records.get(*slot as usize) {
+                    crate::prefetch::read(record);
+                }
+            }
+        }
     }
 
     fn target_mut(&mut self, t: u32) -> &mut TargetRecord {

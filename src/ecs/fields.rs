@@ -57,6 +57,11 @@ enum Block {
 }
 
 impl Fields {
+    /// Ask for the shared block (see [`crate::prefetch`]).
+    pub(crate) fn prefetch(&self) {
+        crate::prefetch::read(&*self.0);
+    }
+
     /// Fields from a schema's values in field order, which must type-check
     /// (the history slot of a `TestDataEntity` is ignored).
     pub(crate) fn from_values(schema: Schema, values: Vec<Value>) -> Fields {

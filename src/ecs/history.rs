@@ -46,6 +46,17 @@ impl HistoryLog {
         }
     }
 
+    /// Ask for the slots the next append writes and drops (see
+    /// [`crate::prefetch`]).
+    pub(crate) fn prefetch(&self) {
+        if let Some(front) = self.entries.front() {
+            crate::prefetch::read(front);
+        }
+        if let Some(back) = self.entries.back() {
+            crate::prefetch::read(back);
+        }
+    }
+
     /// Entries ever appended.
     pub(crate) fn len(&self) -> u64 {
         self.dropped + self.entries.len() as u64

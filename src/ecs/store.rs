@@ -270,6 +270,22 @@ impl Store {
         self.entities.is_empty()
     }
 
+    /// Ask for `e`'s record ahead of an op on it (no-op for an unknown
+    /// id): see [`crate::prefetch`].
+    pub fn prefetch(&self, e: EntityId) {
+        if let Some(entity) = self.entities.get(e.0 as usize) {
+            crate::prefetch::read(entity);
+        }
+    }
+
+    /// Ask for what a commit on `e` writes besides its record, which
+    /// [`Store::prefetch`] should have asked for a little earlier.
+    pub fn prefetch_blocks(&self, e: EntityId) {
+        if let Some(entity) = self.entities.get(e.0 as usize) {
+            entity.prefetch_blocks();
+        }
+    }
+
     pub(crate) fn entity(&self, e: EntityId) -> Result<&Entity, EcsError> {
         self.entities
             .get(e.0 as usize)

@@ -18,6 +18,7 @@ pub async fn run(
 ) -> (Metrics, ContentionTally) {
     let mut metrics = Metrics::default();
     let mut tally = ContentionTally::new(num_targets);
+    let prefetch = crate::prefetch::pays(num_targets as usize);
     let mut sampler = ResourceSampler::new();
     let mut tick = tokio::time::interval(SAMPLE_EVERY);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
@@ -31,11 +32,23 @@ pub async fn run(
                 metrics.record_rss(t_s, sampler.rss_mb());
             }
             batch = sub.recv() => match batch {
-                Some(batch) => {
+                Some(batch) if !prefetch => {
                     for ev in &batch.events {
                         metrics.observe(ev);
                         tally.observe(ev);
                     }
+                }
+                Some(batch) => {
+                    crate::prefetch::ahead(
+                        &mut tally,
+                        &batch.events,
+                        ContentionTally::prefetch,
+                        |_, _| {},
+                        |tally, ev| {
+                            metrics.observe(ev);
+                            tally.observe(ev);
+                        },
+                    );
                 }
                 None => break,
             },

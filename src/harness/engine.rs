@@ -31,9 +31,10 @@ use tokio_util::sync::CancellationToken;
 use super::driver::{self, DriverConfig, Executor, Timers};
 use super::monitor::{self, GraceTimers};
 use super::{Clock, Cmd, DriverMsg, Inject, SubmitMsg};
-use crate::ecs::Store;
+use crate::ecs::{EntityId, Store};
 use crate::events::Publisher;
 use crate::metrics::{Counters, Tally};
+use crate::prefetch;
 
 /// Submitter messages taken in one go after the first, before the engine
 /// flushes its events and listens to its timers again.
@@ -76,6 +77,11 @@ struct Halves {
     backoffs: Timers,
     /// Reused buffers for the hand-over.
     cmds: Vec<Cmd>,
+    /// Whether there are targets enough for prefetching to pay.
+    prefetch: bool,
+    /// The targets of a message's batches, in order (reused), when
+    /// prefetching.
+    targets: Vec<EntityId>,
     msgs: Vec<DriverMsg>,
     illegal: u64,
     /// Counts and permits of settled ops not yet handed to the shared
@@ -95,9 +101,36 @@ impl Halves {
     /// and commit once per target per message.
     fn submitted(&mut self, msg: SubmitMsg, publisher: &mut Publisher) {
         let arrived = self.exec.clock.now_ns();
+        // With many targets, no cache holds a batch's target: each is
+        // asked for a few batches ahead (see `crate::prefetch::ahead`),
+        // its entity record and monitor slot first, then what the record
+        // points to.
+        self.targets.clear();
+        if self.prefetch {
+            let mut start = 0u32;
+            for &end in &msg.ends {
+                if let Some(op) = msg.ops.get(start as usize) {
+                    self.targets.push(EntityId(op.target));
+                }
+                start = end;
+            }
+        }
+        let (far, near) = (2 * prefetch::DISTANCE, prefetch::DISTANCE);
+        for &t in self.targets.iter().take(far) {
+            self.far(t);
+        }
+        for &t in self.targets.iter().take(near) {
+            self.exec.store.prefetch_blocks(t);
+        }
         let mut ops = msg.ops.into_iter();
         let mut start = 0u32;
-        for end in msg.ends {
+        for (i, end) in msg.ends.into_iter().enumerate() {
+            if let Some(&t) = self.targets.get(i + far) {
+                self.far(t);
+            }
+            if let Some(&t) = self.targets.get(i + near) {
+                self.exec.store.prefetch_blocks(t);
+            }
             let len = (end - start) as usize;
             let now = self.exec.clock.now_ns();
             self.mon
@@ -105,6 +138,12 @@ impl Halves {
             self.settle(publisher);
             start = end;
         }
+    }
+
+    /// The first stage of a target's prefetch.
+    fn far(&self, t: EntityId) {
+        self.exec.store.prefetch(t);
+        self.mon.prefetch(t.0);
     }
 
     /// Carry out what the last input decided, handing commands to the
@@ -216,6 +255,8 @@ impl Engine {
             stalls: Timers::default(),
             backoffs: Timers::default(),
             cmds: Vec::new(),
+            prefetch: prefetch::pays(num_targets as usize),
+            targets: Vec::new(),
             msgs: Vec::new(),
             illegal: 0,
             owed: Tally::default(),

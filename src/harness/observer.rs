@@ -134,9 +134,9 @@ impl Observer {
         );
         while let Some(batch) = self.sub.recv().await {
             continuity.observe(&batch);
-            for ev in &batch.events {
-                self.checker.observe(ev);
-                if let Some(live) = live.as_mut() {
+            self.checker.observe_all(&batch.events);
+            if let Some(live) = live.as_mut() {
+                for ev in &batch.events {
                     // A closed stderr must not stop the run.
                     let _ = live.event(ev);
                 }

@@ -46,6 +46,13 @@ impl ContentionTally {
         }
     }
 
+    /// Ask for `event`'s target's counters (see [`crate::prefetch`]).
+    pub(crate) fn prefetch(&self, event: &Event) {
+        if let Some(c) = self.counts.get(event.target as usize) {
+            crate::prefetch::read(c);
+        }
+    }
+
     /// The figures, with the `top` hottest targets listed.
     pub(crate) fn summary(&self, top: usize) -> TargetContention {
         let n = self.counts.len();

@@ -1,8 +1,9 @@
 //! Calling each rule only for the kinds of event it names is a saving,
-//! never a change of finding: real runs (clean and with every injected
-//! fault) and the history fixtures (valid and faulty) are checked twice,
-//! once by kind and once with every rule seeing every event, and every
-//! rule must end in the same state.
+//! never a change of finding, and so is prefetching: real runs (clean and
+//! with every injected fault) and the history fixtures (valid and faulty)
+//! are checked three times, once by kind, once with every rule seeing
+//! every event, and once by kind in batches with prefetching on (however
+//! few the targets), and every rule must end in the same state.
 
 use std::io::Write;
 use std::path::Path;
@@ -17,7 +18,7 @@ use crate::events::Event;
 use crate::harness::{Inject, World};
 use crate::history::Reader;
 
-/// Check `events` both ways; the two checkers must agree rule by rule.
+/// Check `events` the three ways; the checkers must agree rule by rule.
 /// Returns the violations found, so callers can show the faulty streams
 /// were faulty.
 fn both_ways(make: impl Fn() -> Checker, events: &[Event], what: &str) -> u64 {
@@ -26,6 +27,21 @@ fn both_ways(make: impl Fn() -> Checker, events: &[Event], what: &str) -> u64 {
         by_kind.observe(ev);
         every.observe_with_every_rule(ev);
     }
+    let mut prefetching = make();
+    prefetching.prefetch = true;
+    // Batches of an odd size, some shorter than the prefetch distance.
+    for batch in events
+        .chunks(37)
+        .flat_map(|c| [&c[..3.min(c.len())], &c[3.min(c.len())..]])
+    {
+        prefetching.observe_all(batch);
+    }
+    same_rules(&by_kind, &prefetching, &format!("{what} (prefetching)"));
+    same_rules(&by_kind, &every, what)
+}
+
+/// The two checkers' rules must be in the same state.
+fn same_rules(by_kind: &Checker, every: &Checker, what: &str) -> u64 {
     for (a, b) in by_kind.rules.iter().zip(&every.rules) {
         let (a, b) = (format!("{a:?}"), format!("{b:?}"));
         if a != b {
@@ -39,7 +55,7 @@ fn both_ways(make: impl Fn() -> Checker, events: &[Event], what: &str) -> u64 {
         }
     }
     let coverage = |c: &Checker| format!("{:?}", c.coverage());
-    assert_eq!(coverage(&by_kind), coverage(&every), "{what}: coverage");
+    assert_eq!(coverage(by_kind), coverage(every), "{what}: coverage");
     assert_eq!(
         by_kind.violations_so_far(),
         every.violations_so_far(),

@@ -22,6 +22,7 @@ use super::state::FinalState;
 use super::table::Table;
 use crate::ecs::Store;
 use crate::events::{Event, Kind};
+use crate::prefetch::Stage;
 use crate::report::model::CheckResult;
 
 /// A set of event kinds: the events a rule's `observe` or `after` reads.
@@ -81,6 +82,16 @@ pub trait Rule: Send + std::fmt::Debug {
     fn found(&self) -> u64 {
         0
     }
+    /// The kinds of event `prefetch` looks at.
+    fn prefetches(&self) -> Kinds {
+        Kinds::NONE
+    }
+    /// Ask for what `observe` or `after` will read of `ev`, a few events
+    /// before they see it: at [`Stage::Far`] what can be found without
+    /// reading memory, at [`Stage::Near`] what that points to (see
+    /// [`crate::prefetch::ahead`]). A hint: it must not change the rule's
+    /// state.
+    fn prefetch(&self, _ev: &Event, _stage: Stage) {}
 }
 
 /// Every check, in report order ([`CheckId::ALL`](crate::report::model::CheckId::ALL)).

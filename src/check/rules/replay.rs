@@ -46,6 +46,7 @@ use crate::check::table::Table;
 use crate::ecs::{EntityId, Schema, Store, Value};
 use crate::events::{Effect, Event, EventKind, Kind};
 use crate::ops::{BorrowField, FieldWrite, OpId, OpType};
+use crate::prefetch::Stage;
 use crate::report::format::count;
 use crate::report::model::{CheckId, CheckResult};
 
@@ -365,6 +366,24 @@ impl Rule for Replay {
 
     fn found(&self) -> u64 {
         self.v.count
+    }
+
+    fn prefetches(&self) -> Kinds {
+        Kinds::of(&[Kind::Completed])
+    }
+
+    fn prefetch(&self, ev: &Event, stage: Stage) {
+        let Some(index) = self.model_of.get(ev.target as usize) else {
+            return;
+        };
+        match stage {
+            Stage::Far => crate::prefetch::read(index),
+            Stage::Near => {
+                if let Some(model) = self.models.get(*index as usize) {
+                    crate::prefetch::read(model);
+                }
+            }
+        }
     }
 
     fn verdict(&self, s: &FinalState<'_>) -> CheckResult {

@@ -15,6 +15,7 @@ use crate::check::state::FinalState;
 use crate::check::table::Table;
 use crate::ecs::EntityId;
 use crate::events::{Event, EventKind, Kind};
+use crate::prefetch::Stage;
 use crate::report::format::count;
 use crate::report::model::{CheckId, CheckResult};
 
@@ -65,6 +66,18 @@ impl Default for Versions {
 impl Rule for Versions {
     fn observes(&self) -> Kinds {
         Kinds::of(&[Kind::Versioned])
+    }
+
+    fn prefetches(&self) -> Kinds {
+        Kinds::of(&[Kind::Versioned])
+    }
+
+    fn prefetch(&self, ev: &Event, stage: Stage) {
+        if stage == Stage::Far
+            && let Some(chain) = self.chains.get(ev.target as usize)
+        {
+            crate::prefetch::read(chain);
+        }
     }
 
     fn observe(&mut self, ev: &Event, _table: &Table) {

@@ -89,6 +89,19 @@ pub(crate) struct Entity {
 }
 
 impl Entity {
+    /// Ask for what a commit on this entity writes beyond the record
+    /// itself, which must be cached already (see [`crate::prefetch`]):
+    /// its field block, its history's ends, and the oldest snapshot a new
+    /// version drops, with that snapshot's field block.
+    pub(crate) fn prefetch_blocks(&self) {
+        self.fields.prefetch();
+        self.history.prefetch();
+        if let Some(oldest) = self.older.front() {
+            crate::prefetch::read(oldest);
+            oldest.fields.prefetch();
+        }
+    }
+
     /// Retained versions (the latest included).
     pub(crate) fn retained_versions(&self) -> usize {
         self.older.len() + 1

@@ -247,6 +247,14 @@ impl State {
         (self.slots.len() - self.free.len(), self.free.len())
     }
 
+    /// Ask for where target `t`'s slot is noted (see [`crate::prefetch`]);
+    /// the slots themselves are few and cached.
+    pub(crate) fn prefetch(&self, t: u32) {
+        if let Some(i) = self.slot_of.get(t as usize) {
+            crate::prefetch::read(i);
+        }
+    }
+
     /// Target `t`'s slot, if it is busy.
     fn slot(&self, t: u32) -> Option<&Slot> {
         match self.slot_of[t as usize] {
