@@ -33,7 +33,7 @@
 
 mod address;
 mod audit;
-mod digest;
+pub(crate) mod digest;
 mod entry;
 mod error;
 mod fields;

@@ -488,6 +488,22 @@ mod tests {
     }
 
     #[test]
+    fn a_retained_entry_changed_behind_the_digest_is_caught_by_its_hash() {
+        let mut s = store();
+        s.append_history(EntityId(2), "a note")
+            .unwrap_or_else(|e| panic!("{e}"));
+        let r = Replay::new(&s, 3, 4);
+        assert!(diffs(&r, &s).is_empty());
+        // Target 2's last entry, altered in place: the length and the
+        // running digest still agree.
+        let entity = s.entity_mut(EntityId(2)).unwrap_or_else(|e| panic!("{e}"));
+        assert!(entity.history.corrupt());
+        assert_eq!(diffs(&r, &s), vec![(2, "history entries".to_string())]);
+        let said = r.model(2).diff(&s, EntityId(2), &r.origins);
+        assert!(said[0].1.contains("~"), "names the store's text: {said:?}");
+    }
+
+    #[test]
     fn only_targets_unlike_the_default_are_kept_whole() {
         let s = store();
         let r = Replay::new(&s, 3, 4);
@@ -544,7 +560,7 @@ mod tests {
     }
 
     #[test]
-    fn a_tail_entry_is_small_and_kept_as_many_as_the_store_keeps() {
+    fn the_tail_keeps_the_hashes_of_as_many_entries_as_the_store_keeps() {
         assert!(std::mem::size_of::<Entry>() <= 40);
         let s = store();
         let mut r = Replay::new(&s, 3, 2);
@@ -556,13 +572,14 @@ mod tests {
             assert_eq!(r.apply(0, OpId(u64::from(n)), &effect), Ok(()));
         }
         let m = r.model(0);
-        let texts: Vec<_> = m.history_tail.iter().map(Entry::text).collect();
+        let hashes: Vec<_> = m.history_tail.iter().copied().collect();
         assert_eq!(
-            texts,
+            hashes,
             [
                 "modify_field text_content=text_3 op-00000003 t=1",
                 "modify_field text_content=text_4 op-00000004 t=1"
             ]
+            .map(crate::ecs::digest::entry_hash)
         );
         assert_eq!(m.history_tail.capacity(), 2, "exactly the window");
         let mut r = Replay::new(&s, 3, 4);

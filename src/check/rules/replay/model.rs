@@ -15,7 +15,8 @@ use std::sync::Arc;
 use rustc_hash::FxHashMap;
 use uuid::Uuid;
 
-use crate::ecs::{EntityId, Placement, Store, Value, history_digest_step};
+use crate::ecs::digest::{combine, entry_hash};
+use crate::ecs::{EntityId, Placement, Store, Value};
 use crate::ops::{BorrowField, FieldWrite, OpId, OpType};
 
 /// The fields a target's model follows that can carry a provenance.
@@ -65,13 +66,10 @@ impl Place {
     }
 }
 
-/// A history entry the replay expects, kept as what it is made of and
-/// written out only to be digested or compared: as text, the last entries
-/// of a million targets would cost a string allocation each.
+/// A history entry the replay expects, made of its parts and written out
+/// only to be hashed: the model keeps the hash.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Entry {
-    /// An entry as the store held it before the run.
-    Text(Arc<str>),
     Modify {
         write: FieldWrite,
         op: OpId,
@@ -98,13 +96,10 @@ pub enum Entry {
 
 impl Entry {
     /// The entry's text, as the store's history must hold it.
-    pub(super) fn text(&self) -> std::borrow::Cow<'_, str> {
-        if let Entry::Text(text) = self {
-            return std::borrow::Cow::Borrowed(text);
-        }
+    pub(super) fn text(&self) -> String {
         let mut out = String::with_capacity(96);
         self.write_text(&mut out);
-        std::borrow::Cow::Owned(out)
+        out
     }
 
     /// Write the text of an entry made of parts into `out`, in one pass
@@ -112,10 +107,6 @@ impl Entry {
     /// the replay sees).
     fn write_text(&self, out: &mut String) {
         let (op, at_us) = match self {
-            Entry::Text(text) => {
-                out.push_str(text);
-                return;
-            }
             Entry::Modify { write, op, at_us } => {
                 match *write {
                     FieldWrite::Counter(v) => {
@@ -194,11 +185,6 @@ pub(super) fn borrow_fields(field: BorrowField) -> (&'static str, &'static str) 
     }
 }
 
-/// Whether two tails hold the same texts.
-fn same_tail(a: &VecDeque<Entry>, b: &VecDeque<Entry>) -> bool {
-    a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x.text() == y.text())
-}
-
 /// A provenance as a model keeps it: an index into [`Origins`], or none.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Origin(u32);
@@ -269,8 +255,10 @@ pub struct Model {
     pub provenance: [Origin; 3],
     pub history_len: u64,
     pub history_digest: u64,
-    /// The last entries, as many as the store retains.
-    pub history_tail: VecDeque<Entry>,
+    /// The hashes of the last entries ([`entry_hash`] of their text), as
+    /// many as the store retains: 8 bytes an entry instead of the entry's
+    /// parts (40), and as sure a comparison.
+    pub history_tail: VecDeque<u64>,
     /// Versions in the lineage (1 = only the initial version).
     pub versions: u64,
     pub place: Place,
@@ -321,8 +309,8 @@ impl Model {
             history_digest: store.history_digest(e),
             history_tail: store
                 .history_retained(e)
-                .into_iter()
-                .map(Entry::Text)
+                .iter()
+                .map(|text| entry_hash(text))
                 .collect(),
             versions: store.version_count(e),
             place: Place::of(store, e),
@@ -331,7 +319,8 @@ impl Model {
 
     pub(super) fn append(&mut self, entry: Entry, keep: usize) {
         self.history_len += 1;
-        self.history_digest = history_digest_step(self.history_digest, &entry.text());
+        let hash = entry_hash(&entry.text());
+        self.history_digest = combine(self.history_digest, hash);
         // Make room first, so the tail never holds more than `keep`.
         while !self.history_tail.is_empty() && self.history_tail.len() >= keep {
             self.history_tail.pop_front();
@@ -344,7 +333,7 @@ impl Model {
                 let room = (len * 2).clamp(1, keep);
                 self.history_tail.reserve_exact(room - len);
             }
-            self.history_tail.push_back(entry);
+            self.history_tail.push_back(hash);
         }
     }
 
@@ -360,7 +349,7 @@ impl Model {
             && self.provenance == other.provenance
             && self.history_len == other.history_len
             && self.history_digest == other.history_digest
-            && same_tail(&self.history_tail, &other.history_tail)
+            && self.history_tail == other.history_tail
             && self.versions == other.versions
             && self.place == other.place
     }
@@ -425,17 +414,28 @@ impl Model {
             format!("{:016x}", self.history_digest),
             format!("{:016x}", live.history_digest),
         );
-        if !same_tail(&self.history_tail, &live.history_tail) {
-            let first = self
-                .history_tail
+        if self.history_tail != live.history_tail {
+            // The first retained entry that differs, with the store's text.
+            let (want, got) = (&self.history_tail, &live.history_tail);
+            let at = want
                 .iter()
-                .map(Entry::text)
-                .zip(live.history_tail.iter().map(Entry::text))
-                .find(|(a, b)| a != b);
+                .zip(got)
+                .position(|(a, b)| a != b)
+                .unwrap_or(want.len().min(got.len()));
+            let texts = store.history_retained(e);
+            let show = |tail: &VecDeque<u64>| {
+                tail.get(at)
+                    .map_or_else(|| "nothing".to_string(), |h| format!("hash {h:016x}"))
+            };
             cmp(
                 "history entries",
-                format!("{first:?}"),
-                format!("{} retained entries differ", live.history_tail.len()),
+                format!("{} retained, entry {at}: {}", want.len(), show(want)),
+                format!(
+                    "{} retained, entry {at}: {} {:?}",
+                    got.len(),
+                    show(got),
+                    texts.get(at).map(|t| &**t).unwrap_or("")
+                ),
             );
         }
         cmp(
