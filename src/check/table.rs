@@ -335,8 +335,10 @@ impl Table {
         // Leaving or entering Pending and Executing.
         if rec.state == OpState::Pending && next != OpState::Pending {
             // A set in no particular order: an op is Pending once at a time.
+            // Searched from the newest end: most ops leave Pending (decided
+            // or rejected) soon after they arrive, while older waiters stay.
             let pending = &mut self.target_mut(t).pending;
-            if let Some(i) = pending.iter().position(|w| w.id == ev.op) {
+            if let Some(i) = pending.iter().rposition(|w| w.id == ev.op) {
                 pending.swap_remove(i);
             }
         }
