@@ -58,8 +58,12 @@ pub struct Waiting {
 #[derive(Clone, Debug, Default)]
 pub struct TargetRecord {
     pub executing: Option<OpId>,
-    /// The Pending ops of the target, in no particular order.
-    pub pending: Vec<Waiting>,
+    /// The Pending ops of the target, in the order they became Pending.
+    /// The submitter announces a burst of batches before the engine
+    /// decides the first, so a target often has dozens waiting, and they
+    /// leave mostly oldest first: a queue whose removals shift the shorter
+    /// side finds and removes them near its front.
+    pub pending: VecDeque<Waiting>,
     /// Winner of the latest resolution.
     pub last_winner: Option<OpId>,
     /// Non-winners of the latest conflict still owed a rejection.
@@ -297,7 +301,7 @@ impl Table {
                     budget: *budget,
                 });
                 self.newest = Some(self.newest.map_or(ev.op, |n| n.max(ev.op)));
-                self.target_mut(ev.target).pending.push(Waiting {
+                self.target_mut(ev.target).pending.push_back(Waiting {
                     id: ev.op,
                     effective: *effective,
                     since: ev.t_ns,
@@ -334,12 +338,10 @@ impl Table {
         let t = rec.target;
         // Leaving or entering Pending and Executing.
         if rec.state == OpState::Pending && next != OpState::Pending {
-            // A set in no particular order: an op is Pending once at a time.
-            // Searched from the newest end: most ops leave Pending (decided
-            // or rejected) soon after they arrive, while older waiters stay.
+            // An op is Pending once at a time.
             let pending = &mut self.target_mut(t).pending;
-            if let Some(i) = pending.iter().rposition(|w| w.id == ev.op) {
-                pending.swap_remove(i);
+            if let Some(i) = pending.iter().position(|w| w.id == ev.op) {
+                pending.remove(i);
             }
         }
         if rec.state == OpState::Executing {
@@ -355,7 +357,7 @@ impl Table {
             tr.owed_rejections = tr.owed_rejections.saturating_sub(1);
         }
         match next {
-            OpState::Pending => self.target_mut(t).pending.push(Waiting {
+            OpState::Pending => self.target_mut(t).pending.push_back(Waiting {
                 id: ev.op,
                 effective: rec.effective,
                 since: ev.t_ns,
