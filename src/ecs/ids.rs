@@ -76,6 +76,17 @@ impl IdCodec {
     /// version has (versions are numbered from 1). So a lineage id is as
     /// random-looking as a version id, never equals one, and resolves to
     /// its entity without a table.
+    /// Version `number`'s `(ecs_id, previous_ecs_id)`: the first version
+    /// follows nothing (the nil id), every other the one before it.
+    pub(crate) fn version(&self, entity: EntityId, number: u64) -> (Uuid, Uuid) {
+        let previous = if number > 1 {
+            self.encode(entity, number - 1)
+        } else {
+            Uuid::nil()
+        };
+        (self.encode(entity, number), previous)
+    }
+
     pub(crate) fn lineage(&self, entity: EntityId) -> Uuid {
         self.encode(entity, 0)
     }

@@ -389,7 +389,11 @@ impl Store {
     /// The retained version ids, oldest first: a suffix of the lineage.
     pub fn lineage(&self, e: EntityId) -> Vec<Uuid> {
         self.entity(e)
-            .map(|ent| ent.versions().map(|s| s.ecs_id).collect())
+            .map(|ent| {
+                (ent.oldest_retained()..=ent.version_count)
+                    .map(|n| self.ids.encode(e, n))
+                    .collect()
+            })
             .unwrap_or_default()
     }
 

@@ -16,10 +16,14 @@ use crate::ecs::tree::Node;
 use crate::ecs::value::{HISTORY_FIELD, Schema, Value};
 
 /// One immutable version.
+///
+/// Its ids are not stored: a version's `ecs_id` and `previous_ecs_id` are
+/// derived from its entity and number ([`IdCodec::version`]), 32 bytes
+/// less in every snapshot of a million entities. The content hash taken
+/// at creation covers them, so a snapshot found at another number than
+/// its own fails the audit as surely as one whose fields changed.
 #[derive(Clone, Debug)]
 pub(crate) struct Snapshot {
-    pub(crate) ecs_id: Uuid,
-    pub(crate) previous: Uuid,
     pub(crate) fields: Fields,
     pub(crate) provenance: Provenance,
     /// Length of the history when the version was made (its prefix).
@@ -37,21 +41,20 @@ impl Snapshot {
         history_len: u64,
     ) -> Snapshot {
         let mut s = Snapshot {
-            ecs_id,
-            previous,
             fields,
             provenance,
             history_len,
             hash: 0,
         };
-        s.hash = s.content_hash();
+        s.hash = s.content_hash(ecs_id, previous);
         s
     }
 
-    pub(crate) fn content_hash(&self) -> u64 {
+    /// The hash of the content, as the version with these ids.
+    pub(crate) fn content_hash(&self, ecs_id: Uuid, previous: Uuid) -> u64 {
         let mut h = FxHasher::default();
-        h.write_u128(self.ecs_id.as_u128());
-        h.write_u128(self.previous.as_u128());
+        h.write_u128(ecs_id.as_u128());
+        h.write_u128(previous.as_u128());
         self.fields.hash_all(&mut h);
         for p in self.provenance.all(self.fields.len()) {
             match p {
