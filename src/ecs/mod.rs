@@ -22,7 +22,8 @@
 //! - version ids are a keyed permutation of `(entity, number)` (seeded, so
 //!   runs are reproducible), which resolves any id, retained or evicted, in
 //!   a few nanoseconds without a table; a lineage id is the code of
-//!   version number 0;
+//!   version number 0; a snapshot stores neither its id nor its
+//!   predecessor's, which its entity and number give;
 //! - what every new entity shares (defaults, the empty provenance) is
 //!   allocated once per store, so a million untouched entities cost a
 //!   record and a field block each (see `store.rs`).
