@@ -3,9 +3,10 @@
 //! With many targets every op lands on a target no cache holds: its
 //! store entity, its monitor slot, its records in the checks. Work that
 //! arrives in batches knows those targets ahead of time, so it can ask
-//! for all of them at once and let the loads overlap, instead of waiting
-//! for each in turn. A prefetch is only a hint: it changes no result,
-//! and on targets without one it is a no-op.
+//! for each a few items before it gets there ([`ahead`]) and let the loads
+//! overlap, instead of waiting for each in turn. A prefetch is only a
+//! hint: it changes no result, and on architectures without one it is a
+//! no-op.
 
 /// Ask for the cache lines `value` spans, to be read soon.
 #[inline(always)]

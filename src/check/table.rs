@@ -15,7 +15,6 @@
 //! [`super::rules::Rule::observe`]) and after it (in
 //! [`super::rules::Rule::after`]); only [`Table::apply`] changes it.
 
-use crate::prefetch::Stage;
 use std::collections::VecDeque;
 
 use rustc_hash::FxHashMap;
@@ -23,6 +22,7 @@ use rustc_hash::FxHashMap;
 use super::rules::legal::next_state;
 use crate::events::{Event, EventKind};
 use crate::ops::{OpId, OpState, Priority};
+use crate::prefetch::Stage;
 
 /// What the table knows of an active op.
 #[derive(Clone, Copy, Debug)]
