@@ -359,7 +359,7 @@ impl Metrics {
                 }
                 match effect {
                     Effect::Versioned => {}
-                    Effect::Borrowed { .. } => {
+                    Effect::Borrowed(_) => {
                         self.borrows += 1;
                         self.modifications += 1;
                     }

@@ -102,8 +102,8 @@ fn mask(ev: &mut Event, timing: bool) {
         } => {
             *end_to_end_ns = 0;
             match effect {
+                Effect::Borrowed(b) => b.at_us = 0,
                 Effect::Modified { at_us, .. }
-                | Effect::Borrowed { at_us, .. }
                 | Effect::ComplexUpdate { at_us, .. }
                 | Effect::Structural { at_us, .. } => *at_us = 0,
                 Effect::Versioned => {}

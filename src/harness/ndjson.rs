@@ -18,7 +18,7 @@
 use uuid::Uuid;
 
 use crate::ecs::Value;
-use crate::events::{Decision, Effect, Event, EventKind, RejectReason};
+use crate::events::{BorrowEffect, Decision, Effect, Event, EventKind, RejectReason};
 use crate::ops::{BorrowField, FailReason, FieldWrite, OpClass, OpId, OpState, OpType};
 
 /// Append `ev` as one JSON object and a newline, byte for byte what
@@ -205,12 +205,13 @@ fn write_effect(out: &mut Vec<u8>, effect: &Effect) {
             int(out, *at_us);
             out.push(b'}');
         }
-        Effect::Borrowed {
-            field,
-            value,
-            from,
-            at_us,
-        } => {
+        Effect::Borrowed(b) => {
+            let BorrowEffect {
+                field,
+                value,
+                from,
+                at_us,
+            } = &**b;
             out.extend_from_slice(b"{\"type\":\"borrowed\",\"field\":\"");
             out.extend_from_slice(borrow_field(*field).as_bytes());
             out.extend_from_slice(b"\",\"value\":");
@@ -430,12 +431,7 @@ mod tests {
             let borrowed = event(EventKind::OperationCompleted {
                 execution_ns: t_ns,
                 end_to_end_ns: t_ns,
-                effect: Effect::Borrowed {
-                    field: BorrowField::Text,
-                    value: Value::Str(Arc::from(text)),
-                    from: ID,
-                    at_us: counter,
-                },
+                effect: Effect::borrowed(BorrowField::Text, Value::Str(Arc::from(text)), ID, counter),
             });
             prop_assert_eq!(ours(&borrowed), serde_line(&borrowed));
             let modified = event(EventKind::OperationCompleted {

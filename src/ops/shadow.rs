@@ -96,8 +96,8 @@ impl Shadow {
                 FieldWrite::DataValue(v) => self.data_value = v,
                 FieldWrite::Text(n) => self.text_content = Arc::from(text_value(n)),
             },
-            Effect::Borrowed { field, value, .. } => {
-                match (field, value) {
+            Effect::Borrowed(b) => {
+                match (&b.field, &b.value) {
                     (BorrowField::Counter, Value::Int(v)) => self.counter = *v,
                     (BorrowField::Data, Value::Float(v)) => self.data_value = *v,
                     (BorrowField::Text, Value::Str(v)) => self.text_content = Arc::clone(v),

@@ -44,7 +44,7 @@ use crate::check::coverage::Tally;
 use crate::check::state::FinalState;
 use crate::check::table::Table;
 use crate::ecs::{EntityId, Schema, Store, Value};
-use crate::events::{Effect, Event, EventKind, Kind};
+use crate::events::{BorrowEffect, Effect, Event, EventKind, Kind};
 use crate::ops::{BorrowField, FieldWrite, OpId, OpType};
 use crate::prefetch::Stage;
 use crate::report::format::count;
@@ -200,12 +200,13 @@ impl Replay {
                 };
                 m.append(entry, keep);
             }
-            Effect::Borrowed {
-                field,
-                value,
-                from,
-                at_us,
-            } => {
+            Effect::Borrowed(b) => {
+                let BorrowEffect {
+                    field,
+                    value,
+                    from,
+                    at_us,
+                } = &**b;
                 self.borrows += 1;
                 let source = sources.get(from);
                 let (sf, tf) = borrow_fields(*field);
@@ -604,12 +605,7 @@ mod tests {
             .unwrap_or_else(|e| panic!("{e}"));
         let from = s.current_id(source).unwrap_or_default();
         let mut r = Replay::new(&s, 3, 4);
-        let effect = Effect::Borrowed {
-            field: BorrowField::Counter,
-            value: Value::Int(100),
-            from,
-            at_us: 1,
-        };
+        let effect = Effect::borrowed(BorrowField::Counter, Value::Int(100), from, 1);
         assert_eq!(r.apply(0, OpId(1), &effect), Ok(()));
         // The store took the same borrow, but from another entity.
         let other = EntityId(3);

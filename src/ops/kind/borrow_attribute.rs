@@ -73,12 +73,7 @@ pub(super) fn execute(
     let borrows = int_field(&txn, "borrow_count")?;
     attempt.set(&mut txn, "borrow_count", Value::Int(borrows + 1))?;
     attempt.history(&mut txn, describe(field, from))?;
-    let effect = Effect::Borrowed {
-        field,
-        value,
-        from,
-        at_us: attempt.at_us(),
-    };
+    let effect = Effect::borrowed(field, value, from, attempt.at_us());
     Ok(attempt.commit(txn, effect, changed_fields(field)))
 }
 

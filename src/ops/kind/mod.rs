@@ -224,9 +224,7 @@ pub(crate) fn history_entry(op: OpId, effect: &Effect, counter_after: i64) -> Op
     let (what, at_us) = match *effect {
         Effect::Versioned => return None,
         Effect::Modified { write, at_us } => (modify_field::describe(write), at_us),
-        Effect::Borrowed {
-            field, from, at_us, ..
-        } => (borrow_attribute::describe(field, from), at_us),
+        Effect::Borrowed(ref b) => (borrow_attribute::describe(b.field, b.from), b.at_us),
         Effect::ComplexUpdate { at_us, .. } => (complex_update::describe(counter_after), at_us),
         Effect::Structural {
             op: op_type,
@@ -388,30 +386,15 @@ mod tests {
                 "modify_field text_content=text_4294967295 op-0000000a t=1732000000000000",
             ),
             (
-                Effect::Borrowed {
-                    field: BorrowField::Counter,
-                    value: crate::ecs::Value::Int(1),
-                    from,
-                    at_us: 3,
-                },
+                Effect::borrowed(BorrowField::Counter, crate::ecs::Value::Int(1), from, 3),
                 "borrow counter <- @67e55044-10b1-426f-9247-bb680e5fe0c8.source_counter op-0000000a t=3",
             ),
             (
-                Effect::Borrowed {
-                    field: BorrowField::Data,
-                    value: crate::ecs::Value::Float(1.0),
-                    from,
-                    at_us: 3,
-                },
+                Effect::borrowed(BorrowField::Data, crate::ecs::Value::Float(1.0), from, 3),
                 "borrow data_value <- @67e55044-10b1-426f-9247-bb680e5fe0c8.source_data op-0000000a t=3",
             ),
             (
-                Effect::Borrowed {
-                    field: BorrowField::Text,
-                    value: crate::ecs::Value::str("x"),
-                    from,
-                    at_us: 3,
-                },
+                Effect::borrowed(BorrowField::Text, crate::ecs::Value::str("x"), from, 3),
                 "borrow text_content <- @67e55044-10b1-426f-9247-bb680e5fe0c8.source_text op-0000000a t=3",
             ),
             (
