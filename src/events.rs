@@ -258,8 +258,10 @@ pub enum Effect {
 }
 
 /// What a borrow committed: the value copied and the source version it
-/// was copied from.
+/// was copied from. Serialized under its enum's name, as the struct
+/// variant it was: the event digest hashes names too.
 #[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(rename = "Effect")]
 pub struct BorrowEffect {
     pub field: BorrowField,
     #[serde(serialize_with = "serialize_value")]

@@ -179,6 +179,22 @@ mod tests {
     }
 
     #[test]
+    fn a_boxed_borrow_digests_as_the_struct_variant_it_was() {
+        // The value a borrow's event had when its effect was a struct
+        // variant of `Effect`; boxing it must not change the digest.
+        let mut ev = completed(10, 1, 5);
+        if let EventKind::OperationCompleted { effect, .. } = &mut ev.kind {
+            *effect = Effect::borrowed(
+                crate::ops::BorrowField::Counter,
+                crate::ecs::Value::Int(7),
+                uuid::Uuid::nil(),
+                3,
+            );
+        }
+        assert_eq!(digest(true, &[ev]), 10_042_004_916_506_007_936);
+    }
+
+    #[test]
     fn the_measured_execution_time_is_never_part_of_the_digest() {
         for timing in [false, true] {
             assert_eq!(
