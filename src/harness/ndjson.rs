@@ -18,7 +18,7 @@
 use uuid::Uuid;
 
 use crate::ecs::Value;
-use crate::events::{BorrowEffect, Decision, Effect, Event, EventKind, RejectReason};
+use crate::events::{Decision, Effect, Event, EventKind, RejectReason};
 use crate::ops::{BorrowField, FailReason, FieldWrite, OpClass, OpId, OpState, OpType};
 
 /// Append `ev` as one JSON object and a newline, byte for byte what
@@ -206,25 +206,19 @@ fn write_effect(out: &mut Vec<u8>, effect: &Effect) {
             out.push(b'}');
         }
         Effect::Borrowed(b) => {
-            let BorrowEffect {
-                field,
-                value,
-                from,
-                at_us,
-            } = &**b;
             out.extend_from_slice(b"{\"type\":\"borrowed\",\"field\":\"");
-            out.extend_from_slice(borrow_field(*field).as_bytes());
+            out.extend_from_slice(borrow_field(b.field).as_bytes());
             out.extend_from_slice(b"\",\"value\":");
-            match value {
+            match &b.value {
                 Value::Int(i) => int(out, *i),
                 Value::Float(f) => float(out, *f),
                 Value::Str(s) => string(out, s),
                 other => string(out, &format!("{other:?}")),
             }
             out.extend_from_slice(b",\"from\":");
-            uuid(out, from);
+            uuid(out, &b.from);
             out.extend_from_slice(b",\"at_us\":");
-            int(out, *at_us);
+            int(out, b.at_us);
             out.push(b'}');
         }
         Effect::ComplexUpdate { data_value, at_us } => {
