@@ -715,6 +715,36 @@ fn ignoring_the_grace_period_is_caught_by_the_grace_rule() {
     assert_caught(&r, &["grace_rule"]);
 }
 
+/// An engine that keeps giving itself work at one instant (here a grace
+/// timer re-armed for no time, each time it fires) never lets the virtual
+/// clock move on. The run must still end, the engine stopped at that
+/// instant, and fail with the reason; the same seed without the fault
+/// passes.
+#[test]
+fn an_engine_spinning_at_one_instant_is_stopped_and_the_run_fails() {
+    let contest = fixture("grace_contest.toml");
+    let args = ["--config", &contest, "--duration", "3", "--seed", "42"];
+    let virtual_clock = [&args[..], &["--clock", "virtual"]].concat();
+    let healthy = run_json(&virtual_clock);
+    healthy.run.assert_exit(0);
+    assert_all_checks_passed(&healthy.json);
+
+    let r = run_json(&[&virtual_clock[..], &["--inject", "grace-loop"]].concat());
+    assert_caught(&r, &["accounting", "grace_rule"]);
+    let accounting = array(&r.json, "integrity.checks")
+        .iter()
+        .find(|c| at(c, "name") == "accounting")
+        .unwrap_or_else(|| panic!("no accounting check"));
+    let first = &array(accounting, "first_violations")[0];
+    assert_eq!(at(first, "rule"), "the engine stopped making progress");
+    assert!(
+        at(first, "detail")
+            .as_str()
+            .is_some_and(|d| d.contains("1,000,001 inputs")),
+        "{first}"
+    );
+}
+
 /// The two tests above need grace saves and overlapping executions; this
 /// shows the workload makes them and, unbroken, passes every check.
 #[test]

@@ -40,6 +40,15 @@ use crate::prefetch;
 /// flushes its events and listens to its timers again.
 const SUBMIT_BURST: usize = 8;
 
+/// Inputs the engine may take at one instant of the virtual clock before
+/// the run is declared stuck (at least; see [`Engine::max_in_flight`]).
+/// The virtual clock moves only when every task waits, so an engine that
+/// keeps giving itself work at one instant (a timer re-armed for no time,
+/// say) would otherwise hold the run there forever. A healthy instant
+/// takes a handful of inputs: a submitter's message, and the timers of
+/// ops that happen to end together.
+const STUCK_AFTER: u64 = 1_000_000;
+
 pub struct Engine {
     pub store: Store,
     pub num_targets: u32,
@@ -56,6 +65,20 @@ pub struct Engine {
     pub inject: Option<Inject>,
     /// The monitor's seed (injected faults); the driver's is in `driver`.
     pub seed: u64,
+    /// The run's limit of ops in flight: at one instant every one of them
+    /// may end a timer, so the engine is only declared stuck after several
+    /// times as many inputs there (and never before [`STUCK_AFTER`]).
+    pub max_in_flight: u64,
+}
+
+/// The engine took too many inputs at one instant of the virtual clock and
+/// was stopped there (see [`STUCK_AFTER`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Stuck {
+    /// The instant, in ns of run time.
+    pub at_ns: u64,
+    /// Inputs taken at that instant.
+    pub inputs: u64,
 }
 
 /// What the engine hands back when it stops.
@@ -63,6 +86,39 @@ pub struct EngineResult {
     pub store: Store,
     pub published: u64,
     pub illegal_transitions: u64,
+    /// Set if the engine stopped because the virtual clock stood still.
+    pub stuck: Option<Stuck>,
+}
+
+/// Counts the engine's inputs at one instant of the virtual clock.
+struct Standstill {
+    at_ns: u64,
+    inputs: u64,
+    limit: u64,
+}
+
+impl Standstill {
+    fn new(max_in_flight: u64) -> Standstill {
+        Standstill {
+            at_ns: 0,
+            inputs: 0,
+            limit: STUCK_AFTER.max(max_in_flight.saturating_mul(4)),
+        }
+    }
+
+    /// One more input at `now_ns`; `Some` once the instant has taken more
+    /// than its limit.
+    fn input(&mut self, now_ns: u64) -> Option<Stuck> {
+        if now_ns != self.at_ns {
+            self.at_ns = now_ns;
+            self.inputs = 0;
+        }
+        self.inputs += 1;
+        (self.inputs > self.limit).then_some(Stuck {
+            at_ns: now_ns,
+            inputs: self.inputs,
+        })
+    }
 }
 
 /// The two state machines, their outputs and their timers.
@@ -234,6 +290,7 @@ impl Engine {
             stop,
             inject,
             seed,
+            max_in_flight,
         } = self;
         let chance = driver::state::Seeded::new(
             config.seed,
@@ -263,6 +320,10 @@ impl Engine {
             owed_permits: 0,
         };
         let mut lose_event_armed = inject == Some(Inject::LoseEvent);
+        // Only the virtual clock can stand still; the real one is not read
+        // for this.
+        let mut standstill = clock.is_virtual().then(|| Standstill::new(max_in_flight));
+        let mut stuck = None;
         loop {
             tokio::select! {
                 biased;
@@ -302,12 +363,19 @@ impl Engine {
                 lose_event_armed = false;
             }
             publisher.flush().await;
+            stuck = standstill.as_mut().and_then(|i| i.input(clock.now_ns()));
+            if stuck.is_some() {
+                // What is in flight stays there: the drain finds it
+                // unsettled, and the verdict says why.
+                break;
+            }
         }
         publisher.flush().await;
         EngineResult {
             store: h.exec.store,
             published: publisher.published(),
             illegal_transitions: h.illegal,
+            stuck,
         }
     }
 }
@@ -322,6 +390,29 @@ mod tests {
     use crate::ops::OpId;
     use crate::ops::backoff::Backoff;
     use crate::ops::{Op, OpKind, OpState, Priority, RetryBudgets};
+
+    #[test]
+    fn a_standstill_is_declared_only_past_its_limit_at_one_instant() {
+        let mut s = Standstill::new(8);
+        assert_eq!(s.limit, STUCK_AFTER, "never below the fixed limit");
+        for _ in 0..STUCK_AFTER {
+            assert_eq!(s.input(5), None);
+        }
+        // Time moving on starts the count again.
+        assert_eq!(s.input(6), None);
+        for _ in 1..STUCK_AFTER {
+            assert_eq!(s.input(6), None);
+        }
+        assert_eq!(
+            s.input(6),
+            Some(Stuck {
+                at_ns: 6,
+                inputs: STUCK_AFTER + 1
+            })
+        );
+        // Many ops in flight may all end a timer at one instant.
+        assert_eq!(Standstill::new(1_000_000).limit, 4_000_000);
+    }
 
     #[tokio::test(start_paused = true)]
     async fn a_failing_op_backs_off_for_real_and_stops_at_its_budget() {
@@ -368,6 +459,7 @@ mod tests {
                 stop: stop.clone(),
                 inject: None,
                 seed: 7,
+                max_in_flight: 8,
             }
             .run(),
         );

@@ -86,6 +86,10 @@ pub enum Inject {
     DoubleStart,
     /// An executing op is preempted inside its grace period.
     IgnoreGrace,
+    /// An op that has executed for exactly the grace period is still
+    /// protected, with no time left: the protection's timer is re-armed for
+    /// zero, and on the virtual clock the engine spins at one instant.
+    GraceLoop,
     /// 96 MB are allocated, written and freed at the start of the run,
     /// between two memory samples: only the kernel's peak sees them.
     MemorySpike,
@@ -96,13 +100,14 @@ pub enum Inject {
 }
 
 impl Inject {
-    pub const NAMES: [(&'static str, Inject); 8] = [
+    pub const NAMES: [(&'static str, Inject); 9] = [
         ("wrong-winner", Inject::WrongWinner),
         ("partial-write", Inject::PartialWrite),
         ("lose-event", Inject::LoseEvent),
         ("never-terminate", Inject::NeverTerminate),
         ("double-start", Inject::DoubleStart),
         ("ignore-grace", Inject::IgnoreGrace),
+        ("grace-loop", Inject::GraceLoop),
         ("memory-spike", Inject::MemorySpike),
         ("wall-clock", Inject::WallClock),
     ];
@@ -196,6 +201,12 @@ impl Clock {
     /// Nanoseconds since the start of the run.
     pub fn now_ns(&self) -> u64 {
         self.start.elapsed().as_nanos() as u64
+    }
+
+    /// Whether this is the virtual clock, which moves only when every task
+    /// waits.
+    pub fn is_virtual(&self) -> bool {
+        self.paused
     }
 
     pub fn start_tokio(&self) -> tokio::time::Instant {
@@ -397,6 +408,7 @@ pub async fn run(
             stop: stop.clone(),
             inject: options.inject,
             seed: seed ^ 0x6d6f_6e69,
+            max_in_flight: u64::from(max_in_flight),
         }
         .run(),
     );
@@ -469,6 +481,7 @@ pub async fn run(
         continuity: &continuity,
         published,
         engine_illegal_transitions: illegal,
+        stuck: engine.stuck,
         store: &engine.store,
         usage: crate::metrics::process_usage(),
     });

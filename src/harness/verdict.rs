@@ -61,6 +61,8 @@ pub(crate) struct Inputs<'a> {
     pub published: u64,
     /// Illegal transitions the engine itself ran into.
     pub engine_illegal_transitions: u64,
+    /// The engine stopped at an instant the virtual clock never left.
+    pub stuck: Option<super::engine::Stuck>,
     pub store: &'a Store,
     /// CPU times and peak RSS from the kernel, at the end of the run.
     pub usage: ProcessUsage,
@@ -129,6 +131,28 @@ fn assemble_run(i: Inputs<'_>) -> RunReport {
                 detail: format!(
                     "the engine attempted {} illegal transitions",
                     i.engine_illegal_transitions
+                ),
+            },
+        );
+    }
+    if let Some(stuck) = i.stuck
+        && let Some(accounting) = checks.iter_mut().find(|r| r.id == CheckId::Accounting)
+    {
+        accounting.passed = false;
+        accounting.violations += 1;
+        accounting.first_violations.insert(
+            0,
+            Violation {
+                check: CheckId::Accounting,
+                op: None,
+                target: None,
+                rule: "the engine stopped making progress".to_string(),
+                detail: format!(
+                    "at t={:.6} s the engine took {} inputs without the virtual clock \
+                     moving (it moves only when every task waits); it was stopped there, \
+                     and what it held never settled",
+                    stuck.at_ns as f64 / 1e9,
+                    crate::report::format::count(stuck.inputs)
                 ),
             },
         );

@@ -432,6 +432,15 @@ impl State {
                     *action = Action::Preempt { victim: run.id };
                 }
             }
+            Some(Inject::GraceLoop) => {
+                if let (Action::Preempt { .. }, Some(run)) = (*action, running)
+                    && run.elapsed == self.grace
+                {
+                    *action = Action::GraceSave {
+                        remaining: Duration::ZERO,
+                    };
+                }
+            }
             _ => {}
         }
     }
