@@ -740,7 +740,7 @@ fn an_engine_spinning_at_one_instant_is_stopped_and_the_run_fails() {
     assert!(
         at(first, "detail")
             .as_str()
-            .is_some_and(|d| d.contains("1,000,001 inputs")),
+            .is_some_and(|d| d.contains("200,001 inputs")),
         "{first}"
     );
 }

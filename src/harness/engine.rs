@@ -41,13 +41,13 @@ use crate::prefetch;
 const SUBMIT_BURST: usize = 8;
 
 /// Inputs the engine may take at one instant of the virtual clock before
-/// the run is declared stuck (at least; see [`Engine::max_in_flight`]).
+/// the run is declared stuck (at least; see [`Standstill::new`]).
 /// The virtual clock moves only when every task waits, so an engine that
 /// keeps giving itself work at one instant (a timer re-armed for no time,
 /// say) would otherwise hold the run there forever. A healthy instant
 /// takes a handful of inputs: a submitter's message, and the timers of
 /// ops that happen to end together.
-const STUCK_AFTER: u64 = 1_000_000;
+const STUCK_AFTER: u64 = 100_000;
 
 pub struct Engine {
     pub store: Store,
@@ -65,9 +65,7 @@ pub struct Engine {
     pub inject: Option<Inject>,
     /// The monitor's seed (injected faults); the driver's is in `driver`.
     pub seed: u64,
-    /// The run's limit of ops in flight: at one instant every one of them
-    /// may end a timer, so the engine is only declared stuck after several
-    /// times as many inputs there (and never before [`STUCK_AFTER`]).
+    /// The run's limit of ops in flight (see [`Standstill::new`]).
     pub max_in_flight: u64,
 }
 
@@ -98,11 +96,15 @@ struct Standstill {
 }
 
 impl Standstill {
+    /// At one instant each op in flight may end two timers (a stall or a
+    /// backoff, then the grace protection of its target), and the
+    /// submitter may send one message: a healthy instant takes at most
+    /// about twice as many inputs as ops may be in flight.
     fn new(max_in_flight: u64) -> Standstill {
         Standstill {
             at_ns: 0,
             inputs: 0,
-            limit: STUCK_AFTER.max(max_in_flight.saturating_mul(4)),
+            limit: STUCK_AFTER.max(max_in_flight.saturating_mul(2)),
         }
     }
 
@@ -411,7 +413,7 @@ mod tests {
             })
         );
         // Many ops in flight may all end a timer at one instant.
-        assert_eq!(Standstill::new(1_000_000).limit, 4_000_000);
+        assert_eq!(Standstill::new(1_000_000).limit, 2_000_000);
     }
 
     #[tokio::test(start_paused = true)]
