@@ -16,7 +16,10 @@
 //! and writes them in large chunks. One channel and one consumer keep the
 //! file in exactly the order the observer received the events, and the
 //! channel is bounded, so a slow disk slows the run down instead of losing
-//! events or growing memory.
+//! events or growing memory. A regular file is written past the page cache
+//! where the file system allows it (`crate::report::direct`): the kernel's
+//! copy of every byte into the page cache cost more CPU than rendering
+//! the lines.
 //!
 //! A name ending in `.zst` is written through zstd (level 1: the stream is
 //! repetitive, so the fastest level already shrinks it about tenfold, and

@@ -17,6 +17,7 @@ use std::fs::File;
 use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
 
+use super::direct::DirectSink;
 use super::model::RunReport;
 use super::text::{self, TextStyle};
 use super::{csv, html, json, junit, markdown};
@@ -323,13 +324,20 @@ impl ExportManager {
     }
 
     /// Open the events stream (`--events`), which the run writes while it
-    /// goes; it always ends on a whole line (see [`LineSink`]).
+    /// goes; it always ends on a whole line (see [`LineSink`]). A regular
+    /// file is written past the page cache where it can be (see
+    /// [`super::direct`]).
     pub fn events(
         &mut self,
         target: ExportTarget,
         origin: &'static str,
     ) -> Result<Box<dyn Write + Send>, ExportError> {
         self.claim(&target, origin)?;
+        if let ExportTarget::File(path) = &target
+            && let Some(sink) = DirectSink::create(path)
+        {
+            return Ok(Box::new(sink));
+        }
         Ok(Box::new(match &target {
             ExportTarget::File(path) | ExportTarget::Append(path) => {
                 let file = create(path, origin)?;

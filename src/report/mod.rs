@@ -21,6 +21,7 @@
 mod charts;
 pub mod compare;
 mod csv;
+mod direct;
 pub mod explore;
 pub mod export;
 mod html;
