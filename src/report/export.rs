@@ -326,7 +326,7 @@ impl ExportManager {
     /// Open the events stream (`--events`), which the run writes while it
     /// goes; it always ends on a whole line (see [`LineSink`]). A regular
     /// file is written past the page cache where it can be (see
-    /// [`super::direct`]).
+    /// `report/direct.rs`).
     pub fn events(
         &mut self,
         target: ExportTarget,
