@@ -365,7 +365,7 @@ impl Engine {
                 lose_event_armed = false;
             }
             publisher.flush().await;
-            stuck = standstill.as_mut().and_then(|i| i.input(clock.now_ns()));
+            stuck = standstill.as_mut().and_then(|s| s.input(clock.now_ns()));
             if stuck.is_some() {
                 // What is in flight stays there: the drain finds it
                 // unsettled, and the verdict says why.
