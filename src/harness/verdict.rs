@@ -23,9 +23,9 @@ use crate::metrics::{Metrics, ProcessUsage, Tally};
 use crate::ops::OpType;
 use crate::report::compare::{Baseline, compare};
 use crate::report::model::{
-    BatchView, CheckId, ConfigView, Conflicts, Durations, ExitCode, FaultsView, Integrity,
-    Latencies, Operations, Outcome, Rates, Resources, RetentionView, RetriesView, RunReport,
-    SCHEMA_VERSION, StageView, TargetContention, TargetCounts, TargetRate, TargetsView,
+    BatchView, CheckId, CheckResult, ConfigView, Conflicts, Durations, ExitCode, FaultsView,
+    Integrity, Latencies, Operations, Outcome, Rates, Resources, RetentionView, RetriesView,
+    RunReport, SCHEMA_VERSION, StageView, TargetContention, TargetCounts, TargetRate, TargetsView,
     ThresholdResult, ThresholdsView, Violation, WorkSummary,
 };
 use crate::workload::{BatchSizes, ContentionTally, TargetDistribution};
@@ -66,6 +66,25 @@ pub(crate) struct Inputs<'a> {
     pub store: &'a Store,
     /// CPU times and peak RSS from the kernel, at the end of the run.
     pub usage: ProcessUsage,
+}
+
+/// Fail check `id` with `count` violations the engine itself reported,
+/// described first among its violations.
+fn fail_first(checks: &mut [CheckResult], id: CheckId, count: u64, rule: &str, detail: String) {
+    if let Some(check) = checks.iter_mut().find(|r| r.id == id) {
+        check.passed = false;
+        check.violations += count;
+        check.first_violations.insert(
+            0,
+            Violation {
+                check: id,
+                op: None,
+                target: None,
+                rule: rule.to_string(),
+                detail,
+            },
+        );
+    }
 }
 
 fn ratio(a: u64, b: u64) -> f64 {
@@ -114,47 +133,31 @@ fn assemble_run(i: Inputs<'_>) -> RunReport {
         num_targets: i.config.num_targets,
         permits_returned: i.settled_all,
     });
-    if i.engine_illegal_transitions > 0
-        && let Some(legal) = checks
-            .iter_mut()
-            .find(|r| r.id == CheckId::LegalTransitions)
-    {
-        legal.passed = false;
-        legal.violations += i.engine_illegal_transitions;
-        legal.first_violations.insert(
-            0,
-            Violation {
-                check: CheckId::LegalTransitions,
-                op: None,
-                target: None,
-                rule: "engine refused a transition".to_string(),
-                detail: format!(
-                    "the engine attempted {} illegal transitions",
-                    i.engine_illegal_transitions
-                ),
-            },
+    if i.engine_illegal_transitions > 0 {
+        fail_first(
+            &mut checks,
+            CheckId::LegalTransitions,
+            i.engine_illegal_transitions,
+            "engine refused a transition",
+            format!(
+                "the engine attempted {} illegal transitions",
+                i.engine_illegal_transitions
+            ),
         );
     }
-    if let Some(stuck) = i.stuck
-        && let Some(accounting) = checks.iter_mut().find(|r| r.id == CheckId::Accounting)
-    {
-        accounting.passed = false;
-        accounting.violations += 1;
-        accounting.first_violations.insert(
-            0,
-            Violation {
-                check: CheckId::Accounting,
-                op: None,
-                target: None,
-                rule: "the engine stopped making progress".to_string(),
-                detail: format!(
-                    "at t={:.6} s the engine took {} inputs without the virtual clock \
-                     moving (it moves only when every task waits); it was stopped there, \
-                     and what it held never settled",
-                    stuck.at_ns as f64 / 1e9,
-                    crate::report::format::count(stuck.inputs)
-                ),
-            },
+    if let Some(stuck) = i.stuck {
+        fail_first(
+            &mut checks,
+            CheckId::Accounting,
+            1,
+            "the engine stopped making progress",
+            format!(
+                "at t={:.6} s the engine took {} inputs without the virtual clock \
+                 moving (it moves only when every task waits); it was stopped there, \
+                 and what it held never settled",
+                stuck.at_ns as f64 / 1e9,
+                crate::report::format::count(stuck.inputs)
+            ),
         );
     }
     let violations: u64 = checks.iter().map(|r| r.violations).sum();

@@ -158,10 +158,7 @@ impl<D: Device> DirectSink<D> {
                 .and_then(|()| self.device.write_all(chunk));
         }
         if let Err(e) = result {
-            self.len = 0;
-            // Best effort: the error that matters is the write's.
-            let _ = self.device.set_len(self.line_end);
-            return Err(e);
+            return Err(self.failed(e));
         }
         if let Some(last) = chunk.iter().rposition(|&b| b == b'\n') {
             self.line_end = self.written + last as u64 + 1;
@@ -171,6 +168,15 @@ impl<D: Device> DirectSink<D> {
             .copy_within(self.start + n..self.start + self.len, self.start);
         self.len -= n;
         Ok(())
+    }
+
+    /// After error `e`: nothing waits any more, and the file is cut back
+    /// to its last whole line.
+    fn failed(&mut self, e: io::Error) -> io::Error {
+        self.len = 0;
+        // Best effort: the error that matters is `e`.
+        let _ = self.device.set_len(self.line_end);
+        e
     }
 
     /// Write every whole block waiting.
@@ -210,9 +216,7 @@ impl<D: Device> Write for DirectSink<D> {
         if self.direct {
             self.direct = false;
             if let Err(e) = self.device.buffered() {
-                self.len = 0;
-                let _ = self.device.set_len(self.line_end);
-                return Err(e);
+                return Err(self.failed(e));
             }
         }
         self.write_out(self.len)
