@@ -157,6 +157,7 @@ impl Workload {
     pub fn batch(&mut self, now_ns: u64, ops: &mut Vec<Op>, publisher: &mut Publisher) -> u32 {
         let target = self.targets.pick(&mut self.rng);
         let size = self.sizes.draw(&mut self.rng);
+        ops.reserve(size as usize);
         let first = self.next_id;
         let reach_from = self.recent_batches.front().copied().unwrap_or(first);
         for _ in 0..size {

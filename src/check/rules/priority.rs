@@ -27,6 +27,9 @@ pub struct PriorityRule {
     inherited_wins: u64,
     waits: u64,
     live_cross_batch_parents: u64,
+    /// A conflict's losers, kept between conflicts (one allocation for
+    /// the run instead of one per conflict).
+    losers: Vec<(OpId, Priority, Priority)>,
 }
 
 impl Default for PriorityRule {
@@ -40,6 +43,7 @@ impl Default for PriorityRule {
             inherited_wins: 0,
             waits: 0,
             live_cross_batch_parents: 0,
+            losers: Vec::new(),
         }
     }
 }
@@ -91,8 +95,23 @@ impl PriorityRule {
         decision: Decision,
         table: &Table,
     ) {
+        let mut others = std::mem::take(&mut self.losers);
+        others.clear();
+        self.judge(ev, pending, executing, decision, table, &mut others);
+        self.losers = others;
+    }
+
+    /// [`PriorityRule::conflict`], with `others` to gather the losers in.
+    fn judge(
+        &mut self,
+        ev: &Event,
+        pending: &[OpId],
+        executing: Option<OpId>,
+        decision: Decision,
+        table: &Table,
+        others: &mut Vec<(OpId, Priority, Priority)>,
+    ) {
         self.conflicts += 1;
-        let mut others: Vec<(OpId, Priority, Priority)> = Vec::with_capacity(pending.len());
         let mut winner = None;
         for &id in pending {
             match table.op(id) {
@@ -117,7 +136,7 @@ impl PriorityRule {
             });
             return;
         };
-        for &(id, e, _) in &others {
+        for &(id, e, _) in others.iter() {
             if !oracle::must_beat(ev.op, we, id, e) {
                 self.v.at(ev, "winner outranked", || {
                     format!("won at priority {we} against {id} (priority {e}), which must win")
