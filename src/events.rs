@@ -282,7 +282,10 @@ impl Effect {
     }
 }
 
-fn serialize_value<S: serde::Serializer>(value: &Value, s: S) -> Result<S::Ok, S::Error> {
+pub(crate) fn serialize_value<S: serde::Serializer>(
+    value: &Value,
+    s: S,
+) -> Result<S::Ok, S::Error> {
     match value {
         Value::Int(i) => s.serialize_i64(*i),
         Value::Float(f) => s.serialize_f64(*f),

@@ -53,20 +53,31 @@ impl Hasher {
         self.serialize_bytes_tagged(tag, s.as_bytes());
     }
 
+    /// The bytes are hashed in a chain of their own, seeded by their
+    /// length, and only its result joins the digest's chain as one word:
+    /// the core works on the bytes while the digest's chain is still busy
+    /// with the words before them.
     fn serialize_bytes_tagged(&mut self, tag: u8, v: &[u8]) {
-        self.word(tag, v.len() as u64);
+        let mut s = (v.len() as u64).wrapping_mul(K);
         let mut chunks = v.chunks_exact(8);
         for chunk in &mut chunks {
             let mut w = [0u8; 8];
             w.copy_from_slice(chunk);
-            self.h = (self.h.rotate_left(5) ^ u64::from_le_bytes(w)).wrapping_mul(K);
+            s = (s.rotate_left(5) ^ u64::from_le_bytes(w)).wrapping_mul(K);
         }
         let tail = chunks.remainder();
         if !tail.is_empty() {
             let mut w = [0u8; 8];
             w[..tail.len()].copy_from_slice(tail);
-            self.h = (self.h.rotate_left(5) ^ u64::from_le_bytes(w)).wrapping_mul(K);
+            s = (s.rotate_left(5) ^ u64::from_le_bytes(w)).wrapping_mul(K);
         }
+        self.word(tag, s);
+    }
+
+    /// An enum's variant: its number within the enum, one word (the field
+    /// it fills, in a fixed order, says which enum).
+    fn variant(&mut self, index: u32) {
+        self.word(10, u64::from(index));
     }
 
     /// Hash a field's value unless it is masked. Names are not hashed: a
@@ -296,10 +307,10 @@ impl<'a> serde::Serializer for &'a mut Hasher {
     fn serialize_unit_variant(
         self,
         _: &'static str,
-        _: u32,
-        v: &'static str,
+        index: u32,
+        _: &'static str,
     ) -> Result<(), NoError> {
-        self.text(10, v);
+        self.variant(index);
         Ok(())
     }
 
@@ -314,11 +325,11 @@ impl<'a> serde::Serializer for &'a mut Hasher {
     fn serialize_newtype_variant<T: serde::Serialize + ?Sized>(
         self,
         _: &'static str,
-        _: u32,
-        variant: &'static str,
+        index: u32,
+        _: &'static str,
         v: &T,
     ) -> Result<(), NoError> {
-        self.text(10, variant);
+        self.variant(index);
         v.serialize(self)
     }
 
@@ -338,11 +349,11 @@ impl<'a> serde::Serializer for &'a mut Hasher {
     fn serialize_tuple_variant(
         self,
         _: &'static str,
-        _: u32,
-        variant: &'static str,
+        index: u32,
+        _: &'static str,
         len: usize,
     ) -> Result<Self, NoError> {
-        self.text(10, variant);
+        self.variant(index);
         self.serialize_seq(Some(len))
     }
 
@@ -362,11 +373,11 @@ impl<'a> serde::Serializer for &'a mut Hasher {
     fn serialize_struct_variant(
         self,
         _: &'static str,
-        _: u32,
-        variant: &'static str,
+        index: u32,
+        _: &'static str,
         _: usize,
     ) -> Result<Self, NoError> {
-        self.text(10, variant);
+        self.variant(index);
         Ok(self)
     }
 

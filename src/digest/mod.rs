@@ -180,18 +180,42 @@ mod tests {
 
     #[test]
     fn a_boxed_borrow_digests_as_the_struct_variant_it_was() {
-        // The value a borrow's event had when its effect was a struct
-        // variant of `Effect`; boxing it must not change the digest.
-        let mut ev = completed(10, 1, 5);
-        if let EventKind::OperationCompleted { effect, .. } = &mut ev.kind {
-            *effect = Effect::borrowed(
-                crate::ops::BorrowField::Counter,
-                crate::ecs::Value::Int(7),
-                uuid::Uuid::nil(),
-                3,
-            );
+        // `Effect` as it was before a borrow's effect was boxed: boxing
+        // must not change what the digest hashes.
+        #[derive(serde::Serialize)]
+        #[serde(tag = "type", rename_all = "snake_case", rename = "Effect")]
+        enum Unboxed {
+            Borrowed {
+                field: crate::ops::BorrowField,
+                #[serde(serialize_with = "crate::events::serialize_value")]
+                value: crate::ecs::Value,
+                from: uuid::Uuid,
+                at_us: i64,
+            },
         }
-        assert_eq!(digest(true, &[ev]), 10_042_004_916_506_007_936);
+        fn hashed(value: &impl serde::Serialize) -> u64 {
+            let mut h = Hasher {
+                h: HISTORY_DIGEST_SEED,
+                timing: true,
+            };
+            let _ = value.serialize(&mut h);
+            h.h
+        }
+        let (field, value, from) = (
+            crate::ops::BorrowField::Counter,
+            crate::ecs::Value::Int(7),
+            uuid::Uuid::from_u128(9),
+        );
+        let boxed = Effect::borrowed(field, value.clone(), from, 3);
+        let unboxed = Unboxed::Borrowed {
+            field,
+            value,
+            from,
+            at_us: 3,
+        };
+        assert_eq!(hashed(&boxed), hashed(&unboxed));
+        let other = Effect::borrowed(field, crate::ecs::Value::Int(8), from, 3);
+        assert_ne!(hashed(&boxed), hashed(&other), "the value is hashed");
     }
 
     #[test]
