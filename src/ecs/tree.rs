@@ -644,4 +644,33 @@ mod tests {
         let problems = s.check_trees().unwrap_err();
         assert!(problems.iter().any(|p| p.contains("cycle")), "{problems:?}");
     }
+
+    /// Trees are two levels deep whatever the moves: only roots have
+    /// children. (A promotion therefore never moves a subtree larger than
+    /// the promoted entity itself.)
+    #[test]
+    fn only_roots_ever_have_children() {
+        use rand::{RngExt, SeedableRng, rngs::SmallRng};
+        let mut rng = SmallRng::seed_from_u64(7);
+        let (mut s, e) = store(8);
+        let mut moves = 0;
+        for _ in 0..5_000 {
+            let a = e[rng.random_range(0..e.len())];
+            let b = e[rng.random_range(0..e.len())];
+            let moved = match rng.random_range(0..3) {
+                0 => s.add_child(a, b).is_ok(),
+                1 => s.promote_to_root(a).is_ok(),
+                _ => s.detach(a).is_ok(),
+            };
+            moves += usize::from(moved);
+            for &x in &e {
+                let node = s.node(x).unwrap();
+                if !node.is_root {
+                    assert!(node.children.is_empty(), "{x} has children: {node:?}");
+                }
+            }
+            assert!(s.check_trees().is_ok());
+        }
+        assert!(moves > 1_000, "the moves were mostly refused: {moves}");
+    }
 }
