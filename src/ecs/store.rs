@@ -286,6 +286,14 @@ impl Store {
         }
     }
 
+    /// The last stage: what the blocks [`Store::prefetch_blocks`] asked
+    /// for point to.
+    pub fn prefetch_oldest(&self, e: EntityId) {
+        if let Some(entity) = self.entities.get(e.0 as usize) {
+            entity.prefetch_oldest();
+        }
+    }
+
     pub(crate) fn entity(&self, e: EntityId) -> Result<&Entity, EcsError> {
         self.entities
             .get(e.0 as usize)

@@ -189,6 +189,9 @@ impl Halves {
             if let Some(&t) = self.targets.get(i + near) {
                 self.exec.store.prefetch_blocks(t);
             }
+            if let Some(&t) = self.targets.get(i + 1) {
+                self.exec.store.prefetch_oldest(t);
+            }
             let len = (end - start) as usize;
             let now = self.exec.clock.now_ns();
             self.mon

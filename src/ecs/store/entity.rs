@@ -101,6 +101,13 @@ impl Entity {
         self.history.prefetch();
         if let Some(oldest) = self.older.front() {
             crate::prefetch::read(oldest);
+        }
+    }
+
+    /// Ask for the field block of the oldest snapshot, which
+    /// [`Entity::prefetch_blocks`] should have brought in a little earlier.
+    pub(crate) fn prefetch_oldest(&self) {
+        if let Some(oldest) = self.older.front() {
             oldest.fields.prefetch();
         }
     }
