@@ -87,22 +87,8 @@ impl PriorityRule {
         }
     }
 
+    /// `others` gathers the losers (empty on entry).
     fn conflict(
-        &mut self,
-        ev: &Event,
-        pending: &[OpId],
-        executing: Option<OpId>,
-        decision: Decision,
-        table: &Table,
-    ) {
-        let mut others = std::mem::take(&mut self.losers);
-        others.clear();
-        self.judge(ev, pending, executing, decision, table, &mut others);
-        self.losers = others;
-    }
-
-    /// [`PriorityRule::conflict`], with `others` to gather the losers in.
-    fn judge(
         &mut self,
         ev: &Event,
         pending: &[OpId],
@@ -194,7 +180,12 @@ impl Rule for PriorityRule {
                 executing,
                 decision,
                 ..
-            } => self.conflict(ev, pending, *executing, *decision, table),
+            } => {
+                let mut losers = std::mem::take(&mut self.losers);
+                losers.clear();
+                self.conflict(ev, pending, *executing, *decision, table, &mut losers);
+                self.losers = losers;
+            }
             EventKind::OperationRejected {
                 reason: RejectReason::Outranked { winner },
                 ..
