@@ -162,7 +162,7 @@ impl Halves {
         // With many targets, no cache holds a batch's target: each is
         // asked for a few batches ahead (see `crate::prefetch::ahead`),
         // its entity record and monitor slot first, then what the record
-        // points to.
+        // points to, and one batch ahead the oldest snapshot's fields.
         self.targets.clear();
         if self.prefetch {
             let mut start = 0u32;

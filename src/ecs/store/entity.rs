@@ -95,7 +95,8 @@ impl Entity {
     /// Ask for what a commit on this entity writes beyond the record
     /// itself, which must be cached already (see [`crate::prefetch`]):
     /// its field block, its history's ends, and the oldest snapshot a new
-    /// version drops, with that snapshot's field block.
+    /// version drops (whose field block [`Entity::prefetch_oldest`] asks
+    /// for once the snapshot is cached).
     pub(crate) fn prefetch_blocks(&self) {
         self.fields.prefetch();
         self.history.prefetch();
