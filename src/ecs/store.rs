@@ -56,6 +56,7 @@ use super::fields::{Fields, Provenance};
 use super::history::HistoryLog;
 use super::ids::IdCodec;
 use super::tree::Node;
+use super::txn::Staging;
 use super::value::{MAX_FIELDS, Schema, Value};
 
 mod entity;
@@ -108,6 +109,8 @@ pub struct Store {
     pub(crate) retention: Retention,
     pub(crate) ids: IdCodec,
     pub(crate) entities: Vec<Entity>,
+    /// What the open transaction has staged (see `txn.rs`).
+    pub(crate) staging: Staging,
     /// Per schema, the shared starting state of a new entity.
     blanks: [Blank; 2],
 }
@@ -165,6 +168,7 @@ impl Store {
             },
             ids,
             entities: Vec::new(),
+            staging: Staging::default(),
             blanks: [
                 Blank::new(Schema::TestDataEntity),
                 Blank::new(Schema::TestDataSource),

@@ -8,9 +8,13 @@
 //! an error, an injected fault, a preemption or a panic unwinding through
 //! the caller — is the rollback: nothing was written yet.
 //!
-//! Staged field writes live in a fixed array indexed by field position (no
-//! allocation); history entries are hashed as they are staged (an op's
-//! entry as its parts, without writing out its text). At commit
+//! What a transaction stages (field writes, history entries) goes to the
+//! store's staging area, which keeps its room from one transaction to the
+//! next: staging allocates nothing once the area has grown, and the `Txn`
+//! itself is a few words, cheap to return and to move (a cold transaction
+//! pays for every cache line it touches). History entries are hashed as
+//! they are staged (an op's entry as its parts, without writing out its
+//! text). Dropping a `Txn`, committed or not, empties the area. At commit
 //! the effects land in a fixed order:
 //!
 //! ```text
@@ -28,13 +32,38 @@ use super::entry::Entry;
 use super::error::EcsError;
 use super::store::{EntityId, Store, VersionCreated};
 use super::tree::Move;
-use super::value::{MAX_FIELDS, Value};
+use super::value::Value;
 
 /// A staged field write.
 #[derive(Clone, Debug)]
 struct Staged {
     value: Value,
     provenance: Option<Uuid>,
+}
+
+/// The staging area of the store's one open transaction: field writes by
+/// field position, each field at most once, in the order first staged;
+/// history entries with their hashes. Empty between transactions.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Staging {
+    writes: Vec<(usize, Staged)>,
+    history: Vec<(Entry, u64)>,
+}
+
+impl Staging {
+    fn write(&self, index: usize) -> Option<&Staged> {
+        self.writes
+            .iter()
+            .find(|(i, _)| *i == index)
+            .map(|(_, s)| s)
+    }
+
+    fn stage(&mut self, index: usize, staged: Staged) {
+        match self.writes.iter_mut().find(|(i, _)| *i == index) {
+            Some((_, slot)) => *slot = staged,
+            None => self.writes.push((index, staged)),
+        }
+    }
 }
 
 /// A transaction on one target entity. Writes are staged; nothing is
@@ -45,8 +74,6 @@ pub struct Txn<'s> {
     store: &'s mut Store,
     target: EntityId,
     current: Uuid,
-    writes: [Option<Staged>; MAX_FIELDS],
-    history: Vec<(Entry, u64)>,
     structural: Option<Move>,
     force: bool,
 }
@@ -67,8 +94,6 @@ impl Store {
             store: self,
             target,
             current,
-            writes: [const { None }; MAX_FIELDS],
-            history: Vec::new(),
             structural: None,
             force: false,
         })
@@ -96,12 +121,12 @@ impl<'s> Txn<'s> {
             let entries = ent
                 .history
                 .entries()
-                .chain(self.history.iter().map(|(e, _)| e));
+                .chain(self.store.staging.history.iter().map(|(e, _)| e));
             return Ok(Value::List(
                 entries.map(|e| Value::Str(e.to_arc())).collect(),
             ));
         }
-        match &self.writes[index] {
+        match self.store.staging.write(index) {
             Some(staged) => Ok(staged.value.clone()),
             None => Ok(ent.live_value(index)),
         }
@@ -130,10 +155,13 @@ impl<'s> Txn<'s> {
         let ent = self.store.entity(self.target)?;
         let index = ent.schema.require_field(field)?;
         ent.check_writable(self.target, &self.store.ids, index, &value)?;
-        self.writes[index] = Some(Staged {
-            value,
-            provenance: None,
-        });
+        self.store.staging.stage(
+            index,
+            Staged {
+                value,
+                provenance: None,
+            },
+        );
         Ok(())
     }
 
@@ -154,23 +182,28 @@ impl<'s> Txn<'s> {
         } else {
             plan.value
         };
-        self.writes[plan.target_index] = Some(Staged {
-            value: value.clone(),
-            provenance: Some(plan.provenance),
-        });
+        self.store.staging.stage(
+            plan.target_index,
+            Staged {
+                value: value.clone(),
+                provenance: Some(plan.provenance),
+            },
+        );
         Ok(value)
     }
 
     /// Stage a history entry given as text.
     pub fn append_history(&mut self, entry: &str) {
-        self.history
+        self.store
+            .staging
+            .history
             .push((Entry::Text(Arc::from(entry)), entry_hash(entry)));
     }
 
     /// Stage a history entry given as its parts.
     pub fn append_entry(&mut self, entry: Entry) {
         let hash = entry.hash();
-        self.history.push((entry, hash));
+        self.store.staging.history.push((entry, hash));
     }
 
     /// Create a version at commit, after everything else.
@@ -208,35 +241,39 @@ impl<'s> Txn<'s> {
 
     /// Apply everything staged, in order: field writes and provenance,
     /// history entries, the structural change, the forced version.
-    pub fn commit(self) -> Commit {
-        let Txn {
-            store,
-            target,
-            writes,
-            history,
-            structural,
-            force,
-            ..
-        } = self;
+    pub fn commit(mut self) -> Commit {
+        let target = self.target;
+        let store = &mut *self.store;
         let keep_history = store.retention.history;
-        if let Ok(ent) = store.entity_mut(target) {
-            for (index, staged) in writes.into_iter().enumerate() {
-                if let Some(Staged { value, provenance }) = staged {
-                    ent.write(index, value, provenance);
-                }
+        let Store {
+            entities, staging, ..
+        } = store;
+        if let Some(ent) = entities.get_mut(target.0 as usize) {
+            for (index, Staged { value, provenance }) in staging.writes.drain(..) {
+                ent.write(index, value, provenance);
             }
-            for (entry, hash) in history {
+            for (entry, hash) in staging.history.drain(..) {
                 ent.history.push_hashed(entry, hash, keep_history);
             }
         }
         let mut versions = Vec::new();
-        if let Some(mv) = structural {
+        if let Some(mv) = self.structural.take() {
             store.apply_move(target, mv, &mut versions);
         }
-        if force {
+        if self.force {
             versions.extend(store.force_version(target));
         }
         Commit { versions }
+    }
+}
+
+impl Drop for Txn<'_> {
+    /// The rollback of a transaction that did not commit: what it staged
+    /// is forgotten. (After a commit the area is already empty.)
+    fn drop(&mut self) {
+        let staging = &mut self.store.staging;
+        staging.writes.clear();
+        staging.history.clear();
     }
 }
 
@@ -299,6 +336,20 @@ mod tests {
         }
         assert_eq!(before, (state(&s, group), state(&s, t), state(&s, src)));
         assert_eq!(s.check_trees().map(|t| t.children), Ok(1));
+
+        // Nothing the dropped transaction staged reaches the next ones,
+        // on another entity or on the same.
+        assert!(s.begin(group).unwrap().commit().versions.is_empty());
+        assert!(s.begin(t).unwrap().commit().versions.is_empty());
+        assert_eq!(before, (state(&s, group), state(&s, t), state(&s, src)));
+
+        // A field staged twice commits its last value.
+        let mut txn = s.begin(t).unwrap();
+        txn.set("counter", Value::Int(9)).unwrap();
+        txn.set("counter", Value::Int(10)).unwrap();
+        assert_eq!(txn.get("counter").unwrap(), Value::Int(10));
+        txn.commit();
+        assert_eq!(s.field(t, "counter").unwrap(), Value::Int(10));
     }
 
     #[test]
