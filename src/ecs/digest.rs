@@ -32,7 +32,11 @@ pub fn history_digest_step(acc: u64, entry: &str) -> u64 {
 /// The stand-alone hash of one entry (kept beside the entry, so dropping it
 /// from the retained window does not hash it again).
 pub(crate) fn entry_hash(entry: &str) -> u64 {
-    let bytes = entry.as_bytes();
+    entry_hash_bytes(entry.as_bytes())
+}
+
+/// [`entry_hash`] of the text `bytes` hold.
+pub(crate) fn entry_hash_bytes(bytes: &[u8]) -> u64 {
     let mut h = FNV_OFFSET;
     let mut chunks = bytes.chunks_exact(8);
     for chunk in &mut chunks {
@@ -47,59 +51,6 @@ pub(crate) fn entry_hash(entry: &str) -> u64 {
         h = (h ^ u64::from_le_bytes(word)).wrapping_mul(FNV_PRIME);
     }
     (h ^ bytes.len() as u64).wrapping_mul(FNV_PRIME)
-}
-
-/// [`entry_hash`] of text written in pieces: the same words, the same
-/// result, whatever the pieces.
-pub(crate) struct EntryHasher {
-    h: u64,
-    /// Bytes of the word being filled.
-    word: [u8; 8],
-    fill: usize,
-    len: u64,
-}
-
-impl EntryHasher {
-    pub(crate) fn new() -> EntryHasher {
-        EntryHasher {
-            h: FNV_OFFSET,
-            word: [0; 8],
-            fill: 0,
-            len: 0,
-        }
-    }
-
-    pub(crate) fn write(&mut self, mut bytes: &[u8]) {
-        self.len += bytes.len() as u64;
-        if self.fill > 0 {
-            let take = bytes.len().min(8 - self.fill);
-            self.word[self.fill..self.fill + take].copy_from_slice(&bytes[..take]);
-            self.fill += take;
-            bytes = &bytes[take..];
-            if self.fill < 8 {
-                return;
-            }
-            self.h = (self.h ^ u64::from_le_bytes(self.word)).wrapping_mul(FNV_PRIME);
-            self.fill = 0;
-        }
-        let mut chunks = bytes.chunks_exact(8);
-        for chunk in &mut chunks {
-            let mut word = [0u8; 8];
-            word.copy_from_slice(chunk);
-            self.h = (self.h ^ u64::from_le_bytes(word)).wrapping_mul(FNV_PRIME);
-        }
-        let tail = chunks.remainder();
-        self.word[..tail.len()].copy_from_slice(tail);
-        self.fill = tail.len();
-    }
-
-    pub(crate) fn finish(mut self) -> u64 {
-        if self.fill > 0 {
-            self.word[self.fill..].fill(0);
-            self.h = (self.h ^ u64::from_le_bytes(self.word)).wrapping_mul(FNV_PRIME);
-        }
-        (self.h ^ self.len).wrapping_mul(FNV_PRIME)
-    }
 }
 
 /// Mix an entry hash into the accumulator.
@@ -132,23 +83,6 @@ mod tests {
         assert_ne!(digest(&["abcdefgh"]), digest(&["abcdefgh\0"]));
         assert_eq!(digest(&[]), HISTORY_DIGEST_SEED);
         assert_eq!(digest(&["x", "y"]), digest(&["x", "y"]));
-    }
-
-    #[test]
-    fn text_hashed_in_pieces_hashes_as_a_whole() {
-        let text =
-            "borrow counter <- @67e55044-10b1-426f-9247-bb680e5fe0c8.source_counter op-1 t=2";
-        for len in 0..text.len() {
-            let whole = &text[..len];
-            for cuts in [[0, 0], [1, 2], [3, 11], [7, 8], [8, 16], [5, 30]] {
-                let [a, b] = cuts.map(|c| c.min(len));
-                let mut h = EntryHasher::new();
-                for piece in [&whole[..a], &whole[a..b], &whole[b..]] {
-                    h.write(piece.as_bytes());
-                }
-                assert_eq!(h.finish(), entry_hash(whole), "{whole:?} cut at {a}, {b}");
-            }
-        }
     }
 
     #[test]

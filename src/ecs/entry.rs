@@ -7,8 +7,11 @@
 //! retain a few; as parts it is 48 bytes inline in the log, and the text is
 //! written only when someone reads it (a field read, an address, the store
 //! digest, an audit). Its hash, which the history digest folds, is taken
-//! over the same text, streamed into the hasher without building it, so a
-//! digest cannot tell the two forms apart.
+//! over the same text, written into a buffer on the stack rather than a
+//! string, so a digest cannot tell the two forms apart. Hashing runs inside
+//! every transaction that writes history, usually on cold caches, so it is
+//! kept to straight-line code: one buffer, one pass of the hash, hex digits
+//! computed rather than looked up.
 //!
 //! Any other entry (given at creation, appended by the store's API) is kept
 //! as its text.
@@ -18,7 +21,7 @@ use std::sync::Arc;
 
 use uuid::Uuid;
 
-use super::digest::EntryHasher;
+use super::digest::{entry_hash, entry_hash_bytes};
 
 /// The fixed text around an op entry's argument.
 #[derive(Debug, PartialEq, Eq)]
@@ -55,20 +58,58 @@ pub enum Entry {
     Op { what: What, op: u64, at_us: i64 },
 }
 
-/// Where an entry's text is written: a string, or a hasher.
+/// Where an entry's text is written: a string, or a line to hash.
 pub(crate) trait Sink {
     fn put(&mut self, s: &str);
+    /// ASCII bytes (hex digits, dashes).
+    fn put_ascii(&mut self, bytes: &[u8]);
 }
 
 impl Sink for String {
     fn put(&mut self, s: &str) {
         self.push_str(s);
     }
+
+    fn put_ascii(&mut self, bytes: &[u8]) {
+        self.extend(bytes.iter().map(|&b| char::from(b)));
+    }
 }
 
-impl Sink for EntryHasher {
+/// Room for an op entry's text on the stack. The longest the workload
+/// writes is about 110 bytes; a longer one is hashed from a string.
+const LINE_ROOM: usize = 192;
+
+/// An op entry's text written out on the stack, to be hashed. Past its
+/// room it only counts, and [`Line::bytes`] says it overflowed.
+struct Line {
+    buf: [u8; LINE_ROOM],
+    len: usize,
+}
+
+impl Line {
+    fn new() -> Line {
+        Line {
+            buf: [0; LINE_ROOM],
+            len: 0,
+        }
+    }
+
+    fn bytes(&self) -> Option<&[u8]> {
+        self.buf.get(..self.len)
+    }
+}
+
+impl Sink for Line {
     fn put(&mut self, s: &str) {
-        self.write(s.as_bytes());
+        self.put_ascii(s.as_bytes());
+    }
+
+    fn put_ascii(&mut self, bytes: &[u8]) {
+        let end = self.len + bytes.len();
+        if let Some(room) = self.buf.get_mut(self.len..end) {
+            room.copy_from_slice(bytes);
+        }
+        self.len = end;
     }
 }
 
@@ -99,12 +140,20 @@ impl Entry {
         }
     }
 
-    /// The hash of the entry's text ([`super::digest::entry_hash`]),
-    /// without writing it out.
+    /// The hash of the entry's text ([`entry_hash`]), without allocating
+    /// it.
     pub(crate) fn hash(&self) -> u64 {
-        let mut h = EntryHasher::new();
-        self.write(&mut h);
-        h.finish()
+        match self {
+            Entry::Text(text) => entry_hash(text),
+            Entry::Op { .. } => {
+                let mut line = Line::new();
+                self.write(&mut line);
+                match line.bytes() {
+                    Some(bytes) => entry_hash_bytes(bytes),
+                    None => entry_hash(&self.text()),
+                }
+            }
+        }
     }
 
     /// Write the entry's text into `out`.
@@ -119,10 +168,7 @@ impl Entry {
             Arg::Int(v) => out.put(itoa::Buffer::new().format(v)),
             Arg::Uint(v) => out.put(itoa::Buffer::new().format(v)),
             Arg::Float(v) => out.put(zmij::Buffer::new().format(v)),
-            Arg::Uuid(id) => {
-                let mut buf = [0u8; uuid::fmt::Hyphenated::LENGTH];
-                out.put(id.hyphenated().encode_lower(&mut buf));
-            }
+            Arg::Uuid(id) => put_uuid(out, id),
         }
         out.put(what.phrase.tail);
         out.put(" op-");
@@ -134,14 +180,34 @@ impl Entry {
 
 /// At least eight lowercase hex digits.
 fn put_op_id(out: &mut impl Sink, id: u64) {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
     let digits = (16 - id.leading_zeros() as usize / 4).max(8);
     let mut buf = [0u8; 16];
     for (i, b) in buf[..digits].iter_mut().enumerate() {
-        *b = HEX[((id >> ((digits - 1 - i) * 4)) & 0xf) as usize];
+        *b = hex_digit((id >> ((digits - 1 - i) * 4)) as u8);
     }
-    // Hex digits are ASCII.
-    out.put(std::str::from_utf8(&buf[..digits]).unwrap_or_default());
+    out.put_ascii(&buf[..digits]);
+}
+
+/// The hyphenated lowercase form, `8-4-4-4-12` hex digits.
+fn put_uuid(out: &mut impl Sink, id: Uuid) {
+    let mut buf = [0u8; 36];
+    let mut at = 0;
+    for (i, byte) in id.as_bytes().iter().enumerate() {
+        if matches!(i, 4 | 6 | 8 | 10) {
+            buf[at] = b'-';
+            at += 1;
+        }
+        buf[at] = hex_digit(byte >> 4);
+        buf[at + 1] = hex_digit(*byte);
+        at += 2;
+    }
+    out.put_ascii(&buf);
+}
+
+/// The lowercase hex digit of the low four bits.
+fn hex_digit(nibble: u8) -> u8 {
+    let n = nibble & 0xf;
+    if n < 10 { b'0' + n } else { b'a' + n - 10 }
 }
 
 #[cfg(test)]
@@ -228,6 +294,30 @@ mod tests {
         for e in entries() {
             assert_eq!(e.hash(), entry_hash(&e.text()), "{e:?}");
             assert_eq!(&*e.to_arc(), &*e.text());
+        }
+    }
+
+    #[test]
+    fn an_entry_as_long_as_the_stack_line_or_longer_hashes_as_its_text() {
+        // Besides the head: 20 + 4 + 16 + 3 + 20 bytes.
+        let long: &'static str = Box::leak("h".repeat(LINE_ROOM).into_boxed_str());
+        for (head, fits) in [(LINE_ROOM - 63, true), (LINE_ROOM - 62, false)] {
+            let phrase: &'static Phrase = Box::leak(Box::new(Phrase {
+                head: &long[..head],
+                tail: "",
+            }));
+            let e = Entry::op(
+                What {
+                    phrase,
+                    arg: Arg::Uint(u64::MAX),
+                },
+                u64::MAX,
+                i64::MIN,
+            );
+            let mut line = Line::new();
+            e.write(&mut line);
+            assert_eq!(line.bytes().is_some(), fits, "head of {head}");
+            assert_eq!(e.hash(), entry_hash(&e.text()), "head of {head}");
         }
     }
 
