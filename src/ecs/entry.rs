@@ -94,6 +94,14 @@ impl Line {
         }
     }
 
+    fn push(&mut self, bytes: &[u8]) {
+        let end = self.len + bytes.len();
+        if let Some(room) = self.buf.get_mut(self.len..end) {
+            room.copy_from_slice(bytes);
+        }
+        self.len = end;
+    }
+
     fn bytes(&self) -> Option<&[u8]> {
         self.buf.get(..self.len)
     }
@@ -101,15 +109,11 @@ impl Line {
 
 impl Sink for Line {
     fn put(&mut self, s: &str) {
-        self.put_ascii(s.as_bytes());
+        self.push(s.as_bytes());
     }
 
     fn put_ascii(&mut self, bytes: &[u8]) {
-        let end = self.len + bytes.len();
-        if let Some(room) = self.buf.get_mut(self.len..end) {
-            room.copy_from_slice(bytes);
-        }
-        self.len = end;
+        self.push(bytes);
     }
 }
 
