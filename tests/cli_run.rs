@@ -1424,5 +1424,9 @@ fn the_memory_gate_judges_the_kernel_peak_not_the_samples() {
     let t = threshold(&r.json, "max_memory_mb");
     assert!(!boolean(t, "passed"), "{t}");
     assert_eq!(num(t, "observed"), peak);
-    assert!(num(&r.json, "resources.cpu_user_s") > 0.0);
+    // Touching 96 MB is mostly page faults, kernel time; the kernel
+    // samples user and system time by ticks, so only their sum is sure to
+    // have counted some.
+    let cpu = num(&r.json, "resources.cpu_user_s") + num(&r.json, "resources.cpu_sys_s");
+    assert!(cpu > 0.0, "cpu {cpu} s");
 }
