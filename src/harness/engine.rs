@@ -158,7 +158,7 @@ impl Halves {
     /// batch of a target meet the winner of the first one still waiting,
     /// and commit once per target per message.
     fn submitted(&mut self, msg: SubmitMsg, publisher: &mut Publisher) {
-        let arrived = self.exec.clock.now_ns();
+        let arrived = self.exec.read();
         // With many targets, no cache holds a batch's target: each is
         // asked for a few batches ahead (see `crate::prefetch::ahead`),
         // its entity record and monitor slot first, then what the record
@@ -193,7 +193,9 @@ impl Halves {
                 self.exec.store.prefetch_oldest(t);
             }
             let len = (end - start) as usize;
-            let now = self.exec.clock.now_ns();
+            // The arrival of the message, or the end of the previous
+            // batch's transaction.
+            let now = self.exec.latest_ns;
             self.mon
                 .batch(ops.by_ref().take(len), arrived, now, &mut self.mon_out);
             self.settle(publisher);
@@ -247,7 +249,7 @@ impl Halves {
             monitor::from_the_driver(
                 &mut self.mon,
                 self.msgs.drain(..),
-                &self.exec.clock,
+                self.exec.latest_ns,
                 &mut self.mon_out,
             );
         }
@@ -312,6 +314,7 @@ impl Engine {
                 store,
                 clock,
                 wall_clock: config.inject == Some(Inject::WallClock),
+                latest_ns: 0,
             },
             grace: GraceTimers::default(),
             stalls: Timers::default(),
@@ -336,13 +339,14 @@ impl Engine {
                 Some(expired) = std::future::poll_fn(|cx| h.stalls.queue.poll_expired(cx)) => {
                     let id = expired.into_inner();
                     h.stalls.fired(id);
+                    h.exec.read();
                     h.drv.stall_end(id, &mut h.drv_out);
                     h.exec.run(&mut h.drv, &mut h.drv_out);
                 }
                 Some(expired) = std::future::poll_fn(|cx| h.backoffs.queue.poll_expired(cx)) => {
                     let id = expired.into_inner();
                     h.backoffs.fired(id);
-                    h.drv.backoff_end(id, clock.now_ns(), &mut h.drv_out);
+                    h.drv.backoff_end(id, h.exec.read(), &mut h.drv_out);
                 }
                 Some(msg) = from_submitter.recv() => {
                     h.submitted(msg, &mut publisher);
@@ -356,9 +360,9 @@ impl Engine {
                 Some(expired) = std::future::poll_fn(|cx| h.grace.queue.poll_expired(cx)) => {
                     let t = expired.into_inner();
                     h.grace.fired(t);
-                    h.mon.grace_end(t, clock.now_ns(), &mut h.mon_out);
+                    h.mon.grace_end(t, h.exec.read(), &mut h.mon_out);
                 }
-                Some(()) = close.recv() => h.mon.close(clock.now_ns(), &mut h.mon_out),
+                Some(()) = close.recv() => h.mon.close(h.exec.read(), &mut h.mon_out),
                 else => break,
             }
             h.settle(&mut publisher);
@@ -388,8 +392,9 @@ impl Engine {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::{Overrides, parse_str};
-    use crate::ecs::EntityId;
+    use crate::config::{ClockMode, Overrides, parse_str};
+    use crate::ecs::{EntityId, Store};
+    use crate::events::Publisher;
     use crate::events::{Bus, EventKind, RejectReason};
     use crate::harness::World;
     use crate::ops::OpId;
@@ -419,6 +424,142 @@ mod tests {
         assert_eq!(Standstill::new(1_000_000).limit, 2_000_000);
     }
 
+    fn driver_config() -> DriverConfig {
+        DriverConfig {
+            backoff: Backoff {
+                base: Duration::from_millis(10),
+                max: Duration::from_millis(40),
+            },
+            failure_probability: 0.0,
+            stall_probability: 0.0,
+            stall: Duration::ZERO,
+            inject: None,
+            seed: 11,
+        }
+    }
+
+    /// An engine over one target with nothing injected.
+    fn engine(
+        store: Store,
+        publisher: Publisher,
+        clock: ClockMode,
+        from_submitter: mpsc::Receiver<SubmitMsg>,
+        close: mpsc::Receiver<()>,
+        stop: CancellationToken,
+    ) -> Engine {
+        Engine {
+            store,
+            num_targets: 1,
+            grace: Duration::from_millis(500),
+            driver: driver_config(),
+            clock: Clock::new(clock),
+            publisher,
+            counters: Arc::new(Counters::default()),
+            permits: Arc::new(Semaphore::new(0)),
+            from_submitter,
+            close,
+            stop,
+            inject: None,
+            seed: 7,
+            max_in_flight: 64,
+        }
+    }
+
+    /// The engine dates its decisions by its latest reading of the clock
+    /// (a batch's arrival, or the end of the transaction before) instead
+    /// of reading it again. On the real clock that must keep every time in
+    /// order: a decision no earlier than the commit it follows, a start no
+    /// later than its transaction began, a commit at its transaction's
+    /// end.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn decisions_on_the_real_clock_are_dated_in_order() {
+        let config = parse_str(
+            "num_targets = 1\nnum_sources = 1",
+            "test",
+            &Overrides::default(),
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        let world = World::build(&config, 3).unwrap_or_else(|e| panic!("{e}"));
+        let mut bus = Bus::new(64);
+        let mut sub = bus.subscribe();
+        let publisher = bus.publisher();
+        drop(bus);
+        let (submit_tx, submit_rx) = mpsc::channel(8);
+        let (_close_tx, close_rx) = mpsc::channel(1);
+        let stop = CancellationToken::new();
+        let engine = tokio::spawn(
+            engine(
+                world.store,
+                publisher,
+                ClockMode::Real,
+                submit_rx,
+                close_rx,
+                stop.clone(),
+            )
+            .run(),
+        );
+        let budgets = RetryBudgets {
+            structural: 3,
+            normal: 3,
+            low_priority: 3,
+        };
+        // Three messages of eight batches of three ops, all on target 0:
+        // every batch is decided after the commit of the batch before.
+        let (messages, batches, size) = (3u64, 8u64, 3u64);
+        let mut id = 0;
+        for _ in 0..messages {
+            let mut msg = SubmitMsg::default();
+            for _ in 0..batches {
+                for _ in 0..size {
+                    id += 1;
+                    let kind = OpKind::ComplexUpdate {
+                        data_value: id as f64,
+                    };
+                    msg.ops
+                        .push(Op::new(OpId(id), kind, Priority::HIGH, 0, &budgets, 0));
+                }
+                msg.ends.push(msg.ops.len() as u32);
+            }
+            submit_tx.send(msg).await.unwrap_or_else(|e| panic!("{e}"));
+        }
+
+        let mut last_commit_ns = 0;
+        let mut started_ns = std::collections::HashMap::new();
+        let mut commits = 0;
+        while commits < messages * batches {
+            let Some(batch) = sub.recv().await else { break };
+            for ev in &batch.events {
+                match &ev.kind {
+                    EventKind::OperationConflict { .. } => assert!(
+                        ev.t_ns >= last_commit_ns,
+                        "op {}: decided at {} ns, before the commit at {last_commit_ns} ns",
+                        ev.op,
+                        ev.t_ns
+                    ),
+                    EventKind::OperationStarted { .. } => {
+                        assert!(ev.t_ns >= last_commit_ns, "op {} started early", ev.op);
+                        started_ns.insert(ev.op, ev.t_ns);
+                    }
+                    EventKind::OperationCompleted { execution_ns, .. } => {
+                        let began = ev.t_ns - execution_ns;
+                        let started = started_ns[&ev.op];
+                        assert!(
+                            started <= began,
+                            "op {}: started at {started} ns, after its transaction began at {began} ns",
+                            ev.op
+                        );
+                        last_commit_ns = ev.t_ns;
+                        commits += 1;
+                    }
+                    _ => {}
+                }
+            }
+        }
+        assert_eq!(commits, messages * batches, "one winner per batch");
+        stop.cancel();
+        engine.await.unwrap_or_else(|e| panic!("{e}"));
+    }
+
     #[tokio::test(start_paused = true)]
     async fn a_failing_op_backs_off_for_real_and_stops_at_its_budget() {
         let config = parse_str(
@@ -441,30 +582,23 @@ mod tests {
         let base = Duration::from_millis(10);
         let engine = tokio::spawn(
             Engine {
-                store: world.store,
-                num_targets: 1,
-                grace: Duration::from_millis(500),
                 driver: DriverConfig {
                     backoff: Backoff {
                         base,
                         max: Duration::from_millis(40),
                     },
                     failure_probability: 1.0,
-                    stall_probability: 0.0,
-                    stall: Duration::ZERO,
-                    inject: None,
-                    seed: 11,
+                    ..driver_config()
                 },
-                clock: Clock::new(crate::config::ClockMode::Virtual),
-                publisher,
                 counters: Arc::clone(&counters),
-                permits: Arc::new(Semaphore::new(0)),
-                from_submitter: submit_rx,
-                close: close_rx,
-                stop: stop.clone(),
-                inject: None,
-                seed: 7,
-                max_in_flight: 8,
+                ..engine(
+                    world.store,
+                    publisher,
+                    ClockMode::Virtual,
+                    submit_rx,
+                    close_rx,
+                    stop.clone(),
+                )
             }
             .run(),
         );

@@ -23,7 +23,7 @@ use rustc_hash::FxHashMap;
 use tokio_util::time::DelayQueue;
 use tokio_util::time::delay_queue::Key;
 
-use super::{Clock, DriverMsg};
+use super::DriverMsg;
 use state::{Outputs, State};
 
 /// The grace timers: one per target at most, on tokio's timer wheel.
@@ -52,18 +52,20 @@ impl GraceTimers {
     }
 }
 
-/// Feed one message of the driver, message by message.
+/// Feed the driver's messages, message by message. They are answers to
+/// what the engine just did, so they arrive at `now_ns`, the engine's
+/// latest reading of the clock (the end of the transaction they report),
+/// and are decided on then.
 pub(super) fn from_the_driver(
     st: &mut State,
     msgs: impl IntoIterator<Item = DriverMsg>,
-    clock: &Clock,
+    now_ns: u64,
     out: &mut Outputs,
 ) {
-    let arrived = clock.now_ns();
     for msg in msgs {
         match msg {
-            DriverMsg::Done { target, op } => st.done(target, op, arrived, clock.now_ns(), out),
-            DriverMsg::Requeue(op) => st.requeue(op, arrived, clock.now_ns(), out),
+            DriverMsg::Done { target, op } => st.done(target, op, now_ns, now_ns, out),
+            DriverMsg::Requeue(op) => st.requeue(op, now_ns, now_ns, out),
         }
     }
 }
