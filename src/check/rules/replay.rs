@@ -88,6 +88,10 @@ pub struct Replay {
     /// Per entity that is not a target, the children whose committed
     /// moves left it: each versioned it once.
     left: FxHashMap<u32, u64>,
+    /// Where the texts of a commit are written (its history entry, a text
+    /// value), kept between commits: the replay sees every commit, and
+    /// a string allocated for each cost as much as the rest of its work.
+    scratch: String,
 }
 
 impl Replay {
@@ -147,6 +151,7 @@ impl Replay {
                 .map(|e| store.version_count(EntityId(e)))
                 .collect(),
             left: FxHashMap::default(),
+            scratch: String::with_capacity(128),
         }
     }
 
@@ -167,6 +172,7 @@ impl Replay {
     fn apply(&mut self, i: usize, op: OpId, effect: &Effect) -> Result<(), String> {
         let keep = self.keep;
         let sources = &self.sources;
+        let scratch = &mut self.scratch;
         let m = Replay::model_mut(
             &mut self.models,
             &mut self.model_of,
@@ -189,7 +195,7 @@ impl Replay {
                         m.provenance[1] = Origin::NONE;
                     }
                     FieldWrite::Text(n) => {
-                        m.text_content = Arc::from(format!("text_{n}"));
+                        m.text_content = model::text_value(scratch, "text_", &[i64::from(n)]);
                         m.provenance[2] = Origin::NONE;
                     }
                 }
@@ -198,7 +204,7 @@ impl Replay {
                     op,
                     at_us: *at_us,
                 };
-                m.append(entry, keep);
+                m.append(entry, keep, scratch);
             }
             Effect::Borrowed(b) => {
                 let BorrowEffect {
@@ -247,12 +253,12 @@ impl Replay {
                     op,
                     at_us: *at_us,
                 };
-                m.append(entry, keep);
+                m.append(entry, keep, scratch);
             }
             Effect::ComplexUpdate { data_value, at_us } => {
                 m.counter += 1;
                 m.data_value = *data_value;
-                m.text_content = Arc::from(format!("Updated_{}_{at_us}", m.counter));
+                m.text_content = model::text_value(scratch, "Updated_", &[m.counter, *at_us]);
                 m.timestamp_us = *at_us;
                 m.version_count += 1;
                 m.provenance = [Origin::NONE; 3];
@@ -261,7 +267,7 @@ impl Replay {
                     op,
                     at_us: *at_us,
                 };
-                m.append(entry, keep);
+                m.append(entry, keep, scratch);
                 m.versions += 1;
             }
             Effect::Structural {
@@ -297,7 +303,7 @@ impl Replay {
                     op,
                     at_us: *at_us,
                 };
-                m.append(entry, keep);
+                m.append(entry, keep, scratch);
             }
         }
         if let Some(parent) = left_parent {

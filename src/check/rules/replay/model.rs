@@ -96,7 +96,8 @@ pub enum Entry {
 
 impl Entry {
     /// The entry's text, as the store's history must hold it.
-    pub(super) fn text(&self) -> String {
+    #[cfg(test)]
+    fn text(&self) -> String {
         let mut out = String::with_capacity(96);
         self.write_text(&mut out);
         out
@@ -162,6 +163,20 @@ impl Entry {
         out.push_str(" t=");
         decimal(out, *at_us);
     }
+}
+
+/// A text value: `head` and the numbers, `_` between them
+/// (`text_7`, `Updated_3_1700000000`), written in `scratch` first.
+pub(super) fn text_value(scratch: &mut String, head: &str, numbers: &[i64]) -> Arc<str> {
+    scratch.clear();
+    scratch.push_str(head);
+    for (i, &n) in numbers.iter().enumerate() {
+        if i > 0 {
+            scratch.push('_');
+        }
+        decimal(scratch, n);
+    }
+    Arc::from(scratch.as_str())
 }
 
 fn decimal(out: &mut String, v: impl itoa::Integer) {
@@ -317,9 +332,12 @@ impl Model {
         }
     }
 
-    pub(super) fn append(&mut self, entry: Entry, keep: usize) {
+    /// Append `entry` to the history; its text is written in `scratch`.
+    pub(super) fn append(&mut self, entry: Entry, keep: usize, scratch: &mut String) {
         self.history_len += 1;
-        let hash = entry_hash(&entry.text());
+        scratch.clear();
+        entry.write_text(scratch);
+        let hash = entry_hash(scratch);
         self.history_digest = combine(self.history_digest, hash);
         // Make room first, so the tail never holds more than `keep`.
         while !self.history_tail.is_empty() && self.history_tail.len() >= keep {
@@ -505,6 +523,18 @@ mod tests {
                 let want = format!("{head} op-{:08x} t={at_us}", op.0);
                 assert_eq!(entry.text(), want);
             }
+        }
+    }
+
+    #[test]
+    fn text_values_written_in_a_used_scratch_are_the_formatted_ones() {
+        let mut scratch = String::from("left over from the commit before");
+        assert_eq!(&*text_value(&mut scratch, "text_", &[7]), "text_7");
+        for (counter, at_us) in [(3, 1_700_000_000_000_000), (i64::MIN, i64::MAX), (0, -1)] {
+            assert_eq!(
+                &*text_value(&mut scratch, "Updated_", &[counter, at_us]),
+                format!("Updated_{counter}_{at_us}")
+            );
         }
     }
 
