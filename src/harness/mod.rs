@@ -451,6 +451,8 @@ pub async fn run(
     stop.cancel();
     let engine = engine.await?;
     let (checker, continuity, events_error, event_digest) = observer.await?;
+    let event_digest = event_digest
+        .ok_or_else(|| anyhow::anyhow!("the thread folding the event digest stopped"))?;
     let (metrics, contention) = collector.await?;
     progress.await?;
     let errors: Vec<String> = events_error

@@ -115,6 +115,8 @@ impl Digest {
         }
     }
 
+    /// The digest once every batch is folded; `None` if the thread
+    /// stopped without handing it back.
     async fn finish(self) -> Option<EventDigest> {
         match self {
             Digest::Inline(digest) => Some(digest),
@@ -134,9 +136,10 @@ impl Digest {
 }
 
 impl Observer {
-    /// Runs until every publisher is gone; returns what it learned and the
-    /// first error writing the events file, if any.
-    pub async fn run(mut self) -> (Checker, Continuity, Option<io::Error>, EventDigest) {
+    /// Runs until every publisher is gone; returns what it learned, the
+    /// first error writing the events file, if any, and the event digest
+    /// (`None` if its thread stopped: then there is none to report).
+    pub async fn run(mut self) -> (Checker, Continuity, Option<io::Error>, Option<EventDigest>) {
         let mut continuity = Continuity::default();
         let (canonical, failed) = (self.canonical_events, self.failed.clone());
         let spawned = self
@@ -154,11 +157,7 @@ impl Observer {
         let mut live = self
             .verbose
             .map(|style| LiveWriter::new(style, AboveBar::default()));
-        let fresh = EventDigest::new(false);
-        let mut digest = Digest::new(
-            std::mem::replace(&mut self.digest, fresh),
-            self.digest_thread,
-        );
+        let mut digest = Digest::new(self.digest, self.digest_thread);
         while let Some(batch) = self.sub.recv().await {
             continuity.observe(&batch);
             self.checker.observe_all(&batch.events);
@@ -176,11 +175,7 @@ impl Observer {
         if let Some(writer) = events {
             error = writer.finish().await;
         }
-        // The digest thread only ends by handing its value back.
-        if let Some(value) = digest.finish().await {
-            self.digest = value;
-        }
-        (self.checker, continuity, error, self.digest)
+        (self.checker, continuity, error, digest.finish().await)
     }
 }
 
@@ -191,7 +186,7 @@ mod tests {
 
     /// Batches of every kind of event, each a little different, in an
     /// order that matters to the digest.
-    fn batches(n: usize) -> Vec<Arc<EventBatch>> {
+    fn batches_of_every_kind(n: usize) -> Vec<Arc<EventBatch>> {
         (0..n)
             .map(|i| {
                 let mut events = every_kind();
@@ -222,13 +217,29 @@ mod tests {
             .value()
     }
 
+    /// A digest thread that stopped without handing its value back leaves
+    /// no digest (which fails the run), not the value it started from.
+    #[tokio::test]
+    async fn a_digest_thread_that_stopped_gives_no_value() {
+        let (batches, _rx) = mpsc::channel(1);
+        let (done, value) = oneshot::channel::<EventDigest>();
+        drop(done);
+        let mut digest = Digest::Thread {
+            group: Vec::new(),
+            batches,
+            value,
+        };
+        digest.fold(&batches_of_every_kind(1)[0]).await;
+        assert!(digest.finish().await.is_none());
+    }
+
     /// The digest thread takes batches in groups: whatever the count (a
     /// partial group left at the end included), its value is the inline
     /// fold's, which depends on every event and their order.
     #[tokio::test]
     async fn the_digest_thread_folds_what_the_inline_fold_does() {
         for n in [0, 1, DIGEST_GROUP - 1, DIGEST_GROUP, 2 * DIGEST_GROUP + 5] {
-            let batches = batches(n);
+            let batches = batches_of_every_kind(n);
             let inline = digest_of(&batches, false).await;
             assert_eq!(digest_of(&batches, true).await, inline, "{n} batches");
             if n > 1 {
