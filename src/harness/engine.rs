@@ -393,8 +393,7 @@ impl Engine {
 mod tests {
     use super::*;
     use crate::config::{ClockMode, Overrides, parse_str};
-    use crate::ecs::{EntityId, Store};
-    use crate::events::Publisher;
+    use crate::ecs::EntityId;
     use crate::events::{Bus, EventKind, RejectReason};
     use crate::harness::World;
     use crate::ops::OpId;
@@ -424,46 +423,77 @@ mod tests {
         assert_eq!(Standstill::new(1_000_000).limit, 2_000_000);
     }
 
-    fn driver_config() -> DriverConfig {
-        DriverConfig {
-            backoff: Backoff {
-                base: Duration::from_millis(10),
-                max: Duration::from_millis(40),
-            },
-            failure_probability: 0.0,
-            stall_probability: 0.0,
-            stall: Duration::ZERO,
-            inject: None,
-            seed: 11,
-        }
+    /// A one-target world on a bus, the channels that feed an engine, and
+    /// the engine over it (nothing injected), for a test to adjust.
+    struct Rig {
+        engine: Engine,
+        sub: crate::events::Subscription,
+        submit: mpsc::Sender<SubmitMsg>,
+        /// Kept open: a closed channel would start the drain.
+        _close: mpsc::Sender<()>,
+        stop: CancellationToken,
+        /// The target before the run.
+        shadow: crate::ops::exec::Shadow,
     }
 
-    /// An engine over one target with nothing injected.
-    fn engine(
-        store: Store,
-        publisher: Publisher,
-        clock: ClockMode,
-        from_submitter: mpsc::Receiver<SubmitMsg>,
-        close: mpsc::Receiver<()>,
-        stop: CancellationToken,
-    ) -> Engine {
-        Engine {
-            store,
+    fn rig(clock: ClockMode) -> Rig {
+        let config = parse_str(
+            "num_targets = 1\nnum_sources = 1",
+            "test",
+            &Overrides::default(),
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        let world = World::build(&config, 3).unwrap_or_else(|e| panic!("{e}"));
+        let shadow = crate::ops::exec::Shadow::capture(&world.store, EntityId(0))
+            .unwrap_or_else(|e| panic!("{e}"));
+        let mut bus = Bus::new(64);
+        let sub = bus.subscribe();
+        let publisher = bus.publisher();
+        drop(bus);
+        let (submit, from_submitter) = mpsc::channel(8);
+        let (close_tx, close) = mpsc::channel(1);
+        let stop = CancellationToken::new();
+        let engine = Engine {
+            store: world.store,
             num_targets: 1,
             grace: Duration::from_millis(500),
-            driver: driver_config(),
+            driver: DriverConfig {
+                backoff: Backoff {
+                    base: Duration::from_millis(10),
+                    max: Duration::from_millis(40),
+                },
+                failure_probability: 0.0,
+                stall_probability: 0.0,
+                stall: Duration::ZERO,
+                inject: None,
+                seed: 11,
+            },
             clock: Clock::new(clock),
             publisher,
             counters: Arc::new(Counters::default()),
             permits: Arc::new(Semaphore::new(0)),
             from_submitter,
             close,
-            stop,
+            stop: stop.clone(),
             inject: None,
             seed: 7,
-            max_in_flight: 64,
+            max_in_flight: 8,
+        };
+        Rig {
+            engine,
+            sub,
+            submit,
+            _close: close_tx,
+            stop,
+            shadow,
         }
     }
+
+    const BUDGETS: RetryBudgets = RetryBudgets {
+        structural: 3,
+        normal: 3,
+        low_priority: 3,
+    };
 
     /// The engine dates its decisions by its latest reading of the clock
     /// (a batch's arrival, or the end of the transaction before) instead
@@ -473,36 +503,15 @@ mod tests {
     /// end.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn decisions_on_the_real_clock_are_dated_in_order() {
-        let config = parse_str(
-            "num_targets = 1\nnum_sources = 1",
-            "test",
-            &Overrides::default(),
-        )
-        .unwrap_or_else(|e| panic!("{e}"));
-        let world = World::build(&config, 3).unwrap_or_else(|e| panic!("{e}"));
-        let mut bus = Bus::new(64);
-        let mut sub = bus.subscribe();
-        let publisher = bus.publisher();
-        drop(bus);
-        let (submit_tx, submit_rx) = mpsc::channel(8);
-        let (_close_tx, close_rx) = mpsc::channel(1);
-        let stop = CancellationToken::new();
-        let engine = tokio::spawn(
-            engine(
-                world.store,
-                publisher,
-                ClockMode::Real,
-                submit_rx,
-                close_rx,
-                stop.clone(),
-            )
-            .run(),
-        );
-        let budgets = RetryBudgets {
-            structural: 3,
-            normal: 3,
-            low_priority: 3,
-        };
+        let Rig {
+            engine,
+            mut sub,
+            submit: submit_tx,
+            _close,
+            stop,
+            ..
+        } = rig(ClockMode::Real);
+        let engine = tokio::spawn(engine.run());
         // Three messages of eight batches of three ops, all on target 0:
         // every batch is decided after the commit of the batch before.
         let (messages, batches, size) = (3u64, 8u64, 3u64);
@@ -516,7 +525,7 @@ mod tests {
                         data_value: id as f64,
                     };
                     msg.ops
-                        .push(Op::new(OpId(id), kind, Priority::HIGH, 0, &budgets, 0));
+                        .push(Op::new(OpId(id), kind, Priority::HIGH, 0, &BUDGETS, 0));
                 }
                 msg.ends.push(msg.ops.len() as u32);
             }
@@ -562,57 +571,24 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn a_failing_op_backs_off_for_real_and_stops_at_its_budget() {
-        let config = parse_str(
-            "num_targets = 1\nnum_sources = 1",
-            "test",
-            &Overrides::default(),
-        )
-        .unwrap_or_else(|e| panic!("{e}"));
-        let world = World::build(&config, 3).unwrap_or_else(|e| panic!("{e}"));
-        let shadow = crate::ops::exec::Shadow::capture(&world.store, EntityId(0))
-            .unwrap_or_else(|e| panic!("{e}"));
-        let mut bus = Bus::new(64);
-        let mut sub = bus.subscribe();
-        let publisher = bus.publisher();
-        drop(bus);
-        let (submit_tx, submit_rx) = mpsc::channel(8);
-        let (_close_tx, close_rx) = mpsc::channel(1);
-        let stop = CancellationToken::new();
-        let counters = Arc::new(Counters::default());
-        let base = Duration::from_millis(10);
-        let engine = tokio::spawn(
-            Engine {
-                driver: DriverConfig {
-                    backoff: Backoff {
-                        base,
-                        max: Duration::from_millis(40),
-                    },
-                    failure_probability: 1.0,
-                    ..driver_config()
-                },
-                counters: Arc::clone(&counters),
-                ..engine(
-                    world.store,
-                    publisher,
-                    ClockMode::Virtual,
-                    submit_rx,
-                    close_rx,
-                    stop.clone(),
-                )
-            }
-            .run(),
-        );
-        let budgets = RetryBudgets {
-            structural: 3,
-            normal: 3,
-            low_priority: 3,
-        };
+        let Rig {
+            mut engine,
+            mut sub,
+            submit: submit_tx,
+            _close,
+            stop,
+            shadow,
+        } = rig(ClockMode::Virtual);
+        engine.driver.failure_probability = 1.0;
+        let base = engine.driver.backoff.base;
+        let counters = Arc::clone(&engine.counters);
+        let engine = tokio::spawn(engine.run());
         let op = Op::new(
             OpId(1),
             OpKind::ComplexUpdate { data_value: 1.0 },
             Priority::HIGH,
             0,
-            &budgets,
+            &BUDGETS,
             0,
         );
         let began = tokio::time::Instant::now();
