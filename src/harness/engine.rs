@@ -429,7 +429,7 @@ mod tests {
         engine: Engine,
         sub: crate::events::Subscription,
         submit: mpsc::Sender<SubmitMsg>,
-        /// Kept open: a closed channel would start the drain.
+        /// The drain's signal, never sent: held so its channel stays open.
         _close: mpsc::Sender<()>,
         stop: CancellationToken,
         /// The target before the run.

@@ -8,9 +8,9 @@
 //! On the real clock the digest is folded on a thread of its own, fed the
 //! batches in the order the observer receives them (a group of them at a
 //! time, so the thread wakes once per group), so hashing every event stays
-//! off the checks' path and the value is the one an inline fold gives. On the virtual clock it is folded inline: a task waiting on a
-//! thread would let the paused clock jump, and the run must depend on its
-//! inputs alone.
+//! off the checks' path and the value is the one an inline fold gives. On
+//! the virtual clock it is folded inline: a task waiting on a thread would
+//! let the paused clock jump, and the run must depend on its inputs alone.
 
 use std::io;
 use std::sync::Arc;
