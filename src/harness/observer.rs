@@ -44,8 +44,9 @@ pub struct Observer {
 }
 
 /// Groups of batches queued for the digest thread before the observer
-/// waits.
-const DIGEST_QUEUE: usize = 64;
+/// waits: with [`DIGEST_GROUP`], 256 batches at most, as many as the
+/// bus queues for a subscriber, so a lagging digest holds no more memory.
+const DIGEST_QUEUE: usize = 8;
 
 /// Batches handed to the digest thread at a time. The thread folds a
 /// batch faster than the observer checks it, so handed one batch at a
