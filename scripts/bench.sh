@@ -20,6 +20,15 @@
 #                                                      virtual clock (seeds per
 #                                                      second of wall time)
 #
+# and two pairs of one-core runs, each pair two processes at once, each
+# pinned to a core of its own (taskset) on one tokio worker with half the
+# targets: what sharding the whole run by target could give at most, with
+# nothing crossing cores and nothing merged (skipped without taskset or
+# a second core):
+#
+#   shards            configs/max.toml           10 s  3 + 2 targets
+#   many-shards       configs/many_targets.toml  10 s  50,000 + 50,000 targets
+#
 # and prints one Markdown table of medians: committed and settled ops/s,
 # peak RSS as the kernel's high-water mark ("Maximum resident set size" of
 # time -v), bytes per target (peak RSS / targets, for 1,000 targets or
@@ -28,9 +37,9 @@
 # of the whole command, CPU, and the execution latency p99 (the
 # transaction alone). Then the --events ratios (settled ops/s with the
 # events file / without), what the second worker thread buys, the
-# 5 → 100,000 targets ratio and the virtual-clock figures.
+# 5 → 100,000 targets ratio, the pairs' sums and the virtual-clock figures.
 #
-#   scripts/bench.sh                 # about 9 minutes
+#   scripts/bench.sh                 # about 11 minutes
 #   QUICK=1 RUNS=1 scripts/bench.sh  # one round, without the 60 s run
 #
 # A run that exits non-zero (a threshold or check failed) is still reported:
@@ -77,6 +86,19 @@ case_def many-targets - configs/many_targets.toml 10
 case_def million-targets - configs/many_targets.toml 10 --targets 1000000
 explore_seeds=200
 
+# pair_def NAME CONFIG SECONDS TARGETS_A TARGETS_B: two one-core runs at once.
+pair_def() {
+    printf '%s\t%s\t%s\t%s\t%s\n' "$@" >>"$tmp/pairs"
+}
+: >"$tmp/pairs"
+read -r -a cores < <(python3 -c 'import os; print(*sorted(os.sched_getaffinity(0))[:2])')
+if command -v taskset >/dev/null && [[ ${#cores[@]} -ge 2 ]]; then
+    pair_def shards configs/max.toml 10 3 2
+    pair_def many-shards configs/many_targets.toml 10 50000 50000
+else
+    echo "bench.sh: no taskset or one core only: the one-core pairs are skipped" >&2
+fi
+
 # run ROUND NAME ENV CONFIG SECONDS EXTRA...: one measured run; its exit
 # code, JSON report and time -v output land in $tmp/NAME.ROUND.*.
 run() {
@@ -90,6 +112,29 @@ run() {
         --json "$tmp/$name.$round.json" --no-progress --quiet "$@" || rc=$?
     echo "$rc" >"$tmp/$name.$round.rc"
     rm -f "$tmp/events.ndjson" "$tmp/events.ndjson.zst"
+}
+
+# pair ROUND NAME CONFIG SECONDS TARGETS_A TARGETS_B: both halves at once,
+# half a on the first core, half b on the second, one tokio worker each.
+pair() {
+    local round=$1 name=$2 config=$3 seconds=$4 pids=() half i=0
+    shift 4
+    echo "bench.sh: round $round/$runs: $name ($config, $seconds s, --targets $1 + $2, one core each)" >&2
+    for half in a b; do
+        TOKIO_WORKER_THREADS=1 taskset -c "${cores[$i]}" \
+            /usr/bin/time -v -o "$tmp/$name-$half.$round.time" \
+            "$bin" run --config "$config" --duration "$seconds" --targets "$1" \
+            --json "$tmp/$name-$half.$round.json" --no-progress --quiet &
+        pids+=($!)
+        i=$((i + 1))
+        shift
+    done
+    for half in a b; do
+        local rc=0
+        wait "${pids[0]}" || rc=$?
+        pids=("${pids[@]:1}")
+        echo "$rc" >"$tmp/$name-$half.$round.rc"
+    done
 }
 
 # explore ROUND: the virtual clock's other use, many seeds in parallel.
@@ -107,6 +152,9 @@ for round in $(seq 1 "$runs"); do
         # shellcheck disable=SC2086
         run "$round" "$name" "$env" "$config" "$seconds" $extra
     done <"$tmp/cases"
+    while IFS=$'\t' read -r name config seconds a b; do
+        pair "$round" "$name" "$config" "$seconds" "$a" "$b"
+    done <"$tmp/pairs"
     explore "$round"
 done
 
@@ -304,6 +352,34 @@ if first and last:
     print(
         f"capacity over 60 s: last 10 s / first 10 s = {flat:.3f} "
         f"({verdict} the ≥ 0.90 target)"
+    )
+
+with open(os.path.join(tmp, "pairs")) as f:
+    pairs = [line.rstrip("\n").split("\t") for line in f if line.strip()]
+for name, config, seconds, a, b in pairs:
+    halves = {h: [measure(f"{name}-{h}", r) for r in range(1, runs + 1)] for h in "ab"}
+    sums = [
+        x["committed"] + y["committed"] if x["committed"] and y["committed"] else None
+        for x, y in zip(halves["a"], halves["b"])
+    ]
+    total, one = median(sums), med.get(
+        "capacity" if config == "configs/max.toml" else "many-targets", {}
+    ).get("committed")
+    if total is None:
+        print(f"{name}: n/a (a run produced no report)")
+        continue
+    rounds = ", ".join(ops(x) for x in sums)
+    exits = []
+    for r in range(1, runs + 1):
+        for h in "ab":
+            with open(os.path.join(tmp, f"{name}-{h}.{r}.rc")) as f:
+                exits.append(f.read().strip())
+    versus = f", ×{total / one:.2f} the run on both cores" if one else ""
+    print(
+        f"{name}: two one-core runs at once ({config}, {int(a):,} + {int(b):,} targets): "
+        f"committed {ops(median([x['committed'] for x in halves['a']]))} + "
+        f"{ops(median([x['committed'] for x in halves['b']]))}, summed per round "
+        f"{rounds}, median {ops(total)} ops/s{versus} (exit codes {','.join(exits)})"
     )
 
 virtual = med.get("brutal-virtual", {})
