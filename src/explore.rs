@@ -36,6 +36,26 @@ pub(crate) fn run_seed(
     inject: Option<Inject>,
     events: Option<Box<dyn Write + Send>>,
 ) -> anyhow::Result<RunReport> {
+    run_seed_as(config, seed, inject, events, Gate::default())
+}
+
+/// What a run of a seed on behalf of `run` keeps of its command line: the
+/// command that gives its config (the report's `rerun`) and the baseline
+/// its gate compares with.
+#[derive(Clone, Debug, Default)]
+pub struct Gate {
+    pub command: Vec<String>,
+    pub baseline: Option<crate::report::compare::Baseline>,
+}
+
+/// [`run_seed`], with the command line's `gate`.
+fn run_seed_as(
+    config: &Config,
+    seed: u64,
+    inject: Option<Inject>,
+    events: Option<Box<dyn Write + Send>>,
+    gate: Gate,
+) -> anyhow::Result<RunReport> {
     let mut config = config.clone();
     config.seed = Some(seed);
     config.clock = ClockMode::Virtual;
@@ -46,8 +66,8 @@ pub(crate) fn run_seed(
         color: false,
         events: events.map(harness::EventsFile::plain),
         inject,
-        command: Vec::new(),
-        baseline: None,
+        command: gate.command,
+        baseline: gate.baseline,
     };
     let runtime = harness::runtime(ClockMode::Virtual).context("cannot start a tokio runtime")?;
     runtime.block_on(harness::run(config, options, std::future::pending()))
@@ -103,15 +123,23 @@ pub struct Divergence {
 }
 
 /// Run `config` with `seed` twice on the virtual clock and compare the
-/// event streams and digests.
+/// event streams and digests. Both runs are gated as `gate` says, so the
+/// report returned has the baseline's verdicts too.
 pub fn check_determinism(
     config: &Config,
     seed: u64,
     inject: Option<Inject>,
+    gate: Gate,
 ) -> anyhow::Result<Determinism> {
     let once = || -> anyhow::Result<(RunReport, Vec<u8>)> {
         let buf = SharedBuf::default();
-        let report = run_seed(config, seed, inject, Some(Box::new(buf.clone())))?;
+        let report = run_seed_as(
+            config,
+            seed,
+            inject,
+            Some(Box::new(buf.clone())),
+            gate.clone(),
+        )?;
         Ok((report, buf.take()))
     };
     let (report, first) = once()?;

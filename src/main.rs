@@ -406,7 +406,13 @@ fn run(args: RunArgs) -> Result<ExitCode, Failure> {
     };
 
     let report = if args.check_determinism {
-        match seeds::determinism(config, options.inject, options.events).map_err(Failure::run)? {
+        let gate = dynstress::explore::Gate {
+            command: options.command,
+            baseline: options.baseline,
+        };
+        match seeds::determinism(config, options.inject, options.events, gate)
+            .map_err(Failure::run)?
+        {
             Some(report) => report,
             None => return Ok(ExitCode::IntegrityFailed),
         }
@@ -443,6 +449,13 @@ fn rerun_command(args: &RunArgs) -> Vec<String> {
     flag("--rate", args.rate.clone());
     flag("--targets", args.targets.map(|v| v.to_string()));
     flag("--grace-period", args.grace_period.map(|v| v.to_string()));
+    // The clock decides what a seed gives: a determinism check ran on
+    // the virtual one whatever the config said.
+    let clock = match args.check_determinism {
+        true => Some("virtual".to_owned()),
+        false => args.clock.clone(),
+    };
+    flag("--clock", clock);
     words
 }
 

@@ -154,9 +154,10 @@ pub(crate) fn determinism(
     config: Config,
     inject: Option<harness::Inject>,
     events: Option<EventsFile>,
+    gate: dynstress::explore::Gate,
 ) -> anyhow::Result<Option<RunReport>> {
     let seed = config.seed.unwrap_or_else(rand::random);
-    match dynstress::explore::check_determinism(&config, seed, inject)? {
+    match dynstress::explore::check_determinism(&config, seed, inject, gate)? {
         Determinism::Same {
             report,
             events: lines,

@@ -194,6 +194,63 @@ fn check_determinism_names_the_first_diverging_event() {
     );
 }
 
+/// A determinism check is still a gated run: its baseline is judged and
+/// its replay command names the virtual clock it ran on.
+#[test]
+fn check_determinism_keeps_the_baseline_and_the_replay_command() {
+    let dir = TempDir::new().unwrap_or_else(|e| panic!("{e}"));
+    let config = configs("chaos.toml");
+    let (_, mut base) = virtual_run(&dir, "base", &config, 4);
+    // A baseline ten times as fast: every rate regresses by 90 %.
+    for rate in ["succeeded_ops_per_s", "settled_ops_per_s"] {
+        let v = base["rates"][rate]
+            .as_f64()
+            .unwrap_or_else(|| panic!("{base}"));
+        base["rates"][rate] = serde_json::json!(v * 10.0);
+    }
+    let fast = dir.path().join("fast.json");
+    std::fs::write(&fast, base.to_string()).unwrap_or_else(|e| panic!("{e}"));
+    let json = dir.path().join("out.json");
+    let out = dynstress(&[
+        "run",
+        "--config",
+        &config,
+        "--duration",
+        "5",
+        "--seed",
+        "4",
+        "--check-determinism",
+        "--quiet",
+        "--baseline",
+        &fast.display().to_string(),
+        "--json",
+        &json.display().to_string(),
+    ]);
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    let report: Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).unwrap_or_else(|e| panic!("{e}")))
+            .unwrap_or_else(|e| panic!("{e}"));
+    let failed: Vec<&str> = report["thresholds"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{report}"))
+        .iter()
+        .filter(|t| t["passed"] == Value::Bool(false))
+        .filter_map(|t| t["name"].as_str())
+        .collect();
+    assert!(
+        failed.iter().any(|n| n.starts_with("max_regression_")),
+        "{failed:?}"
+    );
+    assert_eq!(
+        report["rerun"].as_str(),
+        Some(
+            format!("dynstress run --config {config} --duration 5 --clock virtual --seed 4")
+                .as_str()
+        ),
+        "{report}"
+    );
+}
+
 #[test]
 fn check_determinism_refuses_the_real_clock() {
     let out = dynstress(&["run", "--check-determinism", "--clock", "real"]);
