@@ -197,6 +197,9 @@ pub struct ExploreOptions {
     pub inject: Option<Inject>,
     /// Look for a smaller reproduction of each failing seed.
     pub shrink: bool,
+    /// Set by the first signal: no seed starts after it, the seeds under
+    /// way finish, nothing is shrunk, and what was found is reported.
+    pub stop: Arc<std::sync::OnceLock<harness::Signal>>,
 }
 
 /// The paths of the engine a run went through, summed over seeds.
@@ -336,9 +339,23 @@ pub struct Summary {
     /// Failing seeds per failed check or threshold, by name.
     pub(crate) failed_by_check: std::collections::BTreeMap<String, u64>,
     pub(crate) coverage: Coverage,
-    /// The most severe exit code over all seeds.
+    /// The most severe exit code over all seeds, or the signal's.
     pub exit_code: ExitCode,
+    /// The signal that stopped the exploration early, if one did.
+    #[serde(serialize_with = "signal_name")]
+    pub interrupted: Option<harness::Signal>,
     pub failures: Vec<Failure>,
+}
+
+fn signal_name<S: serde::Serializer>(
+    s: &Option<harness::Signal>,
+    to: S,
+) -> Result<S::Ok, S::Error> {
+    match s {
+        Some(harness::Signal::Interrupt) => to.serialize_some("SIGINT"),
+        Some(harness::Signal::Terminate) => to.serialize_some("SIGTERM"),
+        None => to.serialize_none(),
+    }
 }
 
 /// Run every seed of `options.seeds` on `options.jobs` worker threads;
@@ -357,7 +374,7 @@ pub fn explore(options: &ExploreOptions, mut on_done: impl FnMut(&SeedOutcome)) 
                 loop {
                     let seed = next.fetch_add(1, Ordering::Relaxed);
                     // `seed < first`: the counter wrapped past u64::MAX.
-                    if seed > last || seed < first {
+                    if seed > last || seed < first || options.stop.get().is_some() {
                         break;
                     }
                     let result = run_seed(&options.config, seed, options.inject, None);
@@ -382,6 +399,7 @@ pub fn explore(options: &ExploreOptions, mut on_done: impl FnMut(&SeedOutcome)) 
         failed_by_check: Default::default(),
         coverage: Coverage::default(),
         exit_code: ExitCode::Passed,
+        interrupted: options.stop.get().copied(),
         failures: Vec::new(),
     };
     for o in outcomes {
@@ -395,11 +413,15 @@ pub fn explore(options: &ExploreOptions, mut on_done: impl FnMut(&SeedOutcome)) 
         for name in o.failed_checks.iter().chain(&o.failed_thresholds) {
             *summary.failed_by_check.entry(name.clone()).or_default() += 1;
         }
-        let shrunk = options
-            .shrink
+        let shrunk = (options.shrink && summary.interrupted.is_none())
             .then(|| shrink(&options.config, &o, options.inject));
         summary.failures.push(Failure { outcome: o, shrunk });
     }
+    summary.exit_code = match summary.interrupted {
+        Some(harness::Signal::Interrupt) => summary.exit_code.max(ExitCode::Interrupted),
+        Some(harness::Signal::Terminate) => summary.exit_code.max(ExitCode::Terminated),
+        None => summary.exit_code,
+    };
     summary
 }
 

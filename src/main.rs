@@ -16,6 +16,7 @@ use std::future::Future;
 use std::io::{self, IsTerminal, Write};
 use std::path::Path;
 use std::process;
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, anyhow};
@@ -464,7 +465,7 @@ fn rerun_command(args: &RunArgs) -> Vec<String> {
 fn execute(config: Config, options: RunOptions, quiet: bool) -> anyhow::Result<RunReport> {
     let runtime = harness::runtime(config.clock).context("cannot start the tokio runtime")?;
     let report = runtime.block_on(async {
-        let stop = stop_on_signal(quiet);
+        let stop = stop_on_signal(quiet, "draining and checking");
         harness::run(config, options, stop).await
     });
     // The harness has stopped its tasks; don't wait on stragglers.
@@ -488,7 +489,10 @@ fn signal_code(signal: Signal) -> ExitCode {
 /// runtime: in capacity mode the run's workers are saturated, and an
 /// acknowledgement queued behind them would come late. It is printed above
 /// the progress bar, so the bar is not left copied in the scrollback.
-fn stop_on_signal(quiet: bool) -> impl Future<Output = Signal> + Send + 'static {
+fn stop_on_signal(
+    quiet: bool,
+    doing: &'static str,
+) -> impl Future<Output = Signal> + Send + 'static {
     let (first, stopped) = tokio::sync::oneshot::channel::<Signal>();
     let listen = move || {
         let Ok(runtime) = tokio::runtime::Builder::new_current_thread()
@@ -507,7 +511,7 @@ fn stop_on_signal(quiet: bool) -> impl Future<Output = Signal> + Send + 'static 
                     Signal::Interrupt => "interrupted",
                     Signal::Terminate => "terminated",
                 };
-                let ack = format!("{what}: draining and checking; signal again to quit at once\n");
+                let ack = format!("{what}: {doing}; signal again to quit at once\n");
                 dynstress::report::progress::print_above(ack.as_bytes());
             }
             // The receiver is gone only if the run already ended.
@@ -528,6 +532,25 @@ fn stop_on_signal(quiet: bool) -> impl Future<Output = Signal> + Send + 'static 
             Err(_) => std::future::pending().await,
         }
     }
+}
+
+/// For work that runs on threads of its own rather than on a runtime: the
+/// first SIGINT or SIGTERM is set in the returned cell when it comes (a
+/// second one exits at once, as for `run`). `doing` says what the work does
+/// on the first.
+fn signal_cell(doing: &'static str) -> Arc<std::sync::OnceLock<Signal>> {
+    let cell = Arc::new(std::sync::OnceLock::new());
+    let stop = stop_on_signal(false, doing);
+    let set = Arc::clone(&cell);
+    // Without the thread no signal is heard: the work goes to its end.
+    let _ = std::thread::Builder::new()
+        .name("stop".to_owned())
+        .spawn(move || {
+            if let Ok(runtime) = tokio::runtime::Builder::new_current_thread().build() {
+                let _ = set.set(runtime.block_on(stop));
+            }
+        });
+    cell
 }
 
 /// The stop signals: SIGINT everywhere, SIGTERM on Unix.
@@ -607,7 +630,14 @@ fn breakpoint(args: cli::BreakpointArgs) -> Result<ExitCode, Failure> {
             // Progress is best effort: a closed stderr must not stop the search.
             let _ = render::progress(&plan, n, step, &mut io::stderr().lock());
         };
-        breakpoint::search(config, &plan, args.inject, stop_on_signal(false), progress).await
+        breakpoint::search(
+            config,
+            &plan,
+            args.inject,
+            stop_on_signal(false, "draining and checking"),
+            progress,
+        )
+        .await
     });
     runtime.shutdown_timeout(Duration::from_secs(1));
 

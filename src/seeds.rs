@@ -54,6 +54,7 @@ pub(crate) fn explore(args: ExploreArgs) -> Result<ExitCode, Failure> {
         jobs,
         inject: args.inject,
         shrink: !args.no_shrink,
+        stop: crate::signal_cell("finishing the seeds under way"),
     };
     let mut failed = 0;
     let summary = dynstress::explore::explore(&options, |o| {

@@ -275,3 +275,43 @@ fn second_signal_exits_at_once(signal: &str, code: i32) {
         ended.describe()
     );
 }
+
+/// `explore` on the first signal: no new seed starts, the seeds under way
+/// finish, and the seeds explored so far are reported, in the text and in
+/// the JSON, with the signal's exit code.
+#[test]
+fn explore_reports_the_seeds_so_far_on_the_first_signal() {
+    let dir = TempDir::new().unwrap();
+    let summary = dir.path().join("explore.json");
+    let summary_s = summary.display().to_string();
+    let mut run = Running::start(&[
+        "explore",
+        "--seeds",
+        "1..100000000",
+        "--jobs",
+        "1",
+        "--duration",
+        "1",
+        "--no-progress",
+        "--json",
+        &summary_s,
+    ]);
+    thread::sleep(Duration::from_millis(1500));
+    let sent = run.signal("INT");
+    let ended = run.wait(sent);
+    assert_eq!(ended.status.code(), Some(130), "{}", ended.describe());
+    assert!(
+        ended.stdout.contains("INTERRUPTED (exit 130)"),
+        "{}",
+        ended.describe()
+    );
+    let json = read_json(&summary, &ended);
+    assert_eq!(json["interrupted"], Value::from("SIGINT"), "{json}");
+    let run_seeds = uint(&json, "/seeds_run");
+    assert!(
+        run_seeds > 0 && run_seeds < 100_000_000,
+        "{run_seeds} seeds run\n{}",
+        ended.describe()
+    );
+    assert_eq!(uint(&json, "/passed") + uint(&json, "/failed"), run_seeds);
+}

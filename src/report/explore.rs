@@ -58,6 +58,16 @@ pub fn summary(w: &mut dyn Write, s: &Summary) -> io::Result<()> {
         "explored {} seeds: {} passed, {} failed",
         s.seeds_run, s.passed, s.failed
     )?;
+    if let Some(signal) = s.interrupted {
+        let what = match signal {
+            crate::harness::Signal::Interrupt => "interrupted (SIGINT)",
+            crate::harness::Signal::Terminate => "terminated (SIGTERM)",
+        };
+        writeln!(
+            w,
+            "{what}: the seeds after these were not run, and no failure was shrunk"
+        )?;
+    }
     for (name, n) in &s.failed_by_check {
         writeln!(w, "  {name}: failed in {n} seeds")?;
     }
@@ -75,7 +85,9 @@ pub fn summary(w: &mut dyn Write, s: &Summary) -> io::Result<()> {
         c.retried,
         c.cancelled
     )?;
-    let verdict = if s.exit_code == ExitCode::Passed {
+    let verdict = if s.interrupted.is_some() {
+        "INTERRUPTED"
+    } else if s.exit_code == ExitCode::Passed {
         "PASSED"
     } else {
         "FAILED"
