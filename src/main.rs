@@ -26,7 +26,9 @@ use dynstress::config::{self, Config, Overrides};
 use dynstress::harness::{self, EventsFile, ProgressMode, RunOptions, Signal};
 use dynstress::history;
 use dynstress::report::compare::{self, Baseline};
-use dynstress::report::export::{ExportFormat, ExportManager, ExportTarget, PendingFile};
+use dynstress::report::export::{
+    ExportFormat, ExportManager, ExportTarget, PendingFile, refuse_input,
+};
 use dynstress::report::model::{ExitCode, RunReport, SCHEMA_VERSION};
 use dynstress::report::text::{self, TextStyle};
 
@@ -180,6 +182,11 @@ fn check_history(args: &CheckArgs) -> Result<ExitCode, Failure> {
             &config::load(Some(p), &Overrides::default()).map_err(Failure::usage)?,
         )),
     };
+    if let Some(out) = args.json.as_deref().filter(|p| *p != Path::new("-")) {
+        let mut inputs = vec![(args.history.as_path(), "the history")];
+        inputs.extend(args.config.as_deref().map(|p| (p, "--config")));
+        refuse_input(out, "--json", &inputs).map_err(Failure::usage)?;
+    }
     let source = args.history.display().to_string();
     let input =
         history::open(&args.history).map_err(|e| Failure::usage(anyhow!("{source}: {e}")))?;
@@ -326,6 +333,12 @@ fn run(args: RunArgs) -> Result<ExitCode, Failure> {
     // Every output is planned, checked and its file created before the
     // run, so a bad path or a clash costs nothing.
     let mut exports = ExportManager::new();
+    if let Some(p) = &args.config {
+        exports.input(p, "--config");
+    }
+    if let Some(p) = &args.baseline {
+        exports.input(p, "--baseline");
+    }
     let json = args.json.as_deref().map(ExportTarget::from_arg);
     if let Some(target) = &json {
         exports
@@ -614,6 +627,13 @@ fn breakpoint(args: cli::BreakpointArgs) -> Result<ExitCode, Failure> {
     // nothing; it appears under its name only once complete.
     let json_file = match args.json.as_deref() {
         Some(p) if p != Path::new("-") => {
+            let inputs: Vec<_> = args
+                .config
+                .as_deref()
+                .map(|c| (c, "--config"))
+                .into_iter()
+                .collect();
+            refuse_input(p, "--json", &inputs).map_err(Failure::usage)?;
             Some(PendingFile::create(p, "--json").map_err(Failure::usage)?)
         }
         _ => None,

@@ -8,7 +8,7 @@ use anyhow::{Context, anyhow};
 use dynstress::config::{self, Config, Overrides};
 use dynstress::explore::{Determinism, ExploreOptions};
 use dynstress::harness::{self, EventsFile};
-use dynstress::report::export::PendingFile;
+use dynstress::report::export::{PendingFile, refuse_input};
 use dynstress::report::model::{ExitCode, RunReport};
 
 use crate::Failure;
@@ -27,6 +27,13 @@ pub(crate) fn explore(args: ExploreArgs) -> Result<ExitCode, Failure> {
     let config = config::load(args.config.as_deref(), &overrides).map_err(Failure::usage)?;
     let json_file = match args.json.as_deref() {
         Some(p) if p != Path::new("-") => {
+            let inputs: Vec<_> = args
+                .config
+                .as_deref()
+                .map(|c| (c, "--config"))
+                .into_iter()
+                .collect();
+            refuse_input(p, "--json", &inputs).map_err(Failure::usage)?;
             Some(PendingFile::create(p, "--json").map_err(Failure::usage)?)
         }
         _ => None,

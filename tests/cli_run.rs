@@ -1296,6 +1296,102 @@ fn clashing_outputs_are_refused_before_the_run() {
     }
 }
 
+/// No output may go to a file the command reads: the config, the
+/// baseline, a history being checked, an explored or searched config.
+/// Each is refused before anything runs, and the input is left as it was.
+#[test]
+fn outputs_on_an_input_file_are_refused_and_the_input_is_kept() {
+    let dir = TempDir::new().unwrap();
+    let config = dir.path().join("mine.toml");
+    let config_text = "duration_seconds = 1.0\n";
+    std::fs::write(&config, config_text).unwrap();
+    let config_s = config.display().to_string();
+    let config_again = dir.path().join(".").join("mine.toml").display().to_string();
+    let base = dir.path().join("base.json");
+    let r = run(&[
+        "run",
+        "--config",
+        &config_s,
+        "--seed",
+        "1",
+        "-q",
+        "--events",
+        &dir.path().join("h.ndjson").display().to_string(),
+        "--json",
+        &base.display().to_string(),
+    ]);
+    r.assert_exit(0);
+    let base_text = std::fs::read_to_string(&base).unwrap();
+    let base_s = base.display().to_string();
+    let history = dir.path().join("h.ndjson");
+    let history_text = std::fs::read_to_string(&history).unwrap();
+    let history_s = history.display().to_string();
+
+    let cases: Vec<(Vec<&str>, &str)> = vec![
+        (
+            vec!["run", "--config", &config_s, "--csv", &config_again],
+            "--csv",
+        ),
+        (
+            vec!["run", "--config", &config_s, "--events", &config_s],
+            "--events",
+        ),
+        (
+            vec![
+                "run",
+                "--config",
+                &config_s,
+                "--baseline",
+                &base_s,
+                "--json",
+                &base_s,
+            ],
+            "--json",
+        ),
+        (
+            vec![
+                "run",
+                "--config",
+                &config_s,
+                "--baseline",
+                &base_s,
+                "--html",
+                &base_s,
+            ],
+            "--html",
+        ),
+        (vec!["check", &history_s, "--json", &history_s], "--json"),
+        (
+            vec![
+                "check", &history_s, "--config", &config_s, "--json", &config_s,
+            ],
+            "--json",
+        ),
+        (
+            vec![
+                "explore", "--config", &config_s, "--seeds", "1", "--json", &config_s,
+            ],
+            "--json",
+        ),
+        (
+            vec!["breakpoint", "--config", &config_s, "--json", &config_s],
+            "--json",
+        ),
+    ];
+    for (args, flag) in cases {
+        let r = run(&args);
+        r.assert_exit(2);
+        assert!(
+            r.stderr.contains(&format!("{flag} ")) && r.stderr.contains("is the file"),
+            "{args:?}: {}",
+            r.describe()
+        );
+    }
+    assert_eq!(std::fs::read_to_string(&config).unwrap(), config_text);
+    assert_eq!(std::fs::read_to_string(&base).unwrap(), base_text);
+    assert_eq!(std::fs::read_to_string(&history).unwrap(), history_text);
+}
+
 #[test]
 fn a_quiet_failing_run_says_in_one_line_what_failed() {
     let r = run(&[

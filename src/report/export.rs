@@ -147,6 +147,13 @@ pub enum ExportError {
         second: &'static str,
         target: String,
     },
+    /// An output on a file the command reads: it would destroy its input.
+    #[error("{output} {path} is the file {input} reads; give the output a different destination")]
+    Overwrite {
+        output: &'static str,
+        input: &'static str,
+        path: String,
+    },
     /// Writing after the run failed.
     #[error("cannot write the {format} report to {target}: {source}")]
     Write {
@@ -273,6 +280,27 @@ pub struct ExportManager {
     exports: Vec<Export>,
     /// Destinations taken so far, with the flag that took each.
     taken: Vec<(ExportTarget, &'static str)>,
+    /// Files the command reads, with the flag that names each: no output
+    /// may go there.
+    inputs: Vec<(PathBuf, &'static str)>,
+}
+
+/// Refuse `output` (asked for by `origin`) if it is one of the files the
+/// command reads (`inputs`, each with the flag that names it): writing it
+/// would destroy the input before, or while, it is read.
+pub fn refuse_input(
+    output: &Path,
+    origin: &'static str,
+    inputs: &[(&Path, &'static str)],
+) -> Result<(), ExportError> {
+    match inputs.iter().find(|(input, _)| same_file(input, output)) {
+        Some((_, input)) => Err(ExportError::Overwrite {
+            output: origin,
+            input,
+            path: output.display().to_string(),
+        }),
+        None => Ok(()),
+    }
 }
 
 impl ExportManager {
@@ -280,12 +308,24 @@ impl ExportManager {
         ExportManager::default()
     }
 
-    /// Claim `target` for `origin`; refuses a destination already taken.
+    /// A file the command reads, named by `origin`: every output claimed
+    /// after this is refused there.
+    pub fn input(&mut self, path: &Path, origin: &'static str) {
+        self.inputs.push((path.to_path_buf(), origin));
+    }
+
+    /// Claim `target` for `origin`; refuses a destination already taken,
+    /// or one the command reads.
     fn claim(&mut self, target: &ExportTarget, origin: &'static str) -> Result<(), ExportError> {
         let path = |t: &ExportTarget| match t {
             ExportTarget::File(p) | ExportTarget::Append(p) => Some(p.clone()),
             _ => None,
         };
+        if let Some(out) = path(target) {
+            let inputs: Vec<(&Path, &'static str)> =
+                self.inputs.iter().map(|(p, o)| (p.as_path(), *o)).collect();
+            refuse_input(&out, origin, &inputs)?;
+        }
         let same = |t: &ExportTarget| match (path(t), path(target)) {
             (Some(a), Some(b)) => same_file(&a, &b),
             _ => t == target,
