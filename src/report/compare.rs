@@ -289,6 +289,9 @@ fn differing(path: &str, a: Option<&Value>, b: Option<&Value>, out: &mut Vec<Str
                 differing(&format!("{path}.{k}"), a.get(k), b.get(k), out);
             }
         }
+        // A number is its value: `2.0` and `2` are one setting (a report
+        // kept through a tool that rewrites numbers is still comparable).
+        (Some(Value::Number(a)), Some(Value::Number(b))) if a.as_f64() == b.as_f64() => {}
         (a, b) if a != b => out.push(path.to_owned()),
         _ => {}
     }
@@ -435,6 +438,23 @@ mod tests {
             comparable(&json!({}), &base, true),
             Err(CompareError::NotAReport(_))
         ));
+    }
+
+    #[test]
+    fn a_number_written_another_way_is_the_same_setting() {
+        let base = report(100.0, 14.0, 30.0);
+        let mut rewritten = base.clone();
+        rewritten["config"]["duration_seconds"] = json!(2);
+        let mut two = base.clone();
+        two["config"]["duration_seconds"] = json!(2.0);
+        assert_eq!(comparable(&two, &rewritten, false), Ok(()));
+        rewritten["config"]["duration_seconds"] = json!(2.5);
+        assert_eq!(
+            comparable(&two, &rewritten, false),
+            Err(CompareError::Config {
+                keys: vec!["config.duration_seconds".to_owned()]
+            })
+        );
     }
 
     #[test]
