@@ -438,6 +438,25 @@ fn duration_and_rate_flags_scale_the_stages() {
     assert!(e.starts_with("--duration -1:"), "{e}");
 }
 
+/// The stage errors are written across source lines; their text must not
+/// carry the source's indentation.
+#[test]
+fn stage_errors_read_as_one_sentence() {
+    let max = Overrides {
+        rate: Some("max".into()),
+        ..Overrides::default()
+    };
+    let errors = [
+        err("start_rate_per_second = 5\n"),
+        err(&format!("duration_seconds = 15\n{STAGED}")),
+        err("[[stages]]\nduration_seconds = 1\nrate_per_second = 0\n"),
+        parse_str(STAGED, "f.toml", &max).unwrap_err().to_string(),
+    ];
+    for e in errors {
+        assert!(!e.contains("  "), "{e:?}");
+    }
+}
+
 #[test]
 fn bad_stages_name_the_stage_and_key() {
     let e = err("[[stages]]\nduration_seconds = 5\n");

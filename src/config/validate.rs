@@ -133,7 +133,8 @@ impl Validator<'_> {
                 return Err(self.fail(
                     "start_rate_per_second",
                     &v,
-                    "is the rate the first of the [[stages]] ramps from; without stages,                      set operation_rate_per_second"
+                    "is the rate the first of the [[stages]] ramps from; without stages, \
+                        set operation_rate_per_second"
                         .into(),
                 ));
             }
@@ -147,7 +148,8 @@ impl Validator<'_> {
                     key: key.to_string(),
                     value: l.text.clone(),
                     allowed: format!(
-                        "cannot be given with [[stages]] ({}): the stages set the run's                          duration and rate; remove one or the other",
+                        "cannot be given with [[stages]] ({}): the stages set the run's \
+                        duration and rate; remove one or the other",
                         self.at("stages")
                     ),
                 });
@@ -179,7 +181,8 @@ impl Validator<'_> {
             return Err(ConfigError::Table {
                 at: self.at("stages"),
                 table: "[stages]".into(),
-                problem: "every rate is 0, so the stages would submit nothing; give a stage                           a rate_per_second > 0"
+                problem: "every rate is 0, so the stages would submit nothing; give a stage \
+                        a rate_per_second > 0"
                     .into(),
             });
         }
@@ -198,7 +201,8 @@ impl Validator<'_> {
                     return Err(self.fail(
                         "operation_rate_per_second",
                         &rate_value,
-                        "cannot be \"max\" with [[stages]]; a number scales the stages so                          that their peak is that rate"
+                        "cannot be \"max\" with [[stages]]; a number scales the stages so \
+                        that their peak is that rate"
                             .into(),
                     ));
                 }
