@@ -315,7 +315,7 @@ fn a_lost_event_breaks_an_ops_life_offline() {
 
 /// Every fixture: its exit code and a piece of the message it must give
 /// (stderr for an unreadable history, the report for a violated one).
-const FIXTURES: [(&str, i32, &str); 41] = [
+const FIXTURES: [(&str, i32, &str); 45] = [
     ("valid", 0, "HOLDS (exit 0)"),
     ("not_json", 2, "line 3: not a history line"),
     (
@@ -384,6 +384,10 @@ const FIXTURES: [(&str, i32, &str); 41] = [
         "line 1: field `grace_period_seconds`",
     ),
     ("no_grace_period", 2, "the grace period is unknown"),
+    ("empty", 2, "the history has no events"),
+    ("header_only", 2, "the history has no events"),
+    ("text_without_header", 2, "line 1: not a history line"),
+    ("zstd_unnamed", 2, "line 1: zstd-compressed data"),
     (
         "time_not_a_number",
         2,

@@ -108,6 +108,8 @@ pub enum HistoryError {
     Line { line: u64, problem: String },
     /// A rule parameter is missing or invalid.
     Parameters(String),
+    /// Not one event: nothing to judge, so nothing may pass.
+    Empty,
 }
 
 impl fmt::Display for HistoryError {
@@ -116,6 +118,10 @@ impl fmt::Display for HistoryError {
             HistoryError::Io { error } => write!(f, "cannot read: {error}"),
             HistoryError::Line { line, problem } => write!(f, "line {line}: {problem}"),
             HistoryError::Parameters(problem) => f.write_str(problem),
+            HistoryError::Empty => f.write_str(
+                "the history has no events (an empty file, or a header alone); \
+                 an empty history proves nothing",
+            ),
         }
     }
 }
@@ -247,11 +253,28 @@ impl<R: BufRead> Reader<R> {
         Ok(true)
     }
 
+    /// The first physical line, as [`Reader::fill`]; compressed input is
+    /// named as such rather than as a line that is not history.
+    fn fill_start(&mut self) -> Result<bool, HistoryError> {
+        const ZSTD_MAGIC: [u8; 4] = [0x28, 0xb5, 0x2f, 0xfd];
+        let compressed = self
+            .input
+            .fill_buf()
+            .map_err(|error| HistoryError::Io { error })?;
+        if compressed.starts_with(&ZSTD_MAGIC) {
+            return Err(HistoryError::line(
+                1,
+                "zstd-compressed data: give the file's name ending in .zst, or decompress it",
+            ));
+        }
+        self.fill()
+    }
+
     /// Look at the first line: a header is taken, an event is kept for
     /// the first `next_event`.
     fn start(&mut self) -> Result<(), HistoryError> {
         self.started = true;
-        if !self.fill()? {
+        if !self.fill_start()? {
             return Ok(());
         }
         let trimmed = self.buf.trim_ascii_start();

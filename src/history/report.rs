@@ -152,11 +152,20 @@ pub fn check<R: BufRead>(
     opts: &CheckOptions,
 ) -> Result<HistoryReport, HistoryError> {
     let header = reader.header()?.cloned();
+    // The first event is read before the parameters are asked for, so
+    // that input which is not a history, or holds no event, says so.
+    let mut first = reader.next_event()?;
+    if first.is_none() {
+        return Err(HistoryError::Empty);
+    }
     let parameters = parameters(opts, header.as_ref()).map_err(HistoryError::Parameters)?;
     let params = params_of(&parameters).map_err(HistoryError::Parameters)?;
     let mut checker = OfflineChecker::new(params);
     let (mut events, mut versions) = (0u64, 0u64);
-    while let Some(ev) = reader.next_event()? {
+    while let Some(ev) = match first.take() {
+        Some(ev) => Some(ev),
+        None => reader.next_event()?,
+    } {
         events += 1;
         if let crate::events::EventKind::EntityVersioned { .. } = ev.kind {
             versions += 1;
