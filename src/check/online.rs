@@ -383,8 +383,10 @@ mod tests {
         s.submit(0.0, 1, 8);
         s.submit(0.0, 2, 8);
         s.conflict(0.0, 2, &[1, 2], None, Decision::Start);
+        s.reject(0.0, 1, 2);
         let (n, d) = s.caught(CheckId::PriorityRule);
-        assert_eq!(n, 1, "{d}");
+        // The rejection itself names a winner that did not outrank it.
+        assert_eq!(n, 2, "{d}");
         assert!(d.contains("winner outranked"), "{d}");
     }
 
@@ -397,8 +399,49 @@ mod tests {
         s.conflict(0.0, 1, &[1, 2, 3], None, Decision::Start);
         s.reject(0.0, 2, 3);
         let (n, d) = s.caught(CheckId::PriorityRule);
-        assert_eq!(n, 3, "{d}");
+        // Two outranking rivals, one rejection naming a non-winner, and
+        // neither loser rejected naming the winner.
+        assert_eq!(n, 5, "{d}");
         assert!(d.contains("rejected for a non-winner"), "{d}");
+        assert!(d.contains("loser not rejected"), "{d}");
+    }
+
+    /// Blind spot: a loser the engine keeps Pending instead of rejecting
+    /// it. It takes part in the target's next resolution as if new, so
+    /// every single decision looks right; the rejection it was owed does
+    /// not come.
+    #[test]
+    fn a_loser_kept_pending_is_caught_at_the_next_resolution_or_the_end() {
+        let mut s = Script::chaos();
+        s.submit(0.0, 1, 5);
+        s.submit(0.0, 2, 10);
+        s.submit(0.0, 3, 5);
+        s.conflict(0.0, 2, &[1, 2, 3], None, Decision::Start);
+        s.reject(0.0, 1, 2);
+        s.start(0.0, 2);
+        s.commit(0.1, 2);
+        assert_eq!(s.checker.violations_so_far(), 0);
+        s.conflict(0.1, 3, &[3], None, Decision::Start);
+        let (n, d) = s.caught(CheckId::PriorityRule);
+        assert_eq!(n, 1, "{d}");
+        assert!(
+            d.contains("op-00000003") && d.contains("loser not rejected"),
+            "{d}"
+        );
+
+        // Kept and never resolved again: owed at the end.
+        let mut s = Script::chaos();
+        s.submit(0.0, 1, 5);
+        s.submit(0.0, 2, 10);
+        s.conflict(0.0, 2, &[1, 2], None, Decision::Start);
+        s.start(0.0, 2);
+        s.commit(0.1, 2);
+        let (n, d) = s.caught(CheckId::PriorityRule);
+        assert_eq!(n, 1, "{d}");
+        assert!(
+            d.contains("lost to op-00000002 and was never rejected"),
+            "{d}"
+        );
     }
 
     #[test]
@@ -421,6 +464,7 @@ mod tests {
         // parent was still active.
         s.submit(6.0, 5, 8);
         s.conflict(6.0, 2, &[2, 5], None, Decision::Start);
+        s.reject(6.0, 5, 2);
         assert_eq!(s.caught(CheckId::PriorityRule).0, 2);
         let cov = s.checker.coverage();
         let cases = |name: &str| cov.paths.iter().find(|p| p.name == name).unwrap().cases;

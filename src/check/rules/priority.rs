@@ -30,6 +30,12 @@ pub struct PriorityRule {
     /// A conflict's losers, kept between conflicts (one allocation for
     /// the run instead of one per conflict).
     losers: Vec<(OpId, Priority, Priority)>,
+    /// The rejections a resolution owes: each loser of a target's latest
+    /// resolution (target, loser, winner) until it is rejected naming that
+    /// winner. Owed at the target's next resolution, or at the end, is a
+    /// loser the engine kept. Only the latest resolutions' losers wait
+    /// here, so it stays a handful long.
+    owed: Vec<(u32, OpId, OpId)>,
 }
 
 impl Default for PriorityRule {
@@ -44,6 +50,7 @@ impl Default for PriorityRule {
             waits: 0,
             live_cross_batch_parents: 0,
             losers: Vec::new(),
+            owed: Vec::new(),
         }
     }
 }
@@ -122,6 +129,9 @@ impl PriorityRule {
             });
             return;
         };
+        self.settle_owed(ev);
+        self.owed
+            .extend(others.iter().map(|&(id, _, _)| (ev.target, id, ev.op)));
         for &(id, e, _) in others.iter() {
             if !oracle::must_beat(ev.op, we, id, e) {
                 self.v.at(ev, "winner outranked", || {
@@ -165,6 +175,37 @@ impl PriorityRule {
     }
 }
 
+impl PriorityRule {
+    /// A resolution on `ev`'s target: the losers of the target's previous
+    /// one must all have been rejected by now.
+    fn settle_owed(&mut self, ev: &Event) {
+        let v = &mut self.v;
+        self.owed.retain(|&(target, loser, winner)| {
+            if target != ev.target {
+                return true;
+            }
+            v.record(Some(loser.0), Some(target), "loser not rejected", || {
+                format!(
+                    "lost to {winner} and was never rejected; {} resolved the target again at t={} ns",
+                    ev.op, ev.t_ns
+                )
+            });
+            false
+        });
+    }
+
+    /// A rejection naming `winner` pays what `ev.op` owed.
+    fn pay(&mut self, ev: &Event, winner: OpId) {
+        if let Some(i) = self
+            .owed
+            .iter()
+            .position(|&(t, loser, w)| t == ev.target && loser == ev.op && w == winner)
+        {
+            self.owed.swap_remove(i);
+        }
+    }
+}
+
 impl Rule for PriorityRule {
     fn observes(&self) -> Kinds {
         Kinds::of(&[Kind::Submitted, Kind::Conflict, Kind::Rejected])
@@ -191,6 +232,7 @@ impl Rule for PriorityRule {
                 ..
             } => {
                 self.rejections += 1;
+                self.pay(ev, *winner);
                 let last = table.target(ev.target).and_then(|t| t.last_winner);
                 if last != Some(*winner) {
                     self.v.at(ev, "rejected for a non-winner", || {
@@ -216,7 +258,13 @@ impl Rule for PriorityRule {
     }
 
     fn verdict(&self, _s: &FinalState<'_>) -> CheckResult {
-        self.v.result(
+        let mut v = self.v.clone();
+        for &(target, loser, winner) in &self.owed {
+            v.record(Some(loser.0), Some(target), "loser not rejected", || {
+                format!("lost to {winner} and was never rejected")
+            });
+        }
+        v.result(
             format!(
                 "{} conflicts, {} rejections and {} effective priorities checked",
                 count(self.conflicts),
