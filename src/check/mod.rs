@@ -135,6 +135,42 @@ pub struct CheckConfig {
     pub parent_horizon: u64,
     /// History entries the store retains per entity.
     pub history_retained: usize,
+    /// How late the engine's timers may act.
+    pub lateness: Lateness,
+}
+
+/// How late a timer-driven action may come and still count as on time.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Lateness {
+    /// A due preemption ([`rules::grace::PROMPTNESS_BOUND`] on the real
+    /// clock).
+    pub preemption: Duration,
+    /// A retry after its backoff ([`rules::retries::LATE_RETRY_BOUND`] on
+    /// the real clock).
+    pub retry: Duration,
+    /// A decision for an op waiting on a target where nothing executes.
+    /// Unbounded on the real clock, where a submitted op may queue behind
+    /// thousands before the engine reads it.
+    pub idle_decision: Option<Duration>,
+}
+
+impl Lateness {
+    /// On the real clock: scheduling delay on a loaded machine, with margin.
+    pub const REAL: Lateness = Lateness {
+        preemption: rules::grace::PROMPTNESS_BOUND,
+        retry: rules::retries::LATE_RETRY_BOUND,
+        idle_decision: None,
+    };
+    /// On the virtual clock no task is ever kept from running while time
+    /// moves, so what is left is the timer wheel's millisecond: an action
+    /// later than that came from a timer armed for the wrong time. An op
+    /// waiting on an idle target needs no timer: it is decided at the
+    /// instant it starts to wait.
+    pub const VIRTUAL: Lateness = Lateness {
+        preemption: Duration::from_millis(1),
+        retry: Duration::from_millis(1),
+        idle_decision: Some(Duration::ZERO),
+    };
 }
 
 impl CheckConfig {
@@ -146,6 +182,10 @@ impl CheckConfig {
             failures_injected: config.failure_probability > 0.0,
             parent_horizon: u64::from(config.batch_max) * (u64::from(config.parent_reach) + 1),
             history_retained: config.retention.history,
+            lateness: match config.clock {
+                crate::config::ClockMode::Real => Lateness::REAL,
+                crate::config::ClockMode::Virtual => Lateness::VIRTUAL,
+            },
         }
     }
 }

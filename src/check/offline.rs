@@ -73,6 +73,8 @@ impl OfflineChecker {
             failures_injected: params.failures_injected,
             parent_horizon: params.parent_horizon,
             history_retained: 0,
+            // Another engine's clock is its own: the real clock's margins.
+            lateness: crate::check::Lateness::REAL,
         };
         // The registry's stream rules; the store-based ones are left out.
         let rules: Vec<Box<dyn Rule>> = vec![

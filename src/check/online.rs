@@ -188,8 +188,13 @@ mod tests {
 
     impl Script {
         fn new(extra: &str) -> Script {
+            Script::with_top("", extra)
+        }
+
+        /// `top`: top-level keys; `extra`: tables after `[retries]`.
+        fn with_top(top: &str, extra: &str) -> Script {
             let text = format!(
-                "num_targets = 2\ngrace_period_seconds = 0.2\n[retries]\nbackoff_base_ms = 10\nbackoff_max_ms = 100\nnormal = 2\n{extra}"
+                "{top}num_targets = 2\ngrace_period_seconds = 0.2\n[retries]\nbackoff_base_ms = 10\nbackoff_max_ms = 100\nnormal = 2\n{extra}"
             );
             let config = parse_str(&text, "test", &Overrides::default()).unwrap();
             let world = World::build(&config, 7).unwrap();
@@ -199,6 +204,15 @@ mod tests {
 
         fn chaos() -> Script {
             Script::new("[faults]\nfailure_probability = 0.2\n")
+        }
+
+        /// [`Script::chaos`] on the virtual clock, where timers are late
+        /// by the timer wheel's millisecond at most.
+        fn chaos_virtual() -> Script {
+            Script::with_top(
+                "clock = \"virtual\"\n",
+                "[faults]\nfailure_probability = 0.2\n",
+            )
         }
 
         fn ev(&mut self, t_ms: f64, op: u64, kind: EventKind) {
@@ -529,7 +543,10 @@ mod tests {
     /// A grace save, then the timer: an op started at 0 is outranked at
     /// 100 ms (inside grace), so its preemption is due at 200 ms.
     fn grace_save_then_preempt_at(preempt_ms: f64) -> Script {
-        let mut s = Script::chaos();
+        grace_save_then_preempt(Script::chaos(), preempt_ms)
+    }
+
+    fn grace_save_then_preempt(mut s: Script, preempt_ms: f64) -> Script {
         s.submit(0.0, 1, 2);
         s.start(0.0, 1);
         s.submit(100.0, 2, 10);
@@ -565,6 +582,66 @@ mod tests {
         let (n, d) = s.caught(CheckId::GraceRule);
         assert_eq!(n, 1, "{d}");
         assert!(d.contains("late preemption") && d.contains("100ms"), "{d}");
+    }
+
+    /// Blind spot: a grace timer rounded up to the next 10 ms. A few
+    /// milliseconds late is scheduling on the real clock, but on the
+    /// virtual clock nothing but the timer wheel's millisecond delays it.
+    #[test]
+    fn a_few_milliseconds_late_is_caught_on_the_virtual_clock() {
+        let s = grace_save_then_preempt(Script::chaos_virtual(), 200.5);
+        assert_eq!(s.caught(CheckId::GraceRule).0, 0);
+        let s = grace_save_then_preempt(Script::chaos_virtual(), 203.0);
+        let (n, d) = s.caught(CheckId::GraceRule);
+        assert_eq!(n, 1, "{d}");
+        assert!(d.contains("late preemption") && d.contains("3ms"), "{d}");
+    }
+
+    /// Blind spot: an op left waiting on a target where nothing executes
+    /// (a resolution the engine forgot to run when an op arrived or one
+    /// finished). On the virtual clock it is decided at the instant it
+    /// starts to wait; a later event finds it undecided.
+    #[test]
+    fn an_op_left_waiting_on_an_idle_target_is_caught_on_the_virtual_clock() {
+        // Decided at once: nothing owed.
+        let mut s = Script::chaos_virtual();
+        s.submit(0.0, 1, 5);
+        s.conflict(0.0, 1, &[1], None, Decision::Start);
+        s.start(0.0, 1);
+        s.submit(0.0, 2, 5);
+        s.conflict(0.0, 2, &[2], Some(1), Decision::Wait);
+        s.commit(5.0, 1);
+        s.conflict(5.0, 2, &[2], None, Decision::Start);
+        s.start(5.0, 2);
+        s.commit(9.0, 2);
+        assert_eq!(s.caught(CheckId::GraceRule), (0, String::new()));
+
+        // Submitted to an idle target, decided only 3 ms later.
+        let mut s = Script::chaos_virtual();
+        s.submit(0.0, 1, 5);
+        s.submit(3.0, 2, 5);
+        let (n, d) = s.caught(CheckId::GraceRule);
+        assert_eq!(n, 1, "{d}");
+        assert!(d.contains("left waiting") && d.contains("3ms"), "{d}");
+
+        // Waiting behind an op that finished, and not decided then.
+        let mut s = Script::chaos_virtual();
+        s.submit(0.0, 1, 5);
+        s.conflict(0.0, 1, &[1], None, Decision::Start);
+        s.start(0.0, 1);
+        s.submit(1.0, 2, 5);
+        s.conflict(1.0, 2, &[2], Some(1), Decision::Wait);
+        s.commit(5.0, 1);
+        s.submit(8.0, 3, 5);
+        let (n, d) = s.caught(CheckId::GraceRule);
+        assert_eq!(n, 1, "{d}");
+        assert!(d.contains("left waiting"), "{d}");
+
+        // The real clock allows any queueing before the engine reads an op.
+        let mut s = Script::chaos();
+        s.submit(0.0, 1, 5);
+        s.submit(3.0, 2, 5);
+        assert_eq!(s.caught(CheckId::GraceRule).0, 0);
     }
 
     #[test]
@@ -615,7 +692,10 @@ mod tests {
 
     /// Fail at 10 ms, retry at `retry_ms` reporting `backoff_ms`.
     fn retry_after(retry_ms: f64, backoff_ms: f64) -> Script {
-        let mut s = Script::chaos();
+        retry_after_on(Script::chaos(), retry_ms, backoff_ms)
+    }
+
+    fn retry_after_on(mut s: Script, retry_ms: f64, backoff_ms: f64) -> Script {
         s.submit(0.0, 1, 5);
         s.start(0.0, 1);
         s.fail(10.0, 1, FailReason::InjectedFault { step: 1 }, true);
@@ -636,6 +716,19 @@ mod tests {
         let (n, d) = retry_after(11.0, 8.0).caught(CheckId::Retries);
         assert_eq!(n, 1, "{d}");
         assert!(d.contains("backoff not waited"), "{d}");
+    }
+
+    /// Blind spot: a backoff timer armed for the next retry's delay (16 ms
+    /// waited, 8 ms reported). The real clock allows scheduling delay; the
+    /// virtual clock only the timer wheel's millisecond.
+    #[test]
+    fn a_retry_later_than_its_backoff_is_caught_on_the_virtual_clock() {
+        assert_eq!(retry_after(26.0, 8.0).caught(CheckId::Retries).0, 0);
+        let on_time = retry_after_on(Script::chaos_virtual(), 18.5, 8.0);
+        assert_eq!(on_time.caught(CheckId::Retries).0, 0);
+        let (n, d) = retry_after_on(Script::chaos_virtual(), 26.0, 8.0).caught(CheckId::Retries);
+        assert_eq!(n, 1, "{d}");
+        assert!(d.contains("backoff overrun"), "{d}");
     }
 
     #[test]

@@ -55,6 +55,12 @@ struct Due {
 pub struct Grace {
     grace: Duration,
     bound_ns: u64,
+    /// How long an op may wait on a target where nothing executes before
+    /// it is decided (`None`: not checked).
+    idle_bound_ns: Option<u64>,
+    /// Targets where ops wait and nothing executes, with the time the
+    /// first began to wait there: a handful at most, each for an instant.
+    idle_waiting: Vec<(u32, u64)>,
     v: Violations,
     /// Per target, the executing op that is outranked by a waiting op.
     due: FxHashMap<u32, Due>,
@@ -69,14 +75,17 @@ pub struct Grace {
 }
 
 impl Grace {
+    /// The rule with the real clock's margins.
     pub fn new(grace: Duration) -> Grace {
-        Grace::with_bound(grace, PROMPTNESS_BOUND)
+        Grace::with_lateness(grace, crate::check::Lateness::REAL)
     }
 
-    pub fn with_bound(grace: Duration, bound: Duration) -> Grace {
+    pub fn with_lateness(grace: Duration, lateness: crate::check::Lateness) -> Grace {
         Grace {
             grace,
-            bound_ns: bound.as_nanos() as u64,
+            bound_ns: lateness.preemption.as_nanos() as u64,
+            idle_bound_ns: lateness.idle_decision.map(|d| d.as_nanos() as u64),
+            idle_waiting: Vec::new(),
             v: Violations::new(CheckId::GraceRule),
             due: FxHashMap::default(),
             deferred: FxHashMap::default(),
@@ -90,6 +99,53 @@ impl Grace {
 
     fn grace_ns(&self) -> u64 {
         self.grace.as_nanos() as u64
+    }
+
+    /// `ev`'s target executes nothing: if ops wait there, their decision
+    /// is owed from now (or from when the first began to wait).
+    fn idle_target(&mut self, ev: &Event, table: &Table) {
+        if self.idle_bound_ns.is_none() {
+            return;
+        }
+        let waiting = table
+            .target(ev.target)
+            .is_some_and(|tr| !tr.pending.is_empty());
+        match self.idle_waiting.iter().position(|&(t, _)| t == ev.target) {
+            Some(i) if !waiting => {
+                self.idle_waiting.swap_remove(i);
+            }
+            None if waiting => self.idle_waiting.push((ev.target, ev.t_ns)),
+            _ => {}
+        }
+    }
+
+    /// `t` executes an op: nothing waits there undecided.
+    fn busy_target(&mut self, t: u32) {
+        if let Some(i) = self.idle_waiting.iter().position(|&(x, _)| x == t) {
+            self.idle_waiting.swap_remove(i);
+        }
+    }
+
+    /// Time has moved on to `ev`'s: an op still waiting on an idle target
+    /// since longer than the bound was left undecided.
+    fn overdue_on_idle(&mut self, ev: &Event) {
+        let Some(bound) = self.idle_bound_ns else {
+            return;
+        };
+        let v = &mut self.v;
+        self.idle_waiting.retain(|&(t, since)| {
+            let waited = ev.t_ns.saturating_sub(since);
+            if waited <= bound {
+                return true;
+            }
+            v.record(None, Some(t), "left waiting", || {
+                format!(
+                    "ops waited {:?} on a target where nothing executed, without a decision",
+                    Duration::from_nanos(waited)
+                )
+            });
+            false
+        });
     }
 
     fn check_save(&mut self, winner: OpId, target: u32, executing: OpId, t_ns: u64, started: u64) {
@@ -272,13 +328,16 @@ impl Rule for Grace {
             .target(t)
             .and_then(|tr| tr.executing)
             .and_then(|id| table.op(id).map(|r| (id, *r)));
+        self.overdue_on_idle(ev);
         let Some((victim, rec)) = executing else {
             // Usually nothing is due anywhere: skip the hashing.
             if !self.due.is_empty() {
                 self.due.remove(&t);
             }
+            self.idle_target(ev, table);
             return;
         };
+        self.busy_target(t);
         match table.outranking_pending(t, rec.effective) {
             Some(since) => {
                 let at_ns = since.max(rec.started_ns + self.grace_ns());

@@ -101,7 +101,7 @@ pub fn registry(config: &CheckConfig, store: &Store, targets: u32) -> Vec<Box<dy
         Box::new(legal::Legal::default()),
         Box::new(exclusive::Exclusive::default()),
         Box::new(priority::PriorityRule::default()),
-        Box::new(grace::Grace::new(config.grace)),
+        Box::new(grace::Grace::with_lateness(config.grace, config.lateness)),
         Box::new(retries::Retries::new(config)),
         Box::new(failures::Failures::new(config.failures_injected)),
         Box::new(replay::Replay::new(store, targets, config.history_retained)),

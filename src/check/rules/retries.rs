@@ -52,6 +52,8 @@ pub fn ceiling(base: Duration, max: Duration, n: u32) -> Duration {
 pub struct Retries {
     base: Duration,
     max: Duration,
+    /// How late a retry may come after its backoff.
+    late: Duration,
     v: Violations,
     retries: u64,
     exhausted: u64,
@@ -62,6 +64,7 @@ impl Retries {
         Retries {
             base: config.backoff_base,
             max: config.backoff_max,
+            late: config.lateness.retry,
             v: Violations::new(CheckId::Retries),
             retries: 0,
             exhausted: 0,
@@ -114,10 +117,11 @@ impl Rule for Retries {
                     self.v.at(ev, "backoff not waited", || {
                         format!("retried {gap:?} after its failure, but reported a backoff of {reported:?}")
                     });
-                } else if gap > reported + LATE_RETRY_BOUND {
+                } else if gap > reported + self.late {
+                    let late = self.late;
                     self.v.at(ev, "backoff overrun", || {
                         format!(
-                            "retried {gap:?} after its failure, more than {LATE_RETRY_BOUND:?} past its backoff of {reported:?}"
+                            "retried {gap:?} after its failure, more than {late:?} past its backoff of {reported:?}"
                         )
                     });
                 }
