@@ -302,6 +302,14 @@ impl SeedOutcome {
             .unwrap_or_else(|| format!("exit {}", self.exit_code.code()))
     }
 
+    /// Whether a smaller run could show the same failure. A failed
+    /// threshold alone cannot say so: coverage, real work and completion
+    /// all depend on how long and how wide the run is, so a shorter run
+    /// fails them for its size, not for the seed's fault.
+    fn shrinkable(&self) -> bool {
+        !self.failed_checks.is_empty() || self.failed_thresholds.is_empty()
+    }
+
     fn shows(&self, symptom: &str) -> bool {
         self.failed_checks.iter().any(|c| c == symptom)
             || self.failed_thresholds.iter().any(|t| t == symptom)
@@ -413,7 +421,7 @@ pub fn explore(options: &ExploreOptions, mut on_done: impl FnMut(&SeedOutcome)) 
         for name in o.failed_checks.iter().chain(&o.failed_thresholds) {
             *summary.failed_by_check.entry(name.clone()).or_default() += 1;
         }
-        let shrunk = (options.shrink && summary.interrupted.is_none())
+        let shrunk = (options.shrink && summary.interrupted.is_none() && o.shrinkable())
             .then(|| shrink(&options.config, &o, options.inject));
         summary.failures.push(Failure { outcome: o, shrunk });
     }
@@ -491,6 +499,40 @@ mod tests {
         v["t_ns"]
             .as_u64()
             .unwrap_or_else(|| panic!("no t_ns in {line}"))
+    }
+
+    /// A seed that failed only thresholds is reported as it failed: a
+    /// shorter run would miss coverage or real work for being shorter.
+    #[test]
+    fn only_a_failed_check_or_a_failed_run_is_shrunk() {
+        let outcome = |checks: &[&str], thresholds: &[&str]| SeedOutcome {
+            seed: 1,
+            exit_code: ExitCode::ThresholdFailed,
+            failed_checks: checks.iter().map(|s| s.to_string()).collect(),
+            failed_thresholds: thresholds.iter().map(|s| s.to_string()).collect(),
+            error: None,
+            coverage: Coverage::default(),
+        };
+        assert!(!outcome(&[], &["min_coverage.borrows"]).shrinkable());
+        assert!(outcome(&["replay"], &["min_coverage.borrows"]).shrinkable());
+        assert!(outcome(&[], &[]).shrinkable());
+
+        // Explored: a threshold no 1 s run can meet fails every seed, and
+        // none is shrunk.
+        let mut c = config(include_str!("../configs/chaos.toml"));
+        c.duration = Duration::from_secs(1);
+        c.thresholds.min_real_work = 1_000_000;
+        let options = ExploreOptions {
+            config: c,
+            seeds: 1..=2,
+            jobs: 1,
+            inject: None,
+            shrink: true,
+            stop: Arc::default(),
+        };
+        let summary = explore(&options, |_| {});
+        assert_eq!(summary.failed, 2);
+        assert!(summary.failures.iter().all(|f| f.shrunk.is_none()));
     }
 
     #[test]

@@ -565,6 +565,35 @@ mod tests {
         s
     }
 
+    /// Blind spot: a grace save decided but never announced (its
+    /// `GraceProtected` lost, or not written by another engine): the save
+    /// itself then goes unchecked.
+    #[test]
+    fn a_grace_save_without_its_announcement_is_caught() {
+        let mut s = Script::chaos();
+        s.submit(0.0, 1, 2);
+        s.start(0.0, 1);
+        s.submit(100.0, 2, 10);
+        s.conflict(100.0, 2, &[2], Some(1), Decision::GraceSave);
+        s.conflict(200.0, 2, &[2], Some(1), Decision::Preempt);
+        s.preempt(200.0, 1, 2);
+        s.start(200.0, 2);
+        let (n, d) = s.caught(CheckId::GraceRule);
+        assert_eq!(n, 1, "{d}");
+        assert!(d.contains("grace save not announced"), "{d}");
+        // Never decided again: owed at the end.
+        let mut s = Script::chaos();
+        s.submit(0.0, 1, 2);
+        s.start(0.0, 1);
+        s.submit(100.0, 2, 10);
+        s.conflict(100.0, 2, &[2], Some(1), Decision::GraceSave);
+        let (n, d) = s.caught(CheckId::GraceRule);
+        assert!(n >= 1 && d.contains("grace save not announced"), "{d}");
+        // Announced: nothing owed.
+        let s = grace_save_then_preempt_at(200.0);
+        assert_eq!(s.caught(CheckId::GraceRule).0, 0);
+    }
+
     #[test]
     fn a_prompt_preemption_passes_and_its_lateness_is_reported() {
         let s = grace_save_then_preempt_at(203.0);

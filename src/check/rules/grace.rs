@@ -61,6 +61,9 @@ pub struct Grace {
     /// Targets where ops wait and nothing executes, with the time the
     /// first began to wait there: a handful at most, each for an instant.
     idle_waiting: Vec<(u32, u64)>,
+    /// Grace-save decisions whose `GraceProtected` has not come yet
+    /// (target, winner): owed before the target's next decision.
+    unannounced: Vec<(u32, OpId)>,
     v: Violations,
     /// Per target, the executing op that is outranked by a waiting op.
     due: FxHashMap<u32, Due>,
@@ -86,6 +89,7 @@ impl Grace {
             bound_ns: lateness.preemption.as_nanos() as u64,
             idle_bound_ns: lateness.idle_decision.map(|d| d.as_nanos() as u64),
             idle_waiting: Vec::new(),
+            unannounced: Vec::new(),
             v: Violations::new(CheckId::GraceRule),
             due: FxHashMap::default(),
             deferred: FxHashMap::default(),
@@ -99,6 +103,43 @@ impl Grace {
 
     fn grace_ns(&self) -> u64 {
         self.grace.as_nanos() as u64
+    }
+
+    /// A grace save is a decision and an announcement: `GraceProtected`
+    /// names the protected op and how long it had run. A decision to save
+    /// must be announced before the target is decided again (or by the
+    /// end); an announcement lost on the way, or never made, leaves the
+    /// save unchecked.
+    fn announcements(&mut self, ev: &Event) {
+        match &ev.kind {
+            EventKind::OperationConflict { decision, .. } => {
+                if !self.unannounced.is_empty() {
+                    let v = &mut self.v;
+                    self.unannounced.retain(|&(t, winner)| {
+                        if t != ev.target {
+                            return true;
+                        }
+                        v.record(Some(winner.0), Some(t), "grace save not announced", || {
+                            format!("decided a grace save and no GraceProtected followed before {} decided the target again", ev.op)
+                        });
+                        false
+                    });
+                }
+                if *decision == Decision::GraceSave {
+                    self.unannounced.push((ev.target, ev.op));
+                }
+            }
+            EventKind::GraceProtected { .. } => {
+                if let Some(i) = self
+                    .unannounced
+                    .iter()
+                    .position(|&(t, w)| t == ev.target && w == ev.op)
+                {
+                    self.unannounced.swap_remove(i);
+                }
+            }
+            _ => {}
+        }
     }
 
     /// `ev`'s target executes nothing: if ops wait there, their decision
@@ -231,6 +272,7 @@ impl Rule for Grace {
     }
 
     fn observe(&mut self, ev: &Event, table: &Table) {
+        self.announcements(ev);
         match &ev.kind {
             EventKind::GraceProtected { executing, .. } => {
                 self.grace_saves += 1;
@@ -378,7 +420,13 @@ impl Rule for Grace {
 
     fn verdict(&self, _s: &FinalState<'_>) -> CheckResult {
         let l = self.lateness.summary();
-        self.v.result(
+        let mut v = self.v.clone();
+        for &(t, winner) in &self.unannounced {
+            v.record(Some(winner.0), Some(t), "grace save not announced", || {
+                "decided a grace save and no GraceProtected followed".to_string()
+            });
+        }
+        v.result(
             format!(
                 "{} grace saves and {} preemptions checked; {} due preemptions, lateness p50 {} µs, max {} µs (bound {} µs)",
                 count(self.grace_saves),
