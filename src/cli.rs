@@ -320,9 +320,9 @@ pub struct RunArgs {
     #[arg(long, value_name = "FILE|-")]
     pub json: Option<PathBuf>,
 
-    /// Write a self-contained HTML report with charts to FILE (no network
-    /// needed to open it).
-    #[arg(long, value_name = "FILE")]
+    /// Write a self-contained HTML report with charts to FILE, or to
+    /// stdout with "-" (no network needed to open it).
+    #[arg(long, value_name = "FILE|-")]
     pub html: Option<PathBuf>,
 
     /// Write a Markdown summary to FILE, or to stdout with "-".

@@ -275,6 +275,19 @@ fn configuration_shows_the_config_and_the_seed() {
     let out = text(&r, PLAIN);
     assert!(out.contains("rate: max (capacity mode, at most 100,000 in flight)"));
     assert!(out.contains("seed: 7\n"));
+    assert!(!out.contains("digests:"));
+
+    // On the virtual clock the digests identify the run.
+    let mut r = sample_report();
+    let digests = |clock: &str| crate::report::model::Digests {
+        clock: clock.to_owned(),
+        events: "00aa".to_owned(),
+        store: "11bb".to_owned(),
+    };
+    r.digests = Some(digests("virtual"));
+    assert!(text(&r, PLAIN).contains("digests: events 00aa · store 11bb"));
+    r.digests = Some(digests("real"));
+    assert!(!text(&r, PLAIN).contains("digests:"));
 }
 
 #[test]

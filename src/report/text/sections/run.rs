@@ -131,6 +131,14 @@ pub(in crate::report::text) fn configuration(report: &RunReport, g: &Glyphs) -> 
         nowrap: true,
         ..Node::new(format!("rerun: {}", report.rerun))
     });
+    // On the virtual clock the digests identify the run: a rerun of the
+    // seed gives the same two.
+    if let Some(d) = report.digests.as_ref().filter(|d| d.clock == "virtual") {
+        nodes.push(Node::new(format!(
+            "digests: events {}{}store {}",
+            d.events, g.sep, d.store
+        )));
+    }
     Section {
         icon: "📋",
         tag: "CONFIG",
