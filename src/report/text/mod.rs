@@ -97,6 +97,12 @@ pub fn summary(report: &RunReport, code: ExitCode) -> String {
     };
     let reason = if code == report.outcome.exit_code {
         failure_reason(report)
+    } else if report.outcome.passed {
+        // Only what came after the run failed (an output not written).
+        format!(
+            "{}; the run itself passed its checks and thresholds",
+            code.meaning()
+        )
     } else {
         format!("{}; {}", code.meaning(), failure_reason(report))
     };

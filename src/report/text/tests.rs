@@ -499,3 +499,19 @@ fn baseline_regressions_read_as_percentages() {
         "{out}"
     );
 }
+
+/// The one line a quiet run prints when it did not pass: an output that
+/// could not be written after a run that passed says both, without
+/// calling the passed run's verdict a failure reason.
+#[test]
+fn the_one_line_summary_of_a_passed_run_with_a_failed_output() {
+    let r = sample_report();
+    assert!(r.outcome.passed);
+    let line = super::summary(&r, ExitCode::CouldNotRun);
+    assert!(line.starts_with("FAILED (exit 4): "), "{line}");
+    assert!(
+        line.ends_with("the run itself passed its checks and thresholds"),
+        "{line}"
+    );
+    assert!(!line.contains("passed: "), "{line}");
+}
