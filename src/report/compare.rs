@@ -53,10 +53,33 @@ pub(crate) struct Metric {
     pub(crate) label: &'static str,
     pub(crate) better: Better,
     pub(crate) unit: Unit,
-    /// Changes no larger than this (in the metric's unit) are noise: a
-    /// histogram's one-microsecond resolution, a page of RSS.
-    pub(crate) floor: f64,
+    /// Changes no larger than this are noise.
+    pub(crate) noise: Noise,
     read: fn(&Value) -> Option<f64>,
+}
+
+/// How large a change must be to be more than noise.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(crate) enum Noise {
+    /// In the metric's unit: a histogram's one-microsecond resolution, a
+    /// page of RSS.
+    Fixed(f64),
+    /// This much of the process's CPU time, spread over the new run's
+    /// settled ops: the CPU a run takes moves by milliseconds whatever it
+    /// does (starting, faulting its memory in), which is a large share of
+    /// a short run's CPU per op and nothing in a long one's.
+    CpuSeconds(f64),
+}
+
+impl Noise {
+    fn floor(self, new: &Value) -> f64 {
+        match self {
+            Noise::Fixed(f) => f,
+            Noise::CpuSeconds(s) => settled(new)
+                .filter(|&n| n > 0.0)
+                .map_or(0.0, |n| s * 1e6 / n),
+        }
+    }
 }
 
 fn at(report: &Value, pointer: &str) -> Option<f64> {
@@ -78,7 +101,7 @@ pub(crate) const METRICS: [Metric; 11] = [
         label: "succeeded/s",
         better: Better::Higher,
         unit: Unit::PerSecond,
-        floor: 0.0,
+        noise: Noise::Fixed(0.0),
         read: |r| per_total_second(r, "/rates/succeeded_ops_per_s", "/operations/succeeded"),
     },
     Metric {
@@ -86,7 +109,7 @@ pub(crate) const METRICS: [Metric; 11] = [
         label: "rejected/s",
         better: Better::Either,
         unit: Unit::PerSecond,
-        floor: 0.0,
+        noise: Noise::Fixed(0.0),
         read: |r| per_total_second(r, "/rates/rejected_ops_per_s", "/operations/rejected"),
     },
     Metric {
@@ -94,7 +117,7 @@ pub(crate) const METRICS: [Metric; 11] = [
         label: "settled/s",
         better: Better::Higher,
         unit: Unit::PerSecond,
-        floor: 0.0,
+        noise: Noise::Fixed(0.0),
         read: |r| at(r, "/rates/settled_ops_per_s"),
     },
     Metric {
@@ -102,7 +125,7 @@ pub(crate) const METRICS: [Metric; 11] = [
         label: "completion rate",
         better: Better::Higher,
         unit: Unit::Fraction,
-        floor: 0.0,
+        noise: Noise::Fixed(0.0),
         read: |r| at(r, "/rates/completion_rate"),
     },
     Metric {
@@ -110,7 +133,7 @@ pub(crate) const METRICS: [Metric; 11] = [
         label: "execution p50",
         better: Better::Lower,
         unit: Unit::Micros,
-        floor: 1.0,
+        noise: Noise::Fixed(1.0),
         read: |r| at(r, "/latency_us/execution/p50"),
     },
     Metric {
@@ -118,7 +141,7 @@ pub(crate) const METRICS: [Metric; 11] = [
         label: "execution p99",
         better: Better::Lower,
         unit: Unit::Micros,
-        floor: 1.0,
+        noise: Noise::Fixed(1.0),
         read: |r| at(r, "/latency_us/execution/p99"),
     },
     Metric {
@@ -126,7 +149,7 @@ pub(crate) const METRICS: [Metric; 11] = [
         label: "end-to-end p50",
         better: Better::Lower,
         unit: Unit::Micros,
-        floor: 1.0,
+        noise: Noise::Fixed(1.0),
         read: |r| at(r, "/latency_us/end_to_end/p50"),
     },
     Metric {
@@ -134,7 +157,7 @@ pub(crate) const METRICS: [Metric; 11] = [
         label: "end-to-end p99",
         better: Better::Lower,
         unit: Unit::Micros,
-        floor: 1.0,
+        noise: Noise::Fixed(1.0),
         read: |r| at(r, "/latency_us/end_to_end/p99"),
     },
     Metric {
@@ -142,7 +165,7 @@ pub(crate) const METRICS: [Metric; 11] = [
         label: "resolution p99",
         better: Better::Lower,
         unit: Unit::Micros,
-        floor: 1.0,
+        noise: Noise::Fixed(1.0),
         read: |r| at(r, "/latency_us/resolution/p99"),
     },
     Metric {
@@ -150,7 +173,7 @@ pub(crate) const METRICS: [Metric; 11] = [
         label: "peak RSS",
         better: Better::Lower,
         unit: Unit::Megabytes,
-        floor: 1.0,
+        noise: Noise::Fixed(1.0),
         read: |r| at(r, "/resources/rss_mb_max"),
     },
     Metric {
@@ -158,7 +181,7 @@ pub(crate) const METRICS: [Metric; 11] = [
         label: "CPU per settled op",
         better: Better::Lower,
         unit: Unit::Micros,
-        floor: 0.0,
+        noise: Noise::CpuSeconds(0.02),
         read: cpu_per_settled_op_us,
     },
 ];
@@ -166,11 +189,16 @@ pub(crate) const METRICS: [Metric; 11] = [
 /// CPU time per settled op, µs: the cost of an op, whatever the rate.
 fn cpu_per_settled_op_us(r: &Value) -> Option<f64> {
     let cpu = at(r, "/resources/cpu_user_s")? + at(r, "/resources/cpu_sys_s")?;
-    let settled = ["succeeded", "rejected", "cancelled"]
+    let settled = settled(r)?;
+    (settled > 0.0).then(|| cpu * 1e6 / settled)
+}
+
+/// Ops that reached a final state.
+fn settled(r: &Value) -> Option<f64> {
+    ["succeeded", "rejected", "cancelled"]
         .iter()
         .map(|k| at(r, &format!("/operations/{k}")))
-        .sum::<Option<f64>>()?;
-    (settled > 0.0).then(|| cpu * 1e6 / settled)
+        .sum::<Option<f64>>()
 }
 
 /// One metric of two reports.
@@ -305,7 +333,7 @@ pub fn compare(base: &Value, new: &Value, max_regression: f64) -> Comparison {
         .map(|&metric| {
             let (b, n) = ((metric.read)(base), (metric.read)(new));
             let regression = match (b, n) {
-                (Some(b), Some(n)) => regression(metric, b, n),
+                (Some(b), Some(n)) => regression(metric, b, n, metric.noise.floor(new)),
                 _ => 0.0,
             };
             Delta {
@@ -324,13 +352,13 @@ pub fn compare(base: &Value, new: &Value, max_regression: f64) -> Comparison {
 }
 
 /// How much worse `new` is than `base`, as a fraction of `base`.
-fn regression(metric: Metric, base: f64, new: f64) -> f64 {
+fn regression(metric: Metric, base: f64, new: f64, floor: f64) -> f64 {
     let worse = match metric.better {
         Better::Higher => base - new,
         Better::Lower => new - base,
         Better::Either => return 0.0,
     };
-    if worse <= metric.floor {
+    if worse <= floor {
         0.0
     } else if base == 0.0 {
         f64::INFINITY
@@ -413,6 +441,29 @@ mod tests {
         let new = report(100.0, 2.0, 30.5);
         let c = compare(&base, &new, 0.10);
         assert_eq!(c.regressed().count(), 0, "{:?}", c.deltas);
+    }
+
+    /// A short run's CPU per op moves by a tenth between runs of one
+    /// seed (a few milliseconds of starting up over a few hundred ops);
+    /// the same milliseconds over millions of ops are nothing, and a real
+    /// change there still regresses.
+    #[test]
+    fn cpu_per_op_allows_a_few_milliseconds_of_cpu_whatever_the_run() {
+        // 1,040 ops on 30 ms of CPU, then 33 ms: +10 %, 3 ms in all.
+        let mut short = report(100.0, 14.0, 30.0);
+        short["resources"]["cpu_user_s"] = json!(0.030);
+        let mut slower = short.clone();
+        slower["resources"]["cpu_user_s"] = json!(0.033);
+        let c = compare(&short, &slower, 0.05);
+        assert!((delta(&c, "cpu_per_op").change().unwrap() - 0.1).abs() < 1e-9);
+        assert_eq!(delta(&c, "cpu_per_op").regression, 0.0);
+        // 10 M ops on 10 s of CPU, then 11 s: +10 %, a regression.
+        let mut long = report(1_000_000.0, 14.0, 30.0);
+        long["resources"]["cpu_user_s"] = json!(10.0);
+        let mut worse = long.clone();
+        worse["resources"]["cpu_user_s"] = json!(11.0);
+        let c = compare(&long, &worse, 0.05);
+        assert!(delta(&c, "cpu_per_op").regressed, "{:?}", c.deltas);
     }
 
     #[test]
