@@ -531,6 +531,7 @@ fn stop_on_signal(
             let _ = first.send(signal);
             if let Some(again) = signals.next().await {
                 eprintln!("\nsignalled again: exiting without a report");
+                dynstress::report::export::remove_unfinished();
                 process::exit(i32::from(signal_code(again).code()));
             }
         });

@@ -245,6 +245,7 @@ fn second_signal_exits_at_once(signal: &str, code: i32) {
     )
     .unwrap();
     let config_s = config.display().to_string();
+    let json_s = dir.path().join("report.json").display().to_string();
     let mut run = Running::start(&[
         "run",
         "--config",
@@ -254,6 +255,8 @@ fn second_signal_exits_at_once(signal: &str, code: i32) {
         "--seed",
         "42",
         "--no-progress",
+        "--json",
+        &json_s,
     ]);
     thread::sleep(Duration::from_millis(1000));
     run.signal(signal);
@@ -274,6 +277,12 @@ fn second_signal_exits_at_once(signal: &str, code: i32) {
         "the second signal leaves without a report\n{}",
         ended.describe()
     );
+    // Nor a half-made one: the report's temporary file is gone too.
+    let left: Vec<String> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(left, ["stall.toml"], "{}", ended.describe());
 }
 
 /// `explore` on the first signal: no new seed starts, the seeds under way

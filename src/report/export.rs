@@ -218,6 +218,7 @@ impl PendingFile {
             },
             e => e,
         })?;
+        unfinished().push(temp.clone());
         Ok(PendingFile {
             temp: Some(temp),
             dest: dest.to_path_buf(),
@@ -253,6 +254,7 @@ impl PendingFile {
         let file = out.into_inner().map_err(io::IntoInnerError::into_error)?;
         match self.temp.take() {
             Some(temp) => {
+                forget_unfinished(&temp);
                 file.sync_all()?;
                 let renamed = std::fs::rename(&temp, &self.dest);
                 if renamed.is_err() {
@@ -269,8 +271,29 @@ impl Drop for PendingFile {
     /// Whatever did not make it into place is removed.
     fn drop(&mut self) {
         if let Some(temp) = &self.temp {
+            forget_unfinished(temp);
             let _ = std::fs::remove_file(temp);
         }
+    }
+}
+
+/// The temporary files of every [`PendingFile`] not yet finished: what a
+/// process leaving at once (a second Ctrl-C) must not leave behind.
+fn unfinished() -> std::sync::MutexGuard<'static, Vec<PathBuf>> {
+    static UNFINISHED: std::sync::Mutex<Vec<PathBuf>> = std::sync::Mutex::new(Vec::new());
+    UNFINISHED.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+fn forget_unfinished(temp: &Path) {
+    unfinished().retain(|p| p != temp);
+}
+
+/// Remove the temporary file of every output not yet finished. For a
+/// process about to exit without running destructors; the outputs keep
+/// whatever they held before.
+pub fn remove_unfinished() {
+    for temp in unfinished().drain(..) {
+        let _ = std::fs::remove_file(temp);
     }
 }
 
