@@ -176,7 +176,7 @@ pub struct ExploreArgs {
 
     /// Number of target entities (overrides num_targets).
     #[arg(long, value_name = "N", allow_negative_numbers = true)]
-    pub targets: Option<u32>,
+    pub targets: Option<i64>,
 
     /// Write the summary as JSON to FILE, or to stdout with "-".
     #[arg(long, value_name = "FILE|-")]
@@ -294,7 +294,7 @@ pub struct RunArgs {
 
     /// Number of target entities (overrides num_targets).
     #[arg(long, value_name = "N", allow_negative_numbers = true)]
-    pub targets: Option<u32>,
+    pub targets: Option<i64>,
 
     /// Grace period in seconds (overrides grace_period_seconds).
     #[arg(long, value_name = "SECONDS", allow_negative_numbers = true)]

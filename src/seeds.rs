@@ -24,7 +24,22 @@ pub(crate) fn explore(args: ExploreArgs) -> Result<ExitCode, Failure> {
         clock: Some("virtual".into()),
         ..Overrides::default()
     };
-    let config = config::load(args.config.as_deref(), &overrides).map_err(Failure::usage)?;
+    let config = config::load(args.config.as_deref(), &overrides).map_err(|e| {
+        // The clock is explore's, not the user's: a capacity config is
+        // refused for what it is.
+        let as_given = Overrides {
+            clock: None,
+            ..overrides.clone()
+        };
+        match config::load(args.config.as_deref(), &as_given) {
+            Ok(c) if c.is_capacity() => Failure::usage(anyhow!(
+                "explore runs every seed on the virtual clock, and a capacity-mode config \
+                 (operation_rate_per_second = \"max\") needs the real clock; explore a config \
+                 with a fixed rate"
+            )),
+            _ => Failure::usage(e),
+        }
+    })?;
     let json_file = match args.json.as_deref() {
         Some(p) if p != Path::new("-") => {
             let inputs: Vec<_> = args

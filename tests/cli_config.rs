@@ -306,7 +306,7 @@ mod flag {
         rate_negative: ["run", "--rate", "-5"] => "--rate -5";
         rate_nan: ["run", "--rate", "nan"] => "--rate nan";
         targets_zero: ["run", "--targets", "0"] => "--targets 0";
-        targets_negative: ["run", "--targets", "-1"] => "--targets";
+        targets_negative: ["run", "--targets", "-1"] => "--targets -1: must be a whole number from 1";
         targets_absurd: ["run", "--targets", "1000000000"] => "--targets 1000000000";
         grace_period_nan: ["run", "--grace-period", "nan"] => "--grace-period";
         grace_period_negative: ["run", "--grace-period", "-0.5"] => "--grace-period -0.5";

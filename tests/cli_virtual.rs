@@ -267,6 +267,16 @@ fn capacity_mode_is_refused_on_the_virtual_clock() {
         "{}",
         out.stderr
     );
+    // explore chose the virtual clock, not the user: it says so.
+    let out = dynstress(&["explore", "--config", &configs("max.toml"), "--seeds", "1"]);
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    assert!(
+        out.stderr
+            .contains("explore runs every seed on the virtual clock")
+            && !out.stderr.contains("--clock"),
+        "{}",
+        out.stderr
+    );
 }
 
 #[test]

@@ -449,7 +449,7 @@ impl ConfigFile {
             note("operation_rate_per_second", "--rate", r.clone());
         }
         if let Some(t) = o.targets {
-            self.num_targets = i64::from(t);
+            self.num_targets = t;
             note("num_targets", "--targets", t.to_string());
         }
         if let Some(g) = o.grace_period {

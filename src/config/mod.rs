@@ -177,6 +177,11 @@ impl Config {
         self.op_weights[t.index()]
     }
 
+    /// Capacity mode (`operation_rate_per_second = "max"`).
+    pub fn is_capacity(&self) -> bool {
+        self.rate == Rate::Max
+    }
+
     /// The effective config as a TOML file; parsing it gives back this
     /// config. An absent seed is left out (TOML has no null).
     pub fn to_toml(&self) -> String {
@@ -208,8 +213,9 @@ pub struct Overrides {
     /// `[[stages]]`, every rate is scaled so that the peak is this rate;
     /// `"max"` is refused.
     pub rate: Option<String>,
-    /// `--targets`: `num_targets`.
-    pub targets: Option<u32>,
+    /// `--targets`: `num_targets` (any integer: the config's bounds judge
+    /// it, with the flag's name).
+    pub targets: Option<i64>,
     /// `--grace-period`: `grace_period_seconds`.
     pub grace_period: Option<f64>,
     /// `--seed`: `seed`.
