@@ -459,6 +459,14 @@ fn capacity_mode_leads_with_compact_throughput_and_no_model() {
     let out = text_at(&fixed, 100, true);
     assert!(out.contains("model 2/(3+8)"), "{out}");
     assert!(!out.contains("--events was on"), "{out}");
+    // Poisson sizes: the model is not the uniform formula.
+    fixed.config.batch.size_distribution = "poisson";
+    fixed.config.batch.mean_size = Some(5.0);
+    let out = text_at(&fixed, 100, true);
+    assert!(
+        out.contains("model 1/E[size], Poisson mean 5 clamped to 3..=8 = "),
+        "{out}"
+    );
 }
 
 #[test]

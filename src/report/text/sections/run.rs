@@ -248,10 +248,16 @@ pub(in crate::report::text) fn performance(report: &RunReport, g: &Glyphs) -> Se
         format!("completion rate: {completion} (batches meet busy targets; not judged)")
     } else {
         let b = &report.config.batch;
+        // 2/(min+max) is 1/E[size] for uniform sizes only.
+        let model = match (b.size_distribution, b.mean_size) {
+            ("poisson", Some(mean)) => format!(
+                "1/E[size], Poisson mean {mean} clamped to {}..={}",
+                b.min_size, b.max_size
+            ),
+            _ => format!("2/({}+{})", b.min_size, b.max_size),
+        };
         format!(
-            "completion rate: {completion} (model 2/({}+{}) = {})",
-            b.min_size,
-            b.max_size,
+            "completion rate: {completion} (model {model} = {})",
             percent(r.model_completion_rate)
         )
     }));
