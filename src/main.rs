@@ -446,6 +446,24 @@ fn run(args: RunArgs) -> Result<ExitCode, Failure> {
     }
     Ok(code)
 }
+/// `--json FILE` of a command that reads `config`: created now (a bad path
+/// costs nothing), in place only once complete; `-` and none give none.
+pub(crate) fn json_file(
+    json: Option<&Path>,
+    config: Option<&Path>,
+) -> Result<Option<PendingFile>, Failure> {
+    match json {
+        Some(p) if p != Path::new("-") => {
+            let inputs: Vec<_> = config.map(|c| (c, "--config")).into_iter().collect();
+            refuse_input(p, "--json", &inputs).map_err(Failure::usage)?;
+            Ok(Some(
+                PendingFile::create(p, "--json").map_err(Failure::usage)?,
+            ))
+        }
+        _ => Ok(None),
+    }
+}
+
 /// The command line that gives this run's config again: the config file
 /// and every override, in flag form (the harness adds the seed).
 fn rerun_command(args: &RunArgs) -> Vec<String> {
@@ -626,19 +644,7 @@ fn breakpoint(args: cli::BreakpointArgs) -> Result<ExitCode, Failure> {
         .map_err(Failure::usage)?;
     // The JSON file is created before the search, so a bad path costs
     // nothing; it appears under its name only once complete.
-    let json_file = match args.json.as_deref() {
-        Some(p) if p != Path::new("-") => {
-            let inputs: Vec<_> = args
-                .config
-                .as_deref()
-                .map(|c| (c, "--config"))
-                .into_iter()
-                .collect();
-            refuse_input(p, "--json", &inputs).map_err(Failure::usage)?;
-            Some(PendingFile::create(p, "--json").map_err(Failure::usage)?)
-        }
-        _ => None,
-    };
+    let json_file = json_file(args.json.as_deref(), args.config.as_deref())?;
     let json_stdout = args.json.as_deref() == Some(Path::new("-"));
 
     let runtime = tokio::runtime::Builder::new_multi_thread()

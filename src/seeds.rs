@@ -8,7 +8,6 @@ use anyhow::{Context, anyhow};
 use dynstress::config::{self, Config, Overrides};
 use dynstress::explore::{Determinism, ExploreOptions};
 use dynstress::harness::{self, EventsFile};
-use dynstress::report::export::{PendingFile, refuse_input};
 use dynstress::report::model::{ExitCode, RunReport};
 
 use crate::Failure;
@@ -40,19 +39,7 @@ pub(crate) fn explore(args: ExploreArgs) -> Result<ExitCode, Failure> {
             _ => Failure::usage(e),
         }
     })?;
-    let json_file = match args.json.as_deref() {
-        Some(p) if p != Path::new("-") => {
-            let inputs: Vec<_> = args
-                .config
-                .as_deref()
-                .map(|c| (c, "--config"))
-                .into_iter()
-                .collect();
-            refuse_input(p, "--json", &inputs).map_err(Failure::usage)?;
-            Some(PendingFile::create(p, "--json").map_err(Failure::usage)?)
-        }
-        _ => None,
-    };
+    let json_file = crate::json_file(args.json.as_deref(), args.config.as_deref())?;
     let json_stdout = args.json.as_deref() == Some(Path::new("-"));
     let jobs = args
         .jobs
