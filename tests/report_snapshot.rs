@@ -231,6 +231,7 @@ fn passed_brutal() -> RunReport {
             rejected_ops_per_s: 81.86,
             completion_rate: 273.0 / 1_502.0,
             model_completion_rate: 2.0 / 11.0,
+            arrivals: None,
         },
         conflicts: Conflicts {
             detected: 277,
@@ -437,6 +438,7 @@ fn interrupted_capacity() -> RunReport {
             rejected_ops_per_s: 873_392.2,
             completion_rate: 873_090.0 / 4_812_344.0,
             model_completion_rate: 2.0 / 11.0,
+            arrivals: None,
         },
         conflicts: Conflicts {
             detected: 874_294,

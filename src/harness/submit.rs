@@ -65,6 +65,11 @@ pub struct SubmitResult {
     /// Batches that had to wait for permits: the in-flight limit was
     /// reached.
     pub in_flight_waits: u64,
+    /// Poisson arrivals: the batches the drawn arrivals made due before
+    /// the end, sent or not. How many ops they would have held depends on
+    /// sizes never drawn, and the count of arrivals itself is random, so
+    /// the rate gate judges batches sent against these.
+    pub due_batches: Option<u64>,
 }
 
 /// Draws ops: priorities, types and parameters from the configured
@@ -135,6 +140,11 @@ impl Workload {
     /// the schedule, or in capacity mode. Call once per batch.
     pub fn next_due_s(&mut self, submitted: u64) -> Option<f64> {
         self.pacer.as_mut()?.next_due_s(submitted)
+    }
+
+    /// See [`crate::workload::Pacer::due_left`].
+    fn due_left(&mut self) -> Option<u64> {
+        self.pacer.as_mut()?.due_left()
     }
 
     /// Ops the schedule expected over the whole submission phase that were
@@ -238,6 +248,7 @@ impl Submitter {
             published: 0,
             fewest_free_permits: u64::MAX,
             in_flight_waits: 0,
+            due_batches: None,
         };
         match self.rate {
             Rate::PerSecond(_) => self.fixed_rate(&mut result).await,
@@ -301,9 +312,26 @@ impl Submitter {
     }
 
     async fn fixed_rate(&mut self, result: &mut SubmitResult) {
+        // A batch drawn as due and not sent (the deadline, a signal).
+        let mut unsent = 0;
+        self.fixed_rate_batches(result, &mut unsent).await;
+        // Interrupted: what was due before the stop was sent; the rest of
+        // the window never came.
+        let interrupted = self.interrupt.is_cancelled();
+        result.due_batches = self.workload.due_left().map(|left| {
+            if interrupted {
+                result.batches
+            } else {
+                result.batches + unsent + left
+            }
+        });
+    }
+
+    async fn fixed_rate_batches(&mut self, result: &mut SubmitResult, unsent: &mut u64) {
         let start = self.clock.start_tokio();
         let deadline = self.deadline();
         while let Some(due_s) = self.workload.next_due_s(result.submitted) {
+            *unsent = 1;
             if Instant::now() >= deadline {
                 // Behind schedule at the deadline: the rest is missed.
                 result.missed = self.workload.missed(result.submitted);
@@ -339,6 +367,7 @@ impl Submitter {
             let late = Instant::now().saturating_duration_since(due);
             result.lateness.record(late.as_nanos() as u64);
             self.send(msg, result).await;
+            *unsent = 0;
         }
     }
 

@@ -416,6 +416,7 @@ pub(crate) fn sample_report() -> model::RunReport {
             rejected_ops_per_s: 81.86,
             completion_rate: 273.0 / 1_502.0,
             model_completion_rate: 2.0 / 11.0,
+            arrivals: None,
         },
         conflicts: Conflicts {
             detected: 273,

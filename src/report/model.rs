@@ -353,6 +353,18 @@ pub struct Rates {
     /// A fixed-rate figure: in capacity mode batches meet busy targets and
     /// the text report does not show it.
     pub model_completion_rate: f64,
+    /// Poisson arrivals only: the batches the drawn arrivals made due
+    /// within the window, and how many were sent. `min_rate_accuracy`
+    /// judges sent ÷ due there, since how many arrive is random.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub arrivals: Option<ArrivalsDue>,
+}
+
+/// Batches due and sent under Poisson arrivals.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, JsonSchema)]
+pub struct ArrivalsDue {
+    pub due: u64,
+    pub sent: u64,
 }
 
 #[derive(Clone, Debug, Default, Serialize, JsonSchema)]

@@ -218,6 +218,21 @@ impl Pacer {
         };
         self.schedule.due_s(at)
     }
+
+    /// Poisson arrivals: how many more batches the drawn arrivals make due
+    /// before the end. The gaps have an RNG of their own, so drawing them
+    /// changes no batch. `None` for uniform arrivals, which follow the ops
+    /// submitted and have no arrivals of their own to count.
+    pub(crate) fn due_left(&mut self) -> Option<u64> {
+        if self.arrivals != Arrivals::Poisson {
+            return None;
+        }
+        let mut n = 0;
+        while self.next_due_s(0).is_some() {
+            n += 1;
+        }
+        Some(n)
+    }
 }
 
 #[cfg(test)]
@@ -321,6 +336,28 @@ mod tests {
         // Memorylessness, roughly: P(gap > mean) = e^−1.
         let above = gaps.iter().filter(|g| **g > 0.025).count() as f64 / n as f64;
         assert!((above - (-1.0f64).exp()).abs() < 0.01, "{above}");
+    }
+
+    /// The arrivals still due, counted at any point, complete the count a
+    /// pacer drawn to its end gives; uniform arrivals have none to count.
+    #[test]
+    fn the_arrivals_left_complete_the_drawn_count() {
+        let schedule = Schedule::constant(200.0, 5.0);
+        let mut whole = Pacer::new(schedule.clone(), Arrivals::Poisson, 5.0, 3);
+        let mut all = 0;
+        while whole.next_due_s(0).is_some() {
+            all += 1;
+        }
+        // About 200 arrivals, a random number.
+        assert!((150..250).contains(&all), "{all}");
+        let mut part = Pacer::new(schedule.clone(), Arrivals::Poisson, 5.0, 3);
+        for _ in 0..17 {
+            part.next_due_s(0);
+        }
+        assert_eq!(part.due_left(), Some(all - 17));
+        assert_eq!(part.due_left(), Some(0));
+        let mut uniform = Pacer::new(schedule, Arrivals::Uniform, 5.0, 3);
+        assert_eq!(uniform.due_left(), None);
     }
 
     #[test]

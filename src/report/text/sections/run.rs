@@ -187,8 +187,17 @@ pub(in crate::report::text) fn performance(report: &RunReport, g: &Glyphs) -> Se
             } else {
                 NOT_AVAILABLE.to_owned()
             };
+            // Under Poisson arrivals the gate counts batches: how many
+            // arrive in a window is random.
+            let arrivals = r.arrivals.map_or(String::new(), |a| {
+                format!(
+                    "; Poisson arrivals: {} of {} batches due sent",
+                    count(a.sent),
+                    count(a.due)
+                )
+            });
             nodes.push(Node::new(format!(
-                "rate: {} ops/s achieved of {} ops/s target ({accuracy})",
+                "rate: {} ops/s achieved of {} ops/s target ({accuracy}{arrivals})",
                 rate(r.achieved_ops_per_s),
                 rate(target)
             )));
