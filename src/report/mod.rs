@@ -79,8 +79,15 @@ pub mod format {
     }
 
     /// A rate with one decimal: `1234.56` → `"1,234.6"` (the caller adds
-    /// the unit).
+    /// the unit); below 0.05, to its first two significant digits, so a
+    /// slow rate does not print as 0: `0.0001` → `"0.0001"`.
     pub(crate) fn rate(per_second: f64) -> String {
+        let abs = per_second.abs();
+        if abs > 0.0 && abs < 0.05 {
+            let places = (-abs.log10().floor()) as usize + 1;
+            let text = format!("{per_second:.places$}");
+            return text.trim_end_matches('0').to_owned();
+        }
         decimal(per_second, 1)
     }
 

@@ -523,3 +523,35 @@ fn the_one_line_summary_of_a_passed_run_with_a_failed_output() {
     );
     assert!(!line.contains("passed: "), "{line}");
 }
+
+/// The rate gate shows both its sides, and a slow target rate is not
+/// printed as 0; a staged rate shows its stages.
+#[test]
+fn the_rate_gate_shows_both_sides_and_slow_or_staged_rates_read_right() {
+    let out = text(&sample_report(), ASCII_PLAIN);
+    assert!(
+        out.contains("min_rate_accuracy: 100.1% (limit >= 95.0%, <= 105.0% or one batch over)"),
+        "{out}"
+    );
+    let mut r = sample_report();
+    r.config.operation_rate_per_second = TargetRate::PerSecond(0.0001);
+    assert!(text(&r, ASCII_PLAIN).contains("rate: 0.0001 ops/s"));
+    let mut r = sample_report();
+    r.config.start_rate_per_second = Some(0.0);
+    r.config.stages = Some(vec![
+        crate::report::model::StageView {
+            duration_seconds: 10.0,
+            rate_per_second: 200.0,
+        },
+        crate::report::model::StageView {
+            duration_seconds: 5.0,
+            rate_per_second: 0.0,
+        },
+    ]);
+    let out = text(&r, ASCII_PLAIN);
+    assert!(
+        out.contains("rate: mean 100.0 ops/s over [[stages]]: from 0.0 -> 200.0 in 10 s"),
+        "{out}"
+    );
+    assert!(out.contains("-> 0.0 in 5 s (ops/s)"), "{out}");
+}

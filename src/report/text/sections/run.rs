@@ -40,7 +40,25 @@ pub(in crate::report::text) fn configuration(report: &RunReport, g: &Glyphs) -> 
             "rate: max (capacity mode, at most {} in flight)",
             number(f64::from(c.max_in_flight))
         ))),
-        TargetRate::PerSecond(r) => nodes.push(Node::new(format!("rate: {} ops/s", rate(r)))),
+        TargetRate::PerSecond(r) => match &c.stages {
+            // The shape, not only its mean.
+            Some(stages) => {
+                let mut shape = format!(
+                    "rate: mean {} ops/s over [[stages]]: from {}",
+                    rate(r),
+                    rate(c.start_rate_per_second.unwrap_or(0.0))
+                );
+                for s in stages {
+                    shape.push_str(&format!(
+                        " → {} in {} s",
+                        rate(s.rate_per_second),
+                        number(s.duration_seconds)
+                    ));
+                }
+                nodes.push(Node::new(shape + " (ops/s)"));
+            }
+            None => nodes.push(Node::new(format!("rate: {} ops/s", rate(r)))),
+        },
     }
     nodes.push(Node::new(format!(
         "grace period: {} s",

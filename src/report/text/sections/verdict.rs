@@ -228,10 +228,22 @@ pub(in crate::report::text) fn assessment(report: &RunReport, g: &Glyphs) -> Sec
             } else {
                 String::new()
             };
+            // The rate gate is two-sided (too fast is a broken schedule),
+            // but for a last batch due just before the end; under Poisson
+            // arrivals it counts batches, which cannot exceed those due.
+            let also = if t.name == "min_rate_accuracy" && report.rates.arrivals.is_none() {
+                format!(
+                    ", {} {} or one batch over",
+                    g.at_most,
+                    threshold_value(&t.name, 2.0 - t.limit, g)
+                )
+            } else {
+                String::new()
+            };
             Node::marked(
                 t.passed,
                 format!(
-                    "{}: {} (limit {relation}{})",
+                    "{}: {} (limit {relation}{}{also})",
                     t.name,
                     threshold_value(&t.name, t.observed, g),
                     threshold_value(&t.name, t.limit, g)
