@@ -428,7 +428,7 @@ impl Rule for Grace {
         }
         v.result(
             format!(
-                "{} grace saves and {} preemptions checked; {} due preemptions, lateness p50 {} µs, max {} µs (bound {} µs)",
+                "{} grace saves and {} preemptions checked; {} executing ops outranked by a waiting op, preemption lateness p50 {} µs, max {} µs (bound {} µs)",
                 count(self.grace_saves),
                 count(self.preemptions),
                 count(self.obligations),
