@@ -631,8 +631,11 @@ fn breakpoint(args: cli::BreakpointArgs) -> Result<ExitCode, Failure> {
         max_e2e_p99_ms: args.max_e2e_p99_ms,
     })
     .map_err(Failure::usage)?;
+    // The search measures this machine: its steps run on the real clock,
+    // whatever the config says (as explore's run on the virtual one).
     let overrides = Overrides {
         seed: args.seed,
+        clock: Some("real".into()),
         ..Overrides::default()
     };
     let config = config::load(args.config.as_deref(), &overrides).map_err(Failure::usage)?;

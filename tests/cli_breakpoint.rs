@@ -184,6 +184,33 @@ fn an_integrity_failure_stops_the_search_with_exit_3() {
     assert!(stdout.contains("\n  priority_rule: op-"), "{stdout}");
 }
 
+/// The search measures the machine: a config that asks for the virtual
+/// clock is searched on the real one, and judged by the real clock's
+/// margins (its steps held, no check failed for timing).
+#[test]
+fn a_virtual_clock_config_is_searched_on_the_real_clock() {
+    let dir = TempDir::new().unwrap();
+    let config = write(&dir, "virtual.toml", "clock = \"virtual\"\n");
+    let (code, stdout, v) = search(
+        &dir,
+        &[
+            "--config",
+            &config,
+            "--start",
+            "100",
+            "--ceiling",
+            "100",
+            "--step-seconds",
+            "0.5",
+            "--seed",
+            "3",
+        ],
+    );
+    assert_eq!(code, 0, "{stdout}");
+    assert_eq!(steps(&v).len(), 1);
+    assert_eq!(steps(&v)[0]["verdict"], "held", "{stdout}");
+}
+
 #[test]
 fn bad_flags_and_unrampable_configs_exit_2_before_anything_runs() {
     let dir = TempDir::new().unwrap();
