@@ -116,6 +116,20 @@ fn reports_of_another_config_or_schema_are_refused_unless_forced() {
     let (code, out, err) = compare(&[&base, &other, "--force"]);
     assert_eq!(code, 0, "{out}{err}");
 
+    // Every setting is in the config a report shows, parent links' reach
+    // included: runs that differ only there are not compared either.
+    assert_eq!(
+        report["config"]["batch"]["parent_reach"],
+        json!(0),
+        "{report}"
+    );
+    let mut reach = report.clone();
+    reach["config"]["batch"]["parent_reach"] = json!(3);
+    let reach = write(&dir, "reach.json", &reach);
+    let (code, _, err) = compare(&[&base, &reach]);
+    assert_eq!(code, EXIT_USAGE);
+    assert!(err.contains("config.batch.parent_reach"), "{err}");
+
     let mut newer = report.clone();
     newer["schema_version"] = json!(999);
     let newer = write(&dir, "newer.json", &newer);

@@ -48,6 +48,7 @@ fn brutal_config() -> ConfigView {
             size_distribution: "uniform",
             mean_size: None,
             parent_probability: 0.0,
+            parent_reach: 0,
         },
         retries: RetriesView {
             structural: 20,

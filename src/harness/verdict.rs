@@ -525,6 +525,7 @@ pub(crate) fn config_view(c: &Config) -> ConfigView {
                 BatchSizes::Uniform => None,
             },
             parent_probability: c.parent_probability,
+            parent_reach: c.parent_reach,
         },
         retries: RetriesView {
             structural: c.retries.structural,

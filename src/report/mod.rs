@@ -569,6 +569,7 @@ pub(crate) fn sample_config() -> model::ConfigView {
             size_distribution: "uniform",
             mean_size: None,
             parent_probability: 0.0,
+            parent_reach: 0,
         },
         retries: RetriesView {
             structural: 20,

@@ -91,6 +91,8 @@ pub struct BatchView {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub mean_size: Option<f64>,
     pub parent_probability: f64,
+    /// How many batches before its own a parent may come from.
+    pub parent_reach: u32,
 }
 
 #[derive(Clone, Debug, Serialize, JsonSchema)]
