@@ -27,7 +27,11 @@ pub(crate) fn escape(text: &str) -> String {
 
 /// A threshold figure (limit or observed) in the unit its name implies.
 pub(crate) fn threshold_figure(name: &str, v: f64) -> String {
-    if name.ends_with("_mb") {
+    if name.starts_with("max_regression_") {
+        // How much worse than the baseline, a fraction, whatever the
+        // metric's own unit.
+        percent(v)
+    } else if name.ends_with("_mb") {
         let mb = if v.fract() == 0.0 {
             number(v)
         } else {
@@ -88,6 +92,11 @@ mod tests {
 
     #[test]
     fn threshold_figures_carry_their_unit() {
+        assert_eq!(
+            threshold_figure("max_regression_succeeded_per_s", 0.117),
+            "11.7%"
+        );
+        assert_eq!(threshold_figure("max_regression_peak_rss", 0.1), "10.0%");
         assert_eq!(threshold_figure("max_memory_mb", 1000.0), "1,000 MB");
         assert_eq!(threshold_figure("max_memory_mb", 11.24), "11.2 MB");
         assert_eq!(threshold_figure("min_completion_rate", 0.15), "15.0%");
