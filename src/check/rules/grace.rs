@@ -61,6 +61,9 @@ pub struct Grace {
     /// Targets where ops wait and nothing executes, with the time the
     /// first began to wait there: a handful at most, each for an instant.
     idle_waiting: Vec<(u32, u64)>,
+    /// The time `idle_waiting` was last looked at: it is looked at again
+    /// only once time has moved on, not at every event of an instant.
+    idle_checked_ns: u64,
     /// Grace-save decisions whose `GraceProtected` has not come yet
     /// (target, winner): owed before the target's next decision.
     unannounced: Vec<(u32, OpId)>,
@@ -89,6 +92,7 @@ impl Grace {
             bound_ns: lateness.preemption.as_nanos() as u64,
             idle_bound_ns: lateness.idle_decision.map(|d| d.as_nanos() as u64),
             idle_waiting: Vec::new(),
+            idle_checked_ns: 0,
             unannounced: Vec::new(),
             v: Violations::new(CheckId::GraceRule),
             due: FxHashMap::default(),
@@ -173,6 +177,10 @@ impl Grace {
         let Some(bound) = self.idle_bound_ns else {
             return;
         };
+        if ev.t_ns <= self.idle_checked_ns || self.idle_waiting.is_empty() {
+            return;
+        }
+        self.idle_checked_ns = ev.t_ns;
         let v = &mut self.v;
         self.idle_waiting.retain(|&(t, since)| {
             let waited = ev.t_ns.saturating_sub(since);

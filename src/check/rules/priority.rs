@@ -179,6 +179,10 @@ impl PriorityRule {
     /// A resolution on `ev`'s target: the losers of the target's previous
     /// one must all have been rejected by now.
     fn settle_owed(&mut self, ev: &Event) {
+        // A healthy engine has paid before the next resolution comes.
+        if self.owed.is_empty() {
+            return;
+        }
         let v = &mut self.v;
         self.owed.retain(|&(target, loser, winner)| {
             if target != ev.target {
