@@ -425,11 +425,9 @@ pub fn explore(options: &ExploreOptions, mut on_done: impl FnMut(&SeedOutcome)) 
             .then(|| shrink(&options.config, &o, options.inject));
         summary.failures.push(Failure { outcome: o, shrunk });
     }
-    summary.exit_code = match summary.interrupted {
-        Some(harness::Signal::Interrupt) => summary.exit_code.max(ExitCode::Interrupted),
-        Some(harness::Signal::Terminate) => summary.exit_code.max(ExitCode::Terminated),
-        None => summary.exit_code,
-    };
+    if let Some(signal) = summary.interrupted {
+        summary.exit_code = summary.exit_code.max(signal.exit_code());
+    }
     summary
 }
 

@@ -446,6 +446,7 @@ fn run(args: RunArgs) -> Result<ExitCode, Failure> {
     }
     Ok(code)
 }
+
 /// `--json FILE` of a command that reads `config`: created now (a bad path
 /// costs nothing), in place only once complete; `-` and none give none.
 pub(crate) fn json_file(
@@ -504,14 +505,6 @@ fn execute(config: Config, options: RunOptions, quiet: bool) -> anyhow::Result<R
     report.context("the run could not be carried out")
 }
 
-/// The exit code a signal stands for.
-fn signal_code(signal: Signal) -> ExitCode {
-    match signal {
-        Signal::Interrupt => ExitCode::Interrupted,
-        Signal::Terminate => ExitCode::Terminated,
-    }
-}
-
 /// The first SIGINT or SIGTERM resolves the returned future (stop
 /// submitting, drain, check, report); a second one exits at once with its
 /// own code. If signals cannot be listened to, the future never resolves.
@@ -550,7 +543,7 @@ fn stop_on_signal(
             if let Some(again) = signals.next().await {
                 eprintln!("\nsignalled again: exiting without a report");
                 dynstress::report::export::remove_unfinished();
-                process::exit(i32::from(signal_code(again).code()));
+                process::exit(i32::from(again.exit_code().code()));
             }
         });
     };

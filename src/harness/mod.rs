@@ -130,6 +130,17 @@ pub enum Signal {
     Terminate,
 }
 
+impl Signal {
+    /// The exit code a run, or an exploration, stopped by it exits with.
+    pub fn exit_code(self) -> crate::report::model::ExitCode {
+        use crate::report::model::ExitCode;
+        match self {
+            Signal::Interrupt => ExitCode::Interrupted,
+            Signal::Terminate => ExitCode::Terminated,
+        }
+    }
+}
+
 /// Everything about a run that is not the workload config.
 pub struct RunOptions {
     pub progress: ProgressMode,

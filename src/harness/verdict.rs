@@ -261,10 +261,7 @@ fn assemble_run(i: Inputs<'_>) -> RunReport {
     let thresholds_ok = thresholds.iter().all(|t| t.passed);
 
     let exit_code = if let Some(signal) = i.signal {
-        match signal {
-            Signal::Interrupt => ExitCode::Interrupted,
-            Signal::Terminate => ExitCode::Terminated,
-        }
+        signal.exit_code()
     } else if !integrity_ok {
         ExitCode::IntegrityFailed
     } else if !i.errors.is_empty() {

@@ -311,12 +311,15 @@ pub struct ExportManager {
 /// Refuse `output` (asked for by `origin`) if it is one of the files the
 /// command reads (`inputs`, each with the flag that names it): writing it
 /// would destroy the input before, or while, it is read.
-pub fn refuse_input(
+pub fn refuse_input<P: AsRef<Path>>(
     output: &Path,
     origin: &'static str,
-    inputs: &[(&Path, &'static str)],
+    inputs: &[(P, &'static str)],
 ) -> Result<(), ExportError> {
-    match inputs.iter().find(|(input, _)| same_file(input, output)) {
+    match inputs
+        .iter()
+        .find(|(input, _)| same_file(input.as_ref(), output))
+    {
         Some((_, input)) => Err(ExportError::Overwrite {
             output: origin,
             input,
@@ -345,9 +348,7 @@ impl ExportManager {
             _ => None,
         };
         if let Some(out) = path(target) {
-            let inputs: Vec<(&Path, &'static str)> =
-                self.inputs.iter().map(|(p, o)| (p.as_path(), *o)).collect();
-            refuse_input(&out, origin, &inputs)?;
+            refuse_input(&out, origin, &self.inputs)?;
         }
         let same = |t: &ExportTarget| match (path(t), path(target)) {
             (Some(a), Some(b)) => same_file(&a, &b),

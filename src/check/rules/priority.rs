@@ -173,9 +173,7 @@ impl PriorityRule {
             });
         }
     }
-}
 
-impl PriorityRule {
     /// A resolution on `ev`'s target: the losers of the target's previous
     /// one must all have been rejected by now.
     fn settle_owed(&mut self, ev: &Event) {
